@@ -1,0 +1,249 @@
+package drops
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// HistoryLen is how many intervals of rate history a site keeps: a minute at
+// the default one-second interval.
+const HistoryLen = 60
+
+// SamplesPerSite is how many recent sampled packets a site keeps.
+const SamplesPerSite = 8
+
+// Aggregator turns cumulative readings into windowed counts and rates. The
+// tracer's sample goroutine and the refresh loop may use it concurrently.
+type Aggregator struct {
+	res    Resolver
+	host   string
+	kernel string
+
+	mu sync.Mutex
+	// cur and prev are the last two readings; rates come from their
+	// difference.
+	cur, prev *Reading
+	// base is the reading counts are measured from (start or last Reset).
+	base     map[Key]Count
+	baseTime time.Time
+	baseHlth Health
+	history  map[Key]*history
+	samples  map[Key][]Packet
+}
+
+type history struct {
+	rates [HistoryLen]float64
+	n     int // number of rates recorded, capped at HistoryLen
+	next  int // index of the next write
+}
+
+func (h *history) add(rate float64) {
+	h.rates[h.next] = rate
+	h.next = (h.next + 1) % HistoryLen
+	h.n = min(h.n+1, HistoryLen)
+}
+
+func (h *history) slice() []float64 {
+	out := make([]float64, 0, h.n)
+	for i := HistoryLen - h.n; i < HistoryLen; i++ {
+		out = append(out, h.rates[(h.next+i)%HistoryLen])
+	}
+	return out
+}
+
+// NewAggregator returns an aggregator that names sites with res and stamps
+// snapshots with the host and kernel names.
+func NewAggregator(res Resolver, host, kernel string) *Aggregator {
+	return &Aggregator{
+		res:     res,
+		host:    host,
+		kernel:  kernel,
+		history: map[Key]*history{},
+		samples: map[Key][]Packet{},
+	}
+}
+
+// Update records a cumulative reading. The first reading becomes the
+// baseline: counts are drops since then.
+func (a *Aggregator) Update(r Reading) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cur == nil {
+		a.cur = &r
+		a.setBaseLocked()
+		return
+	}
+	a.prev, a.cur = a.cur, &r
+	dt := a.cur.Time.Sub(a.prev.Time).Seconds()
+	prev := index(a.prev.Counts)
+	seen := make(map[Key]bool, len(r.Counts))
+	for _, c := range r.Counts {
+		seen[c.Key] = true
+		h := a.history[c.Key]
+		if h == nil {
+			h = &history{}
+			a.history[c.Key] = h
+		}
+		h.add(rate(c.Packets, prev[c.Key].Packets, dt))
+	}
+	// A key the kernel no longer reports (its map was replaced) keeps no
+	// history.
+	for k := range a.history {
+		if !seen[k] {
+			delete(a.history, k)
+		}
+	}
+}
+
+// Reset makes the latest reading the new baseline: counts restart at zero.
+func (a *Aggregator) Reset() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.setBaseLocked()
+}
+
+func (a *Aggregator) setBaseLocked() {
+	if a.cur == nil {
+		return
+	}
+	a.base = index(a.cur.Counts)
+	a.baseTime = a.cur.Time
+	a.baseHlth = a.cur.Health
+}
+
+// AddSample keeps a sampled packet for its site's detail view.
+func (a *Aggregator) AddSample(s Sample) {
+	p := DecodePacket(s)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	list := a.samples[s.Key]
+	if len(list) == SamplesPerSite {
+		list = append(list[:0:0], list[1:]...)
+	}
+	a.samples[s.Key] = append(list, p)
+}
+
+// Snapshot returns the current view, unfiltered, with sites sorted by rate,
+// then count. Interfaces hold traced drops only; callers add counters.
+func (a *Aggregator) Snapshot() Snapshot {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	snap := Snapshot{
+		Schema: SchemaV1,
+		Host:   a.host,
+		Kernel: a.kernel,
+		Sites:  []Site{},
+	}
+	if a.cur == nil {
+		snap.Time = time.Now()
+		snap.Protocols = []Protocol{}
+		snap.Interfaces = []Interface{}
+		return snap
+	}
+	snap.Time = a.cur.Time
+	snap.WindowS = a.cur.Time.Sub(a.baseTime).Seconds()
+	var prev map[Key]Count
+	var dt float64
+	if a.prev != nil {
+		prev = index(a.prev.Counts)
+		dt = a.cur.Time.Sub(a.prev.Time).Seconds()
+		snap.IntervalS = dt
+	}
+	for _, c := range a.cur.Counts {
+		base := a.base[c.Key]
+		site := a.siteLocked(c.Key)
+		site.Count = sub(c.Packets, base.Packets)
+		site.Bytes = sub(c.Bytes, base.Bytes)
+		if prev != nil {
+			site.Rate = rate(c.Packets, prev[c.Key].Packets, dt)
+		}
+		if site.Count == 0 && site.Rate == 0 {
+			// Nothing dropped here since the baseline.
+			continue
+		}
+		if h := a.history[c.Key]; h != nil {
+			site.History = h.slice()
+		}
+		site.Samples = slices.Clone(a.samples[c.Key])
+		snap.Sites = append(snap.Sites, site)
+	}
+	h, bh := a.cur.Health, a.baseHlth
+	if n := sub(h.OverflowPackets, bh.OverflowPackets); n > 0 {
+		site := Site{Function: OverflowFunction, Count: n, Bytes: sub(h.OverflowBytes, bh.OverflowBytes)}
+		if a.prev != nil {
+			site.Rate = rate(h.OverflowPackets, a.prev.Health.OverflowPackets, dt)
+		}
+		snap.Sites = append(snap.Sites, site)
+	}
+	slices.SortFunc(snap.Sites, func(a, b Site) int {
+		return cmp.Or(cmp.Compare(b.Rate, a.Rate), cmp.Compare(b.Count, a.Count),
+			cmp.Compare(a.Symbol(), b.Symbol()), cmp.Compare(a.Reason, b.Reason),
+			cmp.Compare(a.Interface, b.Interface), cmp.Compare(a.L3, b.L3), cmp.Compare(a.L4, b.L4))
+	})
+	for _, s := range snap.Sites {
+		snap.Totals.Drops += s.Count
+		snap.Totals.Bytes += s.Bytes
+		snap.Totals.Rate += s.Rate
+	}
+	snap.Totals.SamplesLost = sub(h.Lost, bh.Lost)
+	snap.Totals.SamplesSuppressed = sub(h.Suppressed, bh.Suppressed)
+	snap.Totals.KeysOverflowed = sub(h.OverflowPackets, bh.OverflowPackets)
+	snap.Totals.RecursionMisses = sub(h.RecursionMisses, bh.RecursionMisses)
+	snap.Protocols = protocols(snap.Sites)
+	snap.Interfaces = traceInterfaces(nil, snap.Sites)
+	return snap
+}
+
+// siteLocked names the parts of a key.
+func (a *Aggregator) siteLocked(k Key) Site {
+	loc, _ := a.res.Locate(k.Location)
+	s := Site{
+		Function:   loc.Function,
+		Module:     loc.Module,
+		Address:    fmt.Sprintf("0x%x", k.Location),
+		Reason:     a.res.Reason(k.Reason),
+		ReasonCode: k.Reason,
+		Ifindex:    k.Ifindex,
+		Netns:      k.Netns,
+		L3:         L3Name(k.L3),
+		L4:         L4Name(k.L4),
+		Key:        k,
+	}
+	if loc.Function != "" {
+		s.Offset = fmt.Sprintf("0x%x", loc.Offset)
+	}
+	if k.Ifindex != 0 {
+		s.Interface = a.res.Interface(k.Netns, k.Ifindex)
+		if s.Interface == "" {
+			s.Interface = fmt.Sprintf("if%d", k.Ifindex)
+		}
+	}
+	return s
+}
+
+func index(counts []Count) map[Key]Count {
+	m := make(map[Key]Count, len(counts))
+	for _, c := range counts {
+		m[c.Key] = c
+	}
+	return m
+}
+
+// sub returns cur-base, or cur when the counter went backwards (the kernel
+// map was recreated), so a reset never shows as a huge number.
+func sub(cur, base uint64) uint64 {
+	if cur < base {
+		return cur
+	}
+	return cur - base
+}
+
+func rate(cur, prev uint64, dt float64) float64 {
+	if dt <= 0 {
+		return 0
+	}
+	return float64(sub(cur, prev)) / dt
+}

@@ -1,0 +1,334 @@
+package drops
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// SchemaV1 names the snapshot document format.
+const SchemaV1 = "skbtop.snapshot/v1"
+
+// Snapshot is what skbtop shows at one moment: the document written by the
+// TUI's snapshot key, printed by --json and rendered by every pane.
+type Snapshot struct {
+	Schema  string    `json:"schema"`
+	Host    string    `json:"host"`
+	Kernel  string    `json:"kernel"`
+	Time    time.Time `json:"time"`
+	WindowS float64   `json:"window_s"`
+	// IntervalS is the length of the interval the rates were measured over.
+	IntervalS float64 `json:"interval_s"`
+	Filter    Filter  `json:"filter"`
+	Totals    Totals  `json:"totals"`
+	Sites     []Site  `json:"sites"`
+	// Protocols breaks the sites' drops down by L3 and L4.
+	Protocols  []Protocol  `json:"protocols"`
+	Interfaces []Interface `json:"interfaces"`
+	// StackCounters are the namespace's drop-related SNMP counters.
+	StackCounters []StackCounter `json:"stack_counters,omitempty"`
+	// Warnings say what the view cannot show, such as hidden symbol
+	// addresses or a counter source that failed.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Totals sums the sites and reports the tracer's health over the window.
+type Totals struct {
+	Drops uint64  `json:"drops"`
+	Bytes uint64  `json:"bytes"`
+	Rate  float64 `json:"rate"`
+	// SamplesLost counts samples the ring buffer had no room for.
+	SamplesLost uint64 `json:"samples_lost"`
+	// SamplesSuppressed counts drops the sample rate limit skipped.
+	SamplesSuppressed uint64 `json:"samples_suppressed"`
+	// KeysOverflowed counts drops that found the kernel's map full; they are
+	// included in Drops under the overflow site.
+	KeysOverflowed uint64 `json:"keys_overflowed"`
+	// RecursionMisses counts drops the kernel did not let the program see.
+	RecursionMisses uint64 `json:"recursion_misses"`
+}
+
+// OverflowFunction is the Function of the site that stands for drops counted
+// while the kernel's aggregate map was full.
+const OverflowFunction = "[map full]"
+
+// Site is one row of the drop-site view.
+type Site struct {
+	Function   string  `json:"function"`
+	Offset     string  `json:"offset"`
+	Module     string  `json:"module"`
+	Address    string  `json:"address"`
+	Reason     string  `json:"reason"`
+	ReasonCode uint32  `json:"reason_code"`
+	Interface  string  `json:"interface"`
+	Ifindex    uint32  `json:"ifindex"`
+	Netns      uint32  `json:"netns"`
+	L3         string  `json:"l3"`
+	L4         string  `json:"l4"`
+	Count      uint64  `json:"count"`
+	Bytes      uint64  `json:"bytes"`
+	Rate       float64 `json:"rate"`
+	// Samples are the most recent sampled packets of this site, newest last.
+	Samples []Packet `json:"samples,omitempty"`
+	// History holds the site's rate per interval over the last minute,
+	// oldest first.
+	History []float64 `json:"-"`
+	// Key is the kernel bucket this site shows.
+	Key Key `json:"-"`
+}
+
+// Symbol renders the site's location as function+0xoffset [module].
+func (s Site) Symbol() string {
+	if s.Function == "" {
+		return s.Address
+	}
+	if s.Function == OverflowFunction {
+		return s.Function
+	}
+	sym := s.Function + "+" + s.Offset
+	if s.Module != "" {
+		sym += " [" + s.Module + "]"
+	}
+	return sym
+}
+
+// Protocol is one row of the protocol breakdown.
+type Protocol struct {
+	L3    string  `json:"l3"`
+	L4    string  `json:"l4"`
+	Count uint64  `json:"count"`
+	Rate  float64 `json:"rate"`
+}
+
+// Interface is one row of the interface view: the drops traced on it and,
+// when the kernel's counters could be read, those counters.
+type Interface struct {
+	Name        string  `json:"name"`
+	Ifindex     uint32  `json:"ifindex"`
+	Netns       uint32  `json:"netns"`
+	TracedDrops uint64  `json:"traced_drops"`
+	TracedRate  float64 `json:"traced_rate"`
+	// Counters are the interface's cumulative kernel counters, nil when
+	// they could not be read.
+	Counters *LinkCounters `json:"counters,omitempty"`
+	// Delta is the change of Counters over the snapshot window.
+	Delta *LinkCounters `json:"delta,omitempty"`
+	// Rates is the per-second change of Counters over the last interval.
+	Rates *LinkRates `json:"rates,omitempty"`
+}
+
+// LinkCounters are the drop-related counters of one interface, from the
+// kernel's rtnl_link_stats64.
+type LinkCounters struct {
+	RxPackets   uint64 `json:"rx_packets"`
+	TxPackets   uint64 `json:"tx_packets"`
+	RxDropped   uint64 `json:"rx_dropped"`
+	TxDropped   uint64 `json:"tx_dropped"`
+	RxMissed    uint64 `json:"rx_missed"`
+	RxFIFO      uint64 `json:"rx_fifo"`
+	RxNoHandler uint64 `json:"rx_nohandler"`
+	RxErrors    uint64 `json:"rx_errors"`
+	TxErrors    uint64 `json:"tx_errors"`
+}
+
+// LinkRates are LinkCounters as per-second rates.
+type LinkRates struct {
+	RxPackets   float64 `json:"rx_packets"`
+	TxPackets   float64 `json:"tx_packets"`
+	RxDropped   float64 `json:"rx_dropped"`
+	TxDropped   float64 `json:"tx_dropped"`
+	RxMissed    float64 `json:"rx_missed"`
+	RxFIFO      float64 `json:"rx_fifo"`
+	RxNoHandler float64 `json:"rx_nohandler"`
+	RxErrors    float64 `json:"rx_errors"`
+	TxErrors    float64 `json:"tx_errors"`
+}
+
+// StackCounter is one drop-related protocol counter from /proc/net/snmp or
+// /proc/net/netstat, such as UdpNoPorts.
+type StackCounter struct {
+	Name  string  `json:"name"`
+	Value uint64  `json:"value"`
+	Delta uint64  `json:"delta"`
+	Rate  float64 `json:"rate"`
+}
+
+// Filter narrows a snapshot. The zero Filter matches everything.
+type Filter struct {
+	// Interface matches the interface name exactly.
+	Interface string `json:"interface,omitempty"`
+	// Symbol matches a substring of the function name, ignoring case.
+	Symbol string `json:"symbol,omitempty"`
+}
+
+// IsZero reports whether the filter matches everything.
+func (f Filter) IsZero() bool { return f.Interface == "" && f.Symbol == "" }
+
+// String describes the filter for a header line; "" when it is zero.
+func (f Filter) String() string {
+	var parts []string
+	if f.Interface != "" {
+		parts = append(parts, "iface="+f.Interface)
+	}
+	if f.Symbol != "" {
+		parts = append(parts, "symbol~"+f.Symbol)
+	}
+	return strings.Join(parts, " ")
+}
+
+// Match reports whether a site passes the filter.
+func (f Filter) Match(s Site) bool {
+	if f.Interface != "" && s.Interface != f.Interface {
+		return false
+	}
+	if f.Symbol != "" && !strings.Contains(strings.ToLower(s.Function), strings.ToLower(f.Symbol)) {
+		return false
+	}
+	return true
+}
+
+// Filtered returns a copy of the snapshot that keeps only the sites the
+// filter matches, with totals, protocols and the interfaces' traced drops
+// recomputed from those sites. Tracer health figures are kept as they are:
+// they describe the tracer, not a subset of sites.
+func (s Snapshot) Filtered(f Filter) Snapshot {
+	out := s
+	out.Filter = f
+	out.Sites = nil
+	for _, site := range s.Sites {
+		if f.Match(site) {
+			out.Sites = append(out.Sites, site)
+		}
+	}
+	out.Totals.Drops, out.Totals.Bytes, out.Totals.Rate = 0, 0, 0
+	for _, site := range out.Sites {
+		out.Totals.Drops += site.Count
+		out.Totals.Bytes += site.Bytes
+		out.Totals.Rate += site.Rate
+	}
+	out.Protocols = protocols(out.Sites)
+	out.Interfaces = nil
+	for _, ifc := range s.Interfaces {
+		if f.Interface != "" && ifc.Name != f.Interface {
+			continue
+		}
+		out.Interfaces = append(out.Interfaces, ifc)
+	}
+	out.Interfaces = traceInterfaces(out.Interfaces, out.Sites)
+	return out
+}
+
+// protocols groups sites by L3 and L4, largest count first.
+func protocols(sites []Site) []Protocol {
+	type l3l4 struct{ l3, l4 string }
+	byProto := map[l3l4]*Protocol{}
+	for _, s := range sites {
+		k := l3l4{s.L3, s.L4}
+		p := byProto[k]
+		if p == nil {
+			p = &Protocol{L3: s.L3, L4: s.L4}
+			byProto[k] = p
+		}
+		p.Count += s.Count
+		p.Rate += s.Rate
+	}
+	out := make([]Protocol, 0, len(byProto))
+	for _, p := range byProto {
+		out = append(out, *p)
+	}
+	slices.SortFunc(out, func(a, b Protocol) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.L3, b.L3), cmp.Compare(a.L4, b.L4))
+	})
+	return out
+}
+
+// traceInterfaces sets the traced drops and rate of each interface from the
+// sites, adding interfaces that have traced drops but no counters. Sites
+// without a device are not attributed to any interface.
+func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
+	type id struct{ netns, ifindex uint32 }
+	index := map[id]int{}
+	out := make([]Interface, len(ifaces))
+	for i, ifc := range ifaces {
+		ifc.TracedDrops, ifc.TracedRate = 0, 0
+		out[i] = ifc
+		index[id{ifc.Netns, ifc.Ifindex}] = i
+	}
+	for _, s := range sites {
+		if s.Ifindex == 0 {
+			continue
+		}
+		k := id{s.Netns, s.Ifindex}
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, Interface{Name: s.Interface, Ifindex: s.Ifindex, Netns: s.Netns})
+		}
+		out[i].TracedDrops += s.Count
+		out[i].TracedRate += s.Rate
+	}
+	slices.SortFunc(out, func(a, b Interface) int {
+		return cmp.Or(cmp.Compare(b.TracedDrops, a.TracedDrops), cmp.Compare(a.Name, b.Name),
+			cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Ifindex, b.Ifindex))
+	})
+	return out
+}
+
+// L3Name names a host-order ethertype: IPv4, IPv6, ARP and a few others by
+// name, anything else as hex (0x88b5).
+func L3Name(ethertype uint16) string {
+	switch ethertype {
+	case 0x0800:
+		return "IPv4"
+	case 0x86dd:
+		return "IPv6"
+	case 0x0806:
+		return "ARP"
+	case 0x8100:
+		return "802.1Q"
+	case 0x88a8:
+		return "802.1ad"
+	case 0x8847:
+		return "MPLS"
+	case 0x88cc:
+		return "LLDP"
+	case 0x0004:
+		// Linux's pseudo ethertype for 802.2 LLC frames (STP among them).
+		return "802.2"
+	case 0x0001:
+		// Linux's pseudo ethertype for Novell raw 802.3 frames.
+		return "802.3"
+	}
+	return fmt.Sprintf("0x%04x", ethertype)
+}
+
+// L4Name names an IP protocol number; "" for 0, which means the drop had no
+// IPv4 or IPv6 header to read it from.
+func L4Name(proto uint8) string {
+	switch proto {
+	case 0:
+		return ""
+	case 1:
+		return "ICMP"
+	case 2:
+		return "IGMP"
+	case 6:
+		return "TCP"
+	case 17:
+		return "UDP"
+	case 47:
+		return "GRE"
+	case 50:
+		return "ESP"
+	case 58:
+		return "ICMPv6"
+	case 132:
+		return "SCTP"
+	case 136:
+		return "UDPLite"
+	}
+	return fmt.Sprintf("%d", proto)
+}

@@ -1,0 +1,93 @@
+// Package drops turns cumulative kernel drop counts and packet samples into
+// the snapshot that every skbtop output shows: the TUI, the headless table,
+// NDJSON and the saved JSON document all come from the same code here, so they
+// cannot disagree. It is plain Go: no BPF, no netlink.
+package drops
+
+import (
+	"time"
+)
+
+// Key identifies one aggregate bucket kept by the kernel program: one drop
+// site, reason, interface, namespace and protocol pair.
+type Key struct {
+	// Location is the kernel text address the skb was freed from.
+	Location uint64
+	// Reason is the kernel's enum skb_drop_reason value.
+	Reason uint32
+	// Ifindex is skb->dev's index inside its namespace, 0 without a device.
+	Ifindex uint32
+	// Netns is the inode number of the network namespace, 0 when unknown.
+	Netns uint32
+	// L3 is the host-order ethertype from skb->protocol.
+	L3 uint16
+	// L4 is the IP protocol number read from the packet, 0 when none.
+	L4 uint8
+}
+
+// Count is the cumulative number of drops and bytes seen for one Key.
+type Count struct {
+	Key
+	Packets uint64
+	Bytes   uint64
+}
+
+// Health holds the tracer's cumulative self-accounting: what it could not
+// record, so the user knows how far to trust the view.
+type Health struct {
+	// Sampled is the number of drops sent to user space as samples.
+	Sampled uint64
+	// Suppressed is the number of drops not sampled because of the rate limit.
+	Suppressed uint64
+	// Lost is the number of samples the ring buffer had no room for.
+	Lost uint64
+	// OverflowPackets and OverflowBytes count drops that found the aggregate
+	// map full; they are still counted, only without their key.
+	OverflowPackets uint64
+	OverflowBytes   uint64
+	// RecursionMisses counts program runs the kernel skipped because another
+	// BPF program was running on the same CPU; those drops are not counted.
+	RecursionMisses uint64
+}
+
+// Reading is one cumulative read of the kernel's counters.
+type Reading struct {
+	Time   time.Time
+	Counts []Count
+	Health Health
+}
+
+// Sample is one individual drop the kernel sent through the ring buffer.
+type Sample struct {
+	Key
+	// Time is the wall-clock time of the drop.
+	Time time.Time
+	CPU  uint32
+	// Ifname is skb->dev->name at the time of the drop.
+	Ifname string
+	// Len is skb->len.
+	Len uint32
+	// Data holds up to the first 128 bytes of the packet from its network
+	// header.
+	Data []byte
+}
+
+// Location is a kernel address resolved to a symbol.
+type Location struct {
+	Function string
+	Offset   uint64
+	Module   string
+	Address  uint64
+}
+
+// Resolver names what the kernel reports as numbers.
+type Resolver interface {
+	// Locate resolves a kernel text address; ok is false when no symbol
+	// covers it (the Location then carries only the address).
+	Locate(addr uint64) (loc Location, ok bool)
+	// Reason names an enum skb_drop_reason value without its
+	// SKB_DROP_REASON_ prefix.
+	Reason(code uint32) string
+	// Interface names the device ifindex in namespace netns, "" if unknown.
+	Interface(netns, ifindex uint32) string
+}
