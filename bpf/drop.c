@@ -1,0 +1,289 @@
+//go:build ignore
+
+// SPDX-License-Identifier: GPL-2.0
+//
+// drop.c counts every skb the kernel frees as dropped (the skb:kfree_skb
+// tracepoint) in a per-CPU hash keyed by drop site, reason, interface,
+// network namespace and protocol, and sends a rate-limited sample of the
+// drops to user space through a ring buffer. The counts are exact: every
+// drop either lands in its key or, when the map is full, in the overflow
+// counters.
+
+#include "headers/skbtop.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define SAMPLE_BYTES 128
+#define NSEC_PER_SEC 1000000000ULL
+#define E2BIG 7
+#define EEXIST 17
+
+// Set by the loader before the program is loaded.
+// filter_netns, when not zero, is the inode of the only network namespace
+// whose drops are counted.
+volatile const __u32 filter_netns = 0;
+// sample_limit is how many drops each CPU may sample per second; 0 turns
+// sampling off.
+volatile const __u32 sample_limit = 64;
+
+struct key {
+	__u64 location;
+	__u32 reason;
+	__u32 ifindex;
+	__u32 netns;
+	__u16 l3;
+	__u8 l4;
+	__u8 pad;
+};
+
+struct value {
+	__u64 packets;
+	__u64 bytes;
+};
+
+// cpu_state is per CPU: the sampler's window and the tracer's own health
+// counters, kept in one map so each drop costs one lookup for both.
+struct cpu_state {
+	__u64 window_start;
+	__u64 window_taken;
+	__u64 sampled;
+	__u64 suppressed;
+	__u64 lost;
+	__u64 overflow_packets;
+	__u64 overflow_bytes;
+};
+
+struct dev_key {
+	__u32 netns;
+	__u32 ifindex;
+};
+
+struct dev_name {
+	char name[16];
+};
+
+struct event {
+	__u64 time_ns;
+	__u64 location;
+	__u32 reason;
+	__u32 ifindex;
+	__u32 netns;
+	__u32 len;
+	__u32 cpu;
+	__u16 l3;
+	__u8 l4;
+	__u8 captured;
+	char ifname[16];
+	__u8 data[SAMPLE_BYTES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct key);
+	__type(value, struct value);
+} counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_state);
+} state SEC(".maps");
+
+// devices remembers the name of each (namespace, ifindex) pair seen, written
+// only when a new key is added, so that user space can name interfaces of
+// namespaces it cannot enter or that are already gone.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct dev_key);
+	__type(value, struct dev_name);
+} devices SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} samples SEC(".maps");
+
+// Keeps struct event in the object's BTF (the program only ever sees it
+// through a ring buffer pointer) so that bpf2go generates its Go type.
+const struct event *unused_event __attribute__((unused));
+
+// l4_proto reads the IP protocol from the packet's own IPv4 or IPv6 header,
+// following up to four IPv6 extension headers. It returns 0 when the skb has
+// no network header or the bytes there are not the header skb->protocol
+// claims.
+static __always_inline __u8 l4_proto(unsigned char *head, __u16 nh, __u16 l3)
+{
+	__u8 hdr[2];
+
+	if (nh == (__u16)~0U)
+		return 0;
+	if (l3 == ETH_P_IP) {
+		if (bpf_probe_read_kernel(hdr, 1, head + nh) || (hdr[0] >> 4) != 4)
+			return 0;
+		if (bpf_probe_read_kernel(hdr, 1, head + nh + 9))
+			return 0;
+		return hdr[0];
+	}
+	if (l3 != ETH_P_IPV6)
+		return 0;
+	if (bpf_probe_read_kernel(hdr, 1, head + nh) || (hdr[0] >> 4) != 6)
+		return 0;
+	if (bpf_probe_read_kernel(hdr, 1, head + nh + 6))
+		return 0;
+	__u8 next = hdr[0];
+	__u32 off = nh + 40;
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		// Hop-by-hop (0), routing (43) and destination options (60) carry
+		// their length in 8-octet units after the first 8; a fragment
+		// header (44) is always 8 octets.
+		if (next != 0 && next != 43 && next != 60 && next != 44)
+			break;
+		if (bpf_probe_read_kernel(hdr, 2, head + off))
+			return 0;
+		off += next == 44 ? 8 : ((__u32)hdr[1] + 1) * 8;
+		next = hdr[0];
+	}
+	return next;
+}
+
+static __always_inline void sample(struct cpu_state *st, struct sk_buff *skb,
+				   struct net_device *dev, struct key *k,
+				   __u32 len)
+{
+	__u64 now = 0;
+
+	if (st->window_taken >= sample_limit) {
+		now = bpf_ktime_get_ns();
+		if (now - st->window_start < NSEC_PER_SEC) {
+			st->suppressed++;
+			return;
+		}
+		st->window_start = now;
+		st->window_taken = 0;
+	}
+	st->window_taken++;
+
+	struct event *e = bpf_ringbuf_reserve(&samples, sizeof(*e), 0);
+	if (!e) {
+		st->lost++;
+		return;
+	}
+	e->time_ns = now ? now : bpf_ktime_get_ns();
+	e->location = k->location;
+	e->reason = k->reason;
+	e->ifindex = k->ifindex;
+	e->netns = k->netns;
+	e->len = len;
+	e->cpu = bpf_get_smp_processor_id();
+	e->l3 = k->l3;
+	e->l4 = k->l4;
+	e->ifname[0] = 0;
+	if (dev)
+		bpf_probe_read_kernel_str(e->ifname, sizeof(e->ifname), dev->name);
+
+	// Copy from the network header to the end of the linear data, at most
+	// SAMPLE_BYTES.
+	__u32 captured = 0;
+	__u16 nh = skb->network_header;
+	__u32 tail = skb->tail;
+	if (nh != (__u16)~0U && tail > nh) {
+		captured = tail - nh;
+		if (captured > SAMPLE_BYTES)
+			captured = SAMPLE_BYTES;
+		if (bpf_probe_read_kernel(e->data, captured, skb->head + nh))
+			captured = 0;
+	}
+	e->captured = captured;
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	st->sampled++;
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
+{
+	struct net_device *dev = skb->dev;
+	__u32 netns = 0, ifindex = 0;
+
+	// A drop belongs to the namespace of its device; before a device is
+	// attached (or after it is cleared) to that of its socket.
+	// possible_net_t.net is an __rcu pointer: the verifier insists on a
+	// NULL check before following it.
+	if (dev) {
+		ifindex = dev->ifindex;
+		struct net *net = dev->nd_net.net;
+		if (net)
+			netns = net->ns.inum;
+	} else {
+		struct sock *sk = skb->sk;
+		if (sk) {
+			struct net *net = sk->__sk_common.skc_net.net;
+			if (net)
+				netns = net->ns.inum;
+		}
+	}
+	if (filter_netns && netns != filter_netns)
+		return 0;
+
+	__u32 len = skb->len;
+	__u16 nh = skb->network_header;
+	struct key k = {
+		.location = (__u64)location,
+		.reason = reason,
+		.ifindex = ifindex,
+		.netns = netns,
+		.l3 = bpf_ntohs(skb->protocol),
+	};
+	k.l4 = l4_proto(skb->head, nh, k.l3);
+
+	__u32 zero = 0;
+	struct cpu_state *st = bpf_map_lookup_elem(&state, &zero);
+	if (!st)
+		return 0; // cannot happen: an array always has its element
+
+	struct value *v = bpf_map_lookup_elem(&counts, &k);
+	if (v) {
+		// Per-CPU value, and the trampoline never runs this program twice
+		// on one CPU at once (nested runs are counted as recursion
+		// misses), so plain increments are exact.
+		v->packets++;
+		v->bytes += len;
+	} else {
+		struct value init = { .packets = 1, .bytes = len };
+		// From a program, a per-CPU hash update sets this CPU's value and
+		// zeroes the other CPUs'.
+		long err = bpf_map_update_elem(&counts, &k, &init, BPF_NOEXIST);
+		if (err == -EEXIST) {
+			// Another CPU added the key first.
+			v = bpf_map_lookup_elem(&counts, &k);
+			if (v) {
+				v->packets++;
+				v->bytes += len;
+			} else {
+				err = -E2BIG;
+			}
+		} else if (!err && dev) {
+			struct dev_key dk = { .netns = netns, .ifindex = ifindex };
+			struct dev_name dn;
+			bpf_probe_read_kernel_str(dn.name, sizeof(dn.name), dev->name);
+			bpf_map_update_elem(&devices, &dk, &dn, BPF_ANY);
+		}
+		if (err && err != -EEXIST) {
+			st->overflow_packets++;
+			st->overflow_bytes += len;
+		}
+	}
+
+	if (sample_limit)
+		sample(st, skb, dev, &k, len);
+	return 0;
+}

@@ -1,0 +1,254 @@
+// Package tracer loads skbtop's kernel program, attaches it to the kfree_skb
+// tracepoint, and reads back what it recorded: cumulative drop counts, the
+// tracer's health figures, and sampled drops. It knows nothing about display.
+package tracer
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"github.com/skbtop/skbtop/bpf"
+	"github.com/skbtop/skbtop/drops"
+)
+
+// ErrNoBTF means the kernel exposes no BTF (/sys/kernel/btf/vmlinux), which
+// the program needs for tp_btf and CO-RE.
+var ErrNoBTF = errors.New("kernel has no BTF (/sys/kernel/btf/vmlinux); skbtop needs a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+
+// ErrNoTracepoint means the kernel has no skb:kfree_skb tracepoint to attach
+// to.
+var ErrNoTracepoint = errors.New("kernel has no skb:kfree_skb tracepoint")
+
+// DefaultSampleLimit is how many drops each CPU samples per second unless
+// configured otherwise.
+const DefaultSampleLimit = 64
+
+// DefaultMaxKeys is the size of the kernel's aggregate map unless configured
+// otherwise.
+const DefaultMaxKeys = 16384
+
+// Config says what to trace.
+type Config struct {
+	// Netns, when not zero, is the inode of the only network namespace
+	// whose drops are counted (see NetnsInode).
+	Netns uint32
+	// SampleLimit is how many drops each CPU samples per second; negative
+	// turns sampling off, zero means DefaultSampleLimit.
+	SampleLimit int
+	// MaxKeys sizes the aggregate map; zero means DefaultMaxKeys.
+	MaxKeys uint32
+	// VerifierLog asks for the verifier's log in load errors.
+	VerifierLog bool
+}
+
+// Tracer is the attached kernel program.
+type Tracer struct {
+	objs    bpf.DropObjects
+	link    link.Link
+	samples *sampleReader
+
+	mu    sync.Mutex
+	names map[devKey]string
+}
+
+type devKey struct{ netns, ifindex uint32 }
+
+// Open loads the program and attaches it to tp_btf/kfree_skb. Errors wrap
+// os.ErrPermission when the process lacks CAP_BPF and CAP_PERFMON, ErrNoBTF
+// or ErrNoTracepoint when the kernel cannot host the program.
+func Open(cfg Config) (*Tracer, error) {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return nil, ErrNoBTF
+	}
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; later ones
+	// to the memory cgroup, where this is a no-op.
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("raise memlock limit: %w", err)
+	}
+	spec, err := bpf.LoadDrop()
+	if err != nil {
+		return nil, fmt.Errorf("load program spec: %w", err)
+	}
+	limit := uint32(DefaultSampleLimit)
+	switch {
+	case cfg.SampleLimit < 0:
+		limit = 0
+	case cfg.SampleLimit > 0:
+		limit = uint32(cfg.SampleLimit)
+	}
+	if err := spec.Variables[bpf.DropVarFilterNetns].Set(cfg.Netns); err != nil {
+		return nil, fmt.Errorf("set netns filter: %w", err)
+	}
+	if err := spec.Variables[bpf.DropVarSampleLimit].Set(limit); err != nil {
+		return nil, fmt.Errorf("set sample limit: %w", err)
+	}
+	spec.Maps[bpf.DropMapCounts].MaxEntries = cmp.Or(cfg.MaxKeys, DefaultMaxKeys)
+
+	t := &Tracer{names: map[devKey]string{}}
+	opts := &ebpf.CollectionOptions{}
+	if cfg.VerifierLog {
+		opts.Programs.LogLevel = ebpf.LogLevelInstruction
+	}
+	if err := spec.LoadAndAssign(&t.objs, opts); err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) && !cfg.VerifierLog {
+			// Keep the message to one line; --debug shows the full log.
+			return nil, fmt.Errorf("load BPF program: %s", firstLine(verr.Error()))
+		}
+		return nil, fmt.Errorf("load BPF program: %w", err)
+	}
+	t.link, err = link.AttachTracing(link.TracingOptions{Program: t.objs.OnKfreeSkb})
+	if err != nil {
+		t.objs.Close()
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("attach tp_btf/kfree_skb: %w", ErrNoTracepoint)
+		}
+		return nil, fmt.Errorf("attach tp_btf/kfree_skb: %w", err)
+	}
+	if limit > 0 {
+		t.samples, err = newSampleReader(t.objs.Samples)
+		if err != nil {
+			t.Close()
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// Close detaches the program and frees its maps. Reading samples stops.
+func (t *Tracer) Close() error {
+	var errs []error
+	if t.samples != nil {
+		errs = append(errs, t.samples.Close())
+	}
+	if t.link != nil {
+		errs = append(errs, t.link.Close())
+	}
+	errs = append(errs, t.objs.Close())
+	return errors.Join(errs...)
+}
+
+// Read returns the cumulative counts of every key and the tracer's health.
+// It never deletes from the kernel's maps, so no increment is lost between
+// reads; callers compute deltas.
+func (t *Tracer) Read() (drops.Reading, error) {
+	r := drops.Reading{Time: time.Now()}
+	var (
+		k    bpf.DropKey
+		vals []bpf.DropValue
+	)
+	it := t.objs.Counts.Iterate()
+	for it.Next(&k, &vals) {
+		c := drops.Count{Key: drops.Key{
+			Location: k.Location,
+			Reason:   k.Reason,
+			Ifindex:  k.Ifindex,
+			Netns:    k.Netns,
+			L3:       k.L3,
+			L4:       k.L4,
+		}}
+		for _, v := range vals {
+			c.Packets += v.Packets
+			c.Bytes += v.Bytes
+		}
+		r.Counts = append(r.Counts, c)
+	}
+	if err := it.Err(); err != nil {
+		return r, fmt.Errorf("read drop counts: %w", err)
+	}
+	var states []bpf.DropCpuState
+	if err := t.objs.State.Lookup(uint32(0), &states); err != nil {
+		return r, fmt.Errorf("read tracer state: %w", err)
+	}
+	for _, s := range states {
+		r.Health.Sampled += s.Sampled
+		r.Health.Suppressed += s.Suppressed
+		r.Health.Lost += s.Lost
+		r.Health.OverflowPackets += s.OverflowPackets
+		r.Health.OverflowBytes += s.OverflowBytes
+	}
+	if st, err := t.objs.OnKfreeSkb.Stats(); err == nil {
+		r.Health.RecursionMisses = st.RecursionMisses
+	}
+	return r, nil
+}
+
+// Interface names the device ifindex of namespace netns as the kernel program
+// saw it when it first counted a drop there; "" if it never did.
+func (t *Tracer) Interface(netns, ifindex uint32) string {
+	k := devKey{netns, ifindex}
+	t.mu.Lock()
+	name, ok := t.names[k]
+	t.mu.Unlock()
+	if ok {
+		return name
+	}
+	var dn bpf.DropDevName
+	if err := t.objs.Devices.Lookup(bpf.DropDevKey{Netns: netns, Ifindex: ifindex}, &dn); err != nil {
+		return ""
+	}
+	name = cString(dn.Name[:])
+	t.mu.Lock()
+	t.names[k] = name
+	t.mu.Unlock()
+	return name
+}
+
+// learnName records an interface name seen in a sample, which is newer than
+// the one the program stored when the key was first counted.
+func (t *Tracer) learnName(netns, ifindex uint32, name string) {
+	if ifindex == 0 || name == "" {
+		return
+	}
+	t.mu.Lock()
+	t.names[devKey{netns, ifindex}] = name
+	t.mu.Unlock()
+}
+
+// NetnsInode returns the inode of the network namespace at path (such as
+// /run/netns/NAME or /proc/PID/ns/net), the number the kernel program
+// filters on.
+func NetnsInode(path string) (uint32, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, fmt.Errorf("network namespace %s: %w", path, err)
+	}
+	// nsfs files live on the nsfs pseudo filesystem; anything else is a
+	// plain file or directory given by mistake.
+	var fs unix.Statfs_t
+	if err := unix.Statfs(path, &fs); err != nil {
+		return 0, fmt.Errorf("network namespace %s: %w", path, err)
+	}
+	if fs.Type != unix.NSFS_MAGIC {
+		return 0, fmt.Errorf("network namespace %s: not a namespace file (want /run/netns/NAME or /proc/PID/ns/net)", path)
+	}
+	return uint32(st.Ino), nil
+}
+
+func cString(b []int8) string {
+	var sb strings.Builder
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		sb.WriteByte(byte(c))
+	}
+	return sb.String()
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
