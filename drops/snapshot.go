@@ -332,3 +332,11 @@ func L4Name(proto uint8) string {
 	}
 	return fmt.Sprintf("%d", proto)
 }
+
+// SetCounters adds the kernel's interface and protocol counters to a
+// snapshot. Interfaces are matched to traced drops by namespace and ifindex;
+// interfaces with traced drops but no counters keep their traced figures.
+func (s *Snapshot) SetCounters(ifaces []Interface, stack []StackCounter) {
+	s.Interfaces = traceInterfaces(ifaces, s.Sites)
+	s.StackCounters = stack
+}
