@@ -196,7 +196,8 @@ func (f Filter) Match(s Site) bool {
 func (s Snapshot) Filtered(f Filter) Snapshot {
 	out := s
 	out.Filter = f
-	out.Sites = nil
+	// An empty list, not nil: the JSON document always has "sites": [].
+	out.Sites = []Site{}
 	for _, site := range s.Sites {
 		if f.Match(site) {
 			out.Sites = append(out.Sites, site)
