@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/skbtop/skbtop/drops"
+)
+
+// runOnce collects for o.duration and prints one report: a table, or with
+// --json one snapshot document (recent samples included).
+func runOnce(ctx context.Context, mon *monitor, o options, stdout io.Writer) error {
+	// The first reading is the baseline the report counts from.
+	if _, err := mon.Snapshot(); err != nil {
+		return err
+	}
+	timer := time.NewTimer(o.duration)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		// Interrupted: report what was collected so far.
+	case <-timer.C:
+	}
+	snap, err := mon.Snapshot()
+	if err != nil {
+		return err
+	}
+	snap = snap.Filtered(o.filter)
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(snap)
+	}
+	return writeTable(stdout, snap)
+}
+
+// runNDJSON prints one snapshot per interval, one JSON document a line,
+// until ctx is done or o.duration has passed. Samples are left out to keep
+// lines short; --once --json and the TUI's snapshots carry them.
+func runNDJSON(ctx context.Context, mon *monitor, o options, stdout io.Writer) error {
+	if _, err := mon.Snapshot(); err != nil {
+		return err
+	}
+	var deadline <-chan time.Time
+	if o.duration > 0 {
+		t := time.NewTimer(o.duration)
+		defer t.Stop()
+		deadline = t.C
+	}
+	tick := time.NewTicker(o.interval)
+	defer tick.Stop()
+	enc := json.NewEncoder(stdout)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-deadline:
+			return nil
+		case <-tick.C:
+		}
+		snap, err := mon.Snapshot()
+		if err != nil {
+			return err
+		}
+		snap = snap.Filtered(o.filter)
+		for i := range snap.Sites {
+			snap.Sites[i].Samples = nil
+		}
+		if err := enc.Encode(snap); err != nil {
+			return fmt.Errorf("write snapshot: %w", err)
+		}
+	}
+}
+
+// writeTable prints a snapshot for people: drop sites, then interfaces and
+// protocol counters when there are any.
+func writeTable(w io.Writer, s drops.Snapshot) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "skbtop on %s (kernel %s), %.1fs window", s.Host, s.Kernel, s.WindowS)
+	if !s.Filter.IsZero() {
+		fmt.Fprintf(tw, ", filter %s", s.Filter)
+	}
+	fmt.Fprintln(tw)
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(tw, "warning: %s\n", warn)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "SITE\tREASON\tINTERFACE\tPROTO\tCOUNT\tRATE/s")
+	for _, site := range s.Sites {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f\n", site.Symbol(), dash(site.Reason), dash(site.Interface),
+			proto(site.L3, site.L4), site.Count, site.Rate)
+	}
+	if len(s.Sites) == 0 {
+		fmt.Fprintln(tw, "(no drops)\t\t\t\t\t")
+	}
+	fmt.Fprintf(tw, "\ntotal %d drops, %.1f/s; samples lost %d, suppressed %d; map overflow %d; recursion misses %d\n",
+		s.Totals.Drops, s.Totals.Rate, s.Totals.SamplesLost, s.Totals.SamplesSuppressed,
+		s.Totals.KeysOverflowed, s.Totals.RecursionMisses)
+	return tw.Flush()
+}
+
+func proto(l3, l4 string) string {
+	if l4 == "" {
+		return l3
+	}
+	return l3 + "/" + l4
+}
+
+func dash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,212 @@
+// Command skbtop is a live terminal monitor of Linux kernel packet drops:
+// where the kernel drops packets (function+offset), why (drop reason), on
+// which interface, of what protocol, and how fast.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/symbols"
+	"github.com/skbtop/skbtop/tracer"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(report(err, os.Stderr))
+}
+
+// usageError marks errors in the command line; they exit with status 2.
+type usageError struct{ error }
+
+// options are skbtop's command-line settings.
+type options struct {
+	once        bool
+	duration    time.Duration
+	json        bool
+	interval    time.Duration
+	filter      drops.Filter
+	netns       string
+	snapshotDir string
+	sampleLimit int
+	maxKeys     uint
+	allCounters bool
+	debug       bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("skbtop", flag.ContinueOnError)
+	// Parse errors are reported by main in one line; only -h prints usage.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.BoolVar(&o.once, "once", false, "collect for --duration, print one report and exit")
+	fs.DurationVar(&o.duration, "duration", 0, "how long to collect in headless modes (default 5s with --once, unlimited otherwise)")
+	fs.BoolVar(&o.json, "json", false, "print snapshots as JSON: one per --interval (NDJSON), or one at the end with --once")
+	fs.DurationVar(&o.interval, "interval", time.Second, "refresh interval")
+	fs.StringVar(&o.filter.Interface, "iface", "", "show only drops on this interface (name as seen in its namespace)")
+	fs.StringVar(&o.filter.Symbol, "symbol", "", "show only drop sites whose function contains this text")
+	fs.StringVar(&o.netns, "netns", "", "count only drops in this network namespace (/run/netns/NAME or /proc/PID/ns/net)")
+	fs.StringVar(&o.snapshotDir, "snapshot-dir", ".", "directory the TUI's 's' key writes snapshots to")
+	fs.IntVar(&o.sampleLimit, "samples", tracer.DefaultSampleLimit, "drops sampled per CPU per second for packet details (0 turns sampling off)")
+	fs.UintVar(&o.maxKeys, "max-keys", tracer.DefaultMaxKeys, "size of the kernel's aggregate map; drops beyond it are still counted, as overflow")
+	fs.BoolVar(&o.allCounters, "all-counters", false, "show protocol counters that did not change too")
+	fs.BoolVar(&o.debug, "debug", false, "show the BPF verifier log when loading fails")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintf(stderr, "Usage: skbtop [flags]\n\nShows where the kernel drops packets, live. Needs root (or CAP_BPF and CAP_PERFMON).\n\n")
+			fs.PrintDefaults()
+			return o, err
+		}
+		return o, usageError{fmt.Errorf("%w (see skbtop -h)", err)}
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, usageError{fmt.Errorf("unexpected argument %q (see skbtop -h)", fs.Arg(0))}
+	case o.interval <= 0:
+		return o, usageError{fmt.Errorf("-interval must be positive, got %s", o.interval)}
+	case o.duration < 0:
+		return o, usageError{fmt.Errorf("-duration must be positive, got %s", o.duration)}
+	case o.sampleLimit < 0:
+		return o, usageError{fmt.Errorf("-samples must be 0 or more, got %d", o.sampleLimit)}
+	case o.maxKeys == 0 || o.maxKeys > 1<<24:
+		return o, usageError{fmt.Errorf("-max-keys must be between 1 and %d, got %d", 1<<24, o.maxKeys)}
+	}
+	if o.once && o.duration == 0 {
+		o.duration = 5 * time.Second
+	}
+	return o, nil
+}
+
+// run is skbtop without the process around it: flags in, output out, an
+// error for main to report.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var netns uint32
+	if o.netns != "" {
+		if netns, err = tracer.NetnsInode(o.netns); err != nil {
+			return usageError{err}
+		}
+	}
+
+	// Parsing kallsyms takes a while; do it while the program loads.
+	type symsResult struct {
+		k   *symbols.Kallsyms
+		err error
+	}
+	symsCh := make(chan symsResult, 1)
+	go func() {
+		k, err := symbols.OpenKallsyms("/proc/kallsyms")
+		symsCh <- symsResult{k, err}
+	}()
+
+	samples := o.sampleLimit
+	if samples == 0 {
+		samples = -1
+	}
+	tr, err := tracer.Open(tracer.Config{
+		Netns:       netns,
+		SampleLimit: samples,
+		MaxKeys:     uint32(o.maxKeys),
+		VerifierLog: o.debug,
+	})
+	if err != nil {
+		<-symsCh
+		return err
+	}
+	defer tr.Close()
+
+	var warnings []string
+	syms := <-symsCh
+	switch {
+	case syms.err != nil:
+		// Without names skbtop still counts; sites show raw addresses.
+		warnings = append(warnings, syms.err.Error())
+	case syms.k.Restricted():
+		warnings = append(warnings, symbols.ErrRestricted.Error())
+	}
+	reasons, err := symbols.LoadReasons()
+	if err != nil {
+		warnings = append(warnings, "drop reasons shown as numbers: "+err.Error())
+	}
+
+	host, _ := os.Hostname()
+	res := &resolver{syms: syms.k, reasons: reasons, tracer: tr}
+	mon := newMonitor(tr, drops.NewAggregator(res, host, kernelRelease()), warnings)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	samplesDone := make(chan error, 1)
+	go func() { samplesDone <- tr.Samples(ctx, mon.agg.AddSample) }()
+	defer func() {
+		cancel()
+		<-samplesDone
+	}()
+
+	switch {
+	case o.once:
+		return runOnce(ctx, mon, o, stdout)
+	case o.json:
+		return runNDJSON(ctx, mon, o, stdout)
+	default:
+		return runTUI(ctx, mon, o)
+	}
+}
+
+// report prints err as one line and returns the exit status.
+func report(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var uerr usageError
+	if errors.As(err, &uerr) {
+		fmt.Fprintf(stderr, "skbtop: %v\n", err)
+		return 2
+	}
+	msg := err.Error()
+	switch {
+	case errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EPERM):
+		msg = "permission denied loading the BPF program: run as root or grant CAP_BPF,CAP_PERFMON (" + msg + ")"
+	case errors.Is(err, tracer.ErrNoBTF), errors.Is(err, tracer.ErrNoTracepoint):
+		// Already a sentence about the kernel.
+	case errors.Is(err, ebpf.ErrNotSupported):
+		msg = "this kernel cannot run skbtop's BPF program: " + msg
+	}
+	fmt.Fprintf(stderr, "skbtop: %s\n", strings.ReplaceAll(msg, "\n", " "))
+	return 1
+}
+
+func kernelRelease() string {
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		b.WriteByte(byte(c))
+	}
+	return b.String()
+}
