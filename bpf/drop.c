@@ -160,16 +160,15 @@ static __always_inline void sample(struct cpu_state *st, struct sk_buff *skb,
 				   struct net_device *dev, struct key *k,
 				   __u32 len)
 {
-	__u64 now = 0;
-
-	if (st->window_taken >= sample_limit) {
-		now = bpf_ktime_get_ns();
-		if (now - st->window_start < NSEC_PER_SEC) {
-			st->suppressed++;
-			return;
-		}
+	// One window per CPU and second: at most sample_limit samples in it.
+	__u64 now = bpf_ktime_get_ns();
+	if (now - st->window_start >= NSEC_PER_SEC) {
 		st->window_start = now;
 		st->window_taken = 0;
+	}
+	if (st->window_taken >= sample_limit) {
+		st->suppressed++;
+		return;
 	}
 	st->window_taken++;
 
@@ -178,7 +177,7 @@ static __always_inline void sample(struct cpu_state *st, struct sk_buff *skb,
 		st->lost++;
 		return;
 	}
-	e->time_ns = now ? now : bpf_ktime_get_ns();
+	e->time_ns = now;
 	e->location = k->location;
 	e->reason = k->reason;
 	e->ifindex = k->ifindex;

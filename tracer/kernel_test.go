@@ -1,0 +1,361 @@
+package tracer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/internal/netlab"
+	"github.com/skbtop/skbtop/symbols"
+)
+
+// needKernel skips (or, under CI, fails) when this process cannot create
+// namespaces and load BPF.
+func needKernel(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("kernel tests must run as root in CI")
+	}
+	t.Skip("kernel tests need root (namespaces and BPF); run go test as root")
+}
+
+func openTracer(t *testing.T, cfg Config) *Tracer {
+	t.Helper()
+	needKernel(t)
+	tr, err := Open(cfg)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("load BPF program: %v", err)
+		}
+		t.Skipf("cannot load the BPF program here: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := tr.Close(); err != nil {
+			t.Errorf("close tracer: %v", err)
+		}
+	})
+	return tr
+}
+
+func newLink(t *testing.T) *netlab.Link {
+	t.Helper()
+	needKernel(t)
+	l, err := netlab.NewLink()
+	if err != nil {
+		t.Fatalf("create test namespaces: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("remove test namespaces: %v", err)
+		}
+	})
+	return l
+}
+
+var (
+	namesOnce sync.Once
+	kallsyms  *symbols.Kallsyms
+	reasons   *symbols.Reasons
+	namesErr  error
+)
+
+// testResolver names sites with the running kernel's own symbols and reason
+// enum, as skbtop does.
+type testResolver struct{ tr *Tracer }
+
+func newResolver(t *testing.T, tr *Tracer) testResolver {
+	t.Helper()
+	namesOnce.Do(func() {
+		if kallsyms, namesErr = symbols.OpenKallsyms("/proc/kallsyms"); namesErr != nil {
+			return
+		}
+		reasons, namesErr = symbols.LoadReasons()
+	})
+	if namesErr != nil {
+		t.Fatalf("load kernel names: %v", namesErr)
+	}
+	return testResolver{tr}
+}
+
+func (r testResolver) Locate(addr uint64) (drops.Location, bool) {
+	sym, off, ok := kallsyms.Lookup(addr)
+	return drops.Location{Function: sym.Name, Offset: off, Module: sym.Module, Address: addr}, ok
+}
+
+func (r testResolver) Reason(code uint32) string { return reasons.Name(code) }
+
+func (r testResolver) Interface(netns, ifindex uint32) string { return r.tr.Interface(netns, ifindex) }
+
+// snapshot reads the tracer once and names what it counted.
+func snapshot(t *testing.T, tr *Tracer) drops.Snapshot {
+	t.Helper()
+	agg := drops.NewAggregator(newResolver(t, tr), "test", "test")
+	r, err := tr.Read()
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	agg.Update(drops.Reading{Time: r.Time.Add(-time.Second)})
+	agg.Update(r)
+	return agg.Snapshot()
+}
+
+func describe(sites []drops.Site) string {
+	var b strings.Builder
+	for _, s := range sites {
+		fmt.Fprintf(&b, "\n  %s %s %s %s/%s count=%d", s.Symbol(), s.Reason, s.Interface, s.L3, s.L4, s.Count)
+	}
+	return b.String()
+}
+
+// TestDrops reproduces each kind of drop in its own pair of namespaces and
+// asserts that exactly the drops made are counted, at the right function,
+// with the right reason, interface and protocol.
+func TestDrops(t *testing.T) {
+	const n = 300
+	tests := []struct {
+		name string
+		// functions are where the kernel may drop: the first on this
+		// kernel, others on kernels that drop elsewhere.
+		functions []string
+		reason    string
+		l3, l4    string
+		// drop makes the drops and returns how many the kernel made,
+		// which is n unless the ground truth is a kernel counter.
+		drop func(t *testing.T, l *netlab.Link) uint64
+	}{
+		{
+			name: "udp to a closed port", functions: []string{"__udp4_lib_rcv"}, reason: "NO_SOCKET", l3: "IPv4", l4: "UDP",
+			drop: func(t *testing.T, l *netlab.Link) uint64 {
+				if err := l.SendUDP(9, n, 64); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			},
+		},
+		{
+			// nftables drops in nft_do_chain since it passes reasons
+			// itself; older kernels drop its verdicts in nf_hook_slow.
+			name: "nftables drop rule", functions: []string{"nft_do_chain", "nf_hook_slow"}, reason: "NETFILTER_DROP", l3: "IPv4", l4: "UDP",
+			drop: func(t *testing.T, l *netlab.Link) uint64 {
+				if _, err := exec.LookPath("nft"); err != nil && os.Getenv("CI") == "" {
+					t.Skip("nft is not installed")
+				}
+				if err := l.Receiver.DropUDP(5001); err != nil {
+					t.Fatal(err)
+				}
+				if err := l.SendUDP(5001, n, 64); err != nil {
+					t.Fatal(err)
+				}
+				dropped, err := l.Receiver.DroppedUDP()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if dropped != n {
+					t.Errorf("nftables counted %d drops, want %d", dropped, n)
+				}
+				return dropped
+			},
+		},
+		{
+			name: "unhandled ethertype", functions: []string{"__netif_receive_skb_core"}, reason: "UNHANDLED_PROTO", l3: "0x88b5", l4: "",
+			drop: func(t *testing.T, l *netlab.Link) uint64 {
+				if err := l.SendFrames(0x88b5, n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			},
+		},
+		{
+			name: "tcp syn to a closed port", functions: []string{"tcp_v4_rcv"}, reason: "NO_SOCKET", l3: "IPv4", l4: "TCP",
+			drop: func(t *testing.T, l *netlab.Link) uint64 {
+				if err := l.ConnectTCP(9, n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLink(t)
+			tr := openTracer(t, Config{Netns: l.Receiver.Inode})
+			want := tt.drop(t, l)
+			snap := snapshot(t, tr)
+			var got []drops.Site
+			for _, s := range snap.Sites {
+				// Compilers suffix local copies (.constprop.0, .isra.0).
+				fn, _, _ := strings.Cut(s.Function, ".")
+				if slices.Contains(tt.functions, fn) && s.Reason == tt.reason {
+					got = append(got, s)
+				}
+			}
+			if len(got) != 1 {
+				t.Fatalf("want one %s site with reason %s, got %d; sites:%s", strings.Join(tt.functions, " or "), tt.reason, len(got), describe(snap.Sites))
+			}
+			s := got[0]
+			if s.Count != want {
+				t.Errorf("%s counted %d drops, want exactly %d", s.Symbol(), s.Count, want)
+			}
+			if s.Interface != l.ReceiverIf || s.Ifindex != uint32(l.ReceiverIndex) {
+				t.Errorf("interface %s (ifindex %d), want %s (%d)", s.Interface, s.Ifindex, l.ReceiverIf, l.ReceiverIndex)
+			}
+			if s.Netns != l.Receiver.Inode {
+				t.Errorf("netns %d, want the receiver's %d", s.Netns, l.Receiver.Inode)
+			}
+			if s.L3 != tt.l3 || s.L4 != tt.l4 {
+				t.Errorf("protocol %s/%s, want %s/%s", s.L3, s.L4, tt.l3, tt.l4)
+			}
+			if !strings.HasPrefix(s.Offset, "0x") {
+				t.Errorf("offset %q is not hex", s.Offset)
+			}
+			// The namespace filter keeps every other namespace's drops out.
+			for _, other := range snap.Sites {
+				if other.Netns != l.Receiver.Inode {
+					t.Errorf("drop from another namespace counted: %s netns %d", other.Symbol(), other.Netns)
+				}
+			}
+		})
+	}
+}
+
+// TestSamples checks that every counted drop is accounted for by the sampler
+// (sampled, suppressed or lost) and that samples carry the packet.
+func TestSamples(t *testing.T) {
+	const n, limit = 500, 16
+	l := newLink(t)
+	tr := openTracer(t, Config{Netns: l.Receiver.Inode, SampleLimit: limit})
+	ctx, cancel := context.WithCancel(context.Background())
+	var (
+		mu      sync.Mutex
+		samples []drops.Sample
+	)
+	done := make(chan error)
+	go func() {
+		done <- tr.Samples(ctx, func(s drops.Sample) {
+			mu.Lock()
+			samples = append(samples, s)
+			mu.Unlock()
+		})
+	}()
+	if err := l.SendUDP(9, n, 64); err != nil {
+		t.Fatal(err)
+	}
+	r, err := tr.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total uint64
+	for _, c := range r.Counts {
+		total += c.Packets
+	}
+	h := r.Health
+	if got := h.Sampled + h.Suppressed + h.Lost; got != total {
+		t.Errorf("sampled %d + suppressed %d + lost %d = %d, want every counted drop (%d)", h.Sampled, h.Suppressed, h.Lost, got, total)
+	}
+	// Each CPU samples at most limit drops a second; the drops may straddle
+	// one window boundary.
+	if maxSampled := uint64(limit * runtime.NumCPU() * 2); h.Sampled == 0 || h.Sampled > maxSampled {
+		t.Errorf("sampled %d drops, want between 1 and %d (limit %d per CPU per second)", h.Sampled, maxSampled, limit)
+	}
+	// Wait for the reader to drain what was sampled.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		got := uint64(len(samples))
+		mu.Unlock()
+		if got >= h.Sampled || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if uint64(len(samples)) != h.Sampled {
+		t.Fatalf("received %d samples, the kernel sampled %d", len(samples), h.Sampled)
+	}
+	for _, s := range samples {
+		p := drops.DecodePacket(s)
+		if p.Src != l.SenderAddr.String() || p.Dst != l.ReceiverAddr.String() || p.DstPort != 9 || p.L4 != "UDP" {
+			t.Errorf("sample decoded as %s:%d -> %s:%d %s, want %s -> %s:9 UDP", p.Src, p.SrcPort, p.Dst, p.DstPort, p.L4, l.SenderAddr, l.ReceiverAddr)
+		}
+		if s.Ifname != l.ReceiverIf {
+			t.Errorf("sample interface %q, want %q", s.Ifname, l.ReceiverIf)
+		}
+		if d := time.Since(s.Time); d < 0 || d > time.Minute {
+			t.Errorf("sample time %s is not the recent past", s.Time)
+		}
+	}
+}
+
+// TestOverflow fills a one-key map: the drops of the second key must still
+// be counted, in the overflow figures.
+func TestOverflow(t *testing.T) {
+	const n = 100
+	l := newLink(t)
+	tr := openTracer(t, Config{Netns: l.Receiver.Inode, MaxKeys: 1})
+	if err := l.SendUDP(9, n, 64); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SendFrames(0x88b5, n); err != nil {
+		t.Fatal(err)
+	}
+	snap := snapshot(t, tr)
+	if snap.Totals.Drops != 2*n {
+		t.Errorf("total %d drops, want %d; sites:%s", snap.Totals.Drops, 2*n, describe(snap.Sites))
+	}
+	if snap.Totals.KeysOverflowed != n {
+		t.Errorf("%d drops overflowed, want %d", snap.Totals.KeysOverflowed, n)
+	}
+}
+
+// TestCloseDetaches checks that Close leaves no program of ours loaded.
+func TestCloseDetaches(t *testing.T) {
+	needKernel(t)
+	tr, err := Open(Config{})
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("load BPF program: %v", err)
+		}
+		t.Skipf("cannot load the BPF program here: %v", err)
+	}
+	info, err := tr.objs.OnKfreeSkb.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, ok := info.ID()
+	if !ok {
+		t.Fatal("kernel reports no program ID")
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The kernel frees a program after an RCU grace period, so it may
+	// linger for a moment after its last reference is gone.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		p, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			break
+		}
+		p.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("program %d is still loaded 10s after Close", id)
+		}
+	}
+}
