@@ -14,11 +14,12 @@ import (
 
 // runOnce collects for o.duration and prints one report: a table, or with
 // --json one snapshot document (recent samples included).
-func runOnce(ctx context.Context, mon *monitor, o options, stdout io.Writer) error {
+func runOnce(ctx context.Context, mon *monitor, o options, stdout, stderr io.Writer) error {
 	// The first reading is the baseline the report counts from.
 	if _, err := mon.Snapshot(); err != nil {
 		return err
 	}
+	fmt.Fprintf(stderr, "skbtop: tracing drops for %s (Ctrl-C reports early)\n", o.duration)
 	timer := time.NewTimer(o.duration)
 	defer timer.Stop()
 	select {

@@ -165,7 +165,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	switch {
 	case o.once:
-		return runOnce(ctx, mon, o, stdout)
+		return runOnce(ctx, mon, o, stdout, stderr)
 	case o.json:
 		return runNDJSON(ctx, mon, o, stdout)
 	default:

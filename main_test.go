@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/internal/netlab"
+)
+
+func TestBadCommandLines(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"--interval", "0s"}, "-interval must be positive"},
+		{[]string{"--interval", "soon"}, "invalid value"},
+		{[]string{"--samples", "-3"}, "-samples must be 0 or more"},
+		{[]string{"--max-keys", "0"}, "-max-keys must be between"},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"--netns", "/nonexistent/ns"}, "network namespace /nonexistent/ns"},
+		{[]string{"--netns", os.TempDir()}, "not a namespace file"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			if err == nil {
+				t.Fatal("run succeeded")
+			}
+			var line bytes.Buffer
+			if code := report(err, &line); code != 2 {
+				t.Errorf("exit status %d, want 2", code)
+			}
+			msg := line.String()
+			if !strings.Contains(msg, tt.want) || strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, "skbtop: ") {
+				t.Errorf("message %q: want one line containing %q", msg, tt.want)
+			}
+			if stdout.Len() != 0 || stderr.Len() != 0 {
+				t.Errorf("run wrote output itself: stdout %q stderr %q", stdout.String(), stderr.String())
+			}
+		})
+	}
+}
+
+func TestHelpExitsZero(t *testing.T) {
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, io.Discard, &stderr); err != nil {
+		t.Fatalf("run -h: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "-netns") {
+		t.Errorf("usage does not list -netns:\n%s", stderr.String())
+	}
+}
+
+// TestOnceJSON runs skbtop as a user would, --once --json --netns on a test
+// namespace, and checks that the report holds exactly the drops made there.
+func TestOnceJSON(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("kernel tests must run as root in CI")
+		}
+		t.Skip("needs root (namespaces and BPF)")
+	}
+	l, err := netlab.NewLink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+
+	const udp, frames = 123, 45
+	pr, pw := io.Pipe()
+	var stdout bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []string{"--once", "--json", "--duration", "2s", "--netns", l.Receiver.Path}, &stdout, pw)
+		pw.Close()
+	}()
+	// skbtop says when it is tracing; drops made before that would not
+	// count.
+	stderr := bufio.NewScanner(pr)
+	if !stderr.Scan() || !strings.Contains(stderr.Text(), "tracing drops") {
+		err := <-done
+		t.Fatalf("skbtop did not start tracing: %q, %v", stderr.Text(), err)
+	}
+	go io.Copy(io.Discard, pr)
+	if err := l.SendUDP(9, udp, 64); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SendFrames(0x88b5, frames); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("skbtop --once did not finish")
+	}
+
+	var snap drops.Snapshot
+	if err := json.Unmarshal(stdout.Bytes(), &snap); err != nil {
+		t.Fatalf("output is not a snapshot: %v\n%s", err, stdout.String())
+	}
+	if snap.Schema != drops.SchemaV1 {
+		t.Errorf("schema %q", snap.Schema)
+	}
+	want := map[string]uint64{
+		"__udp4_lib_rcv NO_SOCKET IPv4/UDP":                udp,
+		"__netif_receive_skb_core UNHANDLED_PROTO 0x88b5/": frames,
+	}
+	got := map[string]uint64{}
+	for _, s := range snap.Sites {
+		fn, _, _ := strings.Cut(s.Function, ".")
+		if s.Interface != l.ReceiverIf {
+			t.Errorf("site %s on interface %q, want %q", s.Symbol(), s.Interface, l.ReceiverIf)
+		}
+		got[fn+" "+s.Reason+" "+s.L3+"/"+s.L4] += s.Count
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("%s: %d drops, want %d (all: %v)", k, got[k], n, got)
+		}
+	}
+	if snap.Totals.Drops != udp+frames {
+		t.Errorf("total %d drops, want %d", snap.Totals.Drops, udp+frames)
+	}
+}
+
+func TestReportPermission(t *testing.T) {
+	var b bytes.Buffer
+	code := report(errors.Join(errors.New("load BPF program"), os.ErrPermission), &b)
+	if code != 1 || !strings.Contains(b.String(), "run as root or grant CAP_BPF,CAP_PERFMON") {
+		t.Errorf("exit %d, message %q", code, b.String())
+	}
+}
