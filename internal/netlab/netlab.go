@@ -102,11 +102,6 @@ func (n *Namespace) Do(fn func() error) error {
 	return fnErr
 }
 
-// Exec runs a command inside the namespace and returns its output.
-func (n *Namespace) Exec(name string, args ...string) ([]byte, error) {
-	return run("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
-}
-
 // Link is two namespaces joined by a veth pair: a sender and a receiver.
 type Link struct {
 	Sender, Receiver     *Namespace
@@ -183,14 +178,9 @@ func (l *Link) Close() error {
 
 func ip(args ...string) ([]byte, error) { return run("ip", args...) }
 
-func run(name string, args ...string) ([]byte, error) { return runStdin("", name, args...) }
-
-func runStdin(stdin, name string, args ...string) ([]byte, error) {
+func run(name string, args ...string) ([]byte, error) {
 	var stderr bytes.Buffer
 	cmd := exec.Command(name, args...)
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"regexp"
-	"strconv"
+	"os"
 	"syscall"
 	"time"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 )
 
@@ -91,31 +92,80 @@ func (l *Link) ConnectTCP(port uint16, n int) error {
 	})
 }
 
+// dropTable and dropChain hold the rule DropUDP installs.
+var (
+	dropTable = &nftables.Table{Name: "skbtop_test", Family: nftables.TableFamilyINet}
+	dropChain = &nftables.Chain{
+		Name:     "input",
+		Table:    dropTable,
+		Type:     nftables.ChainTypeFilter,
+		Hooknum:  nftables.ChainHookInput,
+		Priority: nftables.ChainPriorityFilter,
+	}
+)
+
+// nft opens an nftables connection inside the namespace.
+func (n *Namespace) nft() (*nftables.Conn, func(), error) {
+	f, err := os.Open(n.Path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open netns: %w", err)
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("nftables: %w", err)
+	}
+	return c, func() { f.Close() }, nil
+}
+
 // DropUDP installs an nftables rule in the namespace's input hook that
-// counts and drops UDP datagrams to port. It needs the nft binary.
+// counts and drops UDP datagrams to port: udp dport PORT counter drop.
 func (n *Namespace) DropUDP(port uint16) error {
-	rules := fmt.Sprintf(`add table inet skbtop_test
-add chain inet skbtop_test input { type filter hook input priority 0; policy accept; }
-add rule inet skbtop_test input udp dport %d counter drop
-`, port)
-	cmd := []string{"netns", "exec", n.Name, "nft", "-f", "-"}
-	if _, err := runStdin(rules, "ip", cmd...); err != nil {
+	c, done, err := n.nft()
+	if err != nil {
+		return err
+	}
+	defer done()
+	c.AddTable(dropTable)
+	c.AddChain(dropChain)
+	dport := make([]byte, 2)
+	binary.BigEndian.PutUint16(dport, port)
+	c.AddRule(&nftables.Rule{
+		Table: dropTable,
+		Chain: dropChain,
+		Exprs: []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_UDP}},
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: dport},
+			&expr.Counter{},
+			&expr.Verdict{Kind: expr.VerdictDrop},
+		},
+	})
+	if err := c.Flush(); err != nil {
 		return fmt.Errorf("install nftables drop rule: %w", err)
 	}
 	return nil
 }
 
-var counterRE = regexp.MustCompile(`counter packets (\d+) bytes \d+ drop`)
-
-// DroppedUDP returns the packet counter of the rule DropUDP installed.
+// DroppedUDP returns the packet counter of the rule DropUDP installed: the
+// kernel's own count of what the rule dropped.
 func (n *Namespace) DroppedUDP() (uint64, error) {
-	out, err := n.Exec("nft", "list", "chain", "inet", "skbtop_test", "input")
+	c, done, err := n.nft()
 	if err != nil {
 		return 0, err
 	}
-	m := counterRE.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("no drop counter in nft output: %q", out)
+	defer done()
+	rules, err := c.GetRules(dropTable, dropChain)
+	if err != nil {
+		return 0, fmt.Errorf("list nftables rules: %w", err)
 	}
-	return strconv.ParseUint(string(m[1]), 10, 64)
+	for _, r := range rules {
+		for _, e := range r.Exprs {
+			if ctr, ok := e.(*expr.Counter); ok {
+				return ctr.Packets, nil
+			}
+		}
+	}
+	return 0, errors.New("no counter in the nftables drop rule")
 }
