@@ -1,0 +1,178 @@
+// Package counters reads the kernel's own drop counters, the ones engineers
+// start from before they reach for a tracer: interface counters over
+// rtnetlink (what ip -s link and ifconfig show: rx_dropped, rx_missed, ...)
+// and the protocol counters of /proc/net/snmp, /proc/net/netstat and
+// /proc/net/snmp6 (what netstat -s and nstat show: UdpNoPorts,
+// TcpExtListenDrops, ...). A Tracker turns the cumulative readings into the
+// windowed deltas and rates of the snapshot, where they sit beside the traced
+// drops; drops.Reconcile says how much of rx_dropped the traced drops
+// explain.
+//
+// Everything is read inside one network namespace, the one skbtop watches.
+package counters
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/skbtop/skbtop/drops"
+)
+
+// Link is one interface's counters from an RTM_NEWLINK message.
+type Link struct {
+	// Name is the interface name (IFLA_IFNAME).
+	Name string
+	// Index is the ifindex inside the interface's namespace.
+	Index uint32
+	// Counters are the interface's cumulative counters.
+	Counters drops.LinkCounters
+	// Stats64 is true when the counters came from IFLA_STATS64, false when
+	// the kernel sent only the 32-bit IFLA_STATS, whose counters wrap at
+	// 2^32 (the Tracker treats a wrap like a reset).
+	Stats64 bool
+}
+
+// Offsets of the fields skbtop reads in struct rtnl_link_stats64
+// (include/uapi/linux/if_link.h), where every field is a __u64 in host byte
+// order:
+//
+//	 0 rx_packets        8 tx_packets       16 rx_bytes         24 tx_bytes
+//	32 rx_errors        40 tx_errors        48 rx_dropped       56 tx_dropped
+//	64 multicast        72 collisions       80 rx_length_errors 88 rx_over_errors
+//	96 rx_crc_errors   104 rx_frame_errors 112 rx_fifo_errors  120 rx_missed_errors
+//	128 tx_aborted     136 tx_carrier      144 tx_fifo         152 tx_heartbeat
+//	160 tx_window      168 rx_compressed   176 tx_compressed   184 rx_nohandler
+//	192 rx_otherhost_dropped
+//
+// struct rtnl_link_stats (IFLA_STATS) has the same fields in the same order
+// as __u32, so an index times the field size gives both layouts.
+const (
+	statRxPackets = 0
+	statTxPackets = 1
+	statRxErrors  = 4
+	statTxErrors  = 5
+	statRxDropped = 6
+	statTxDropped = 7
+	statRxFIFO    = 14
+	statRxMissed  = 15
+	// statRxNoHandler was appended in Linux 4.6; older kernels send a
+	// struct that ends before it, and then it reads as zero.
+	statRxNoHandler = 23
+	// statRequired is the number of leading fields a stats attribute must
+	// hold: everything up to and including rx_missed_errors.
+	statRequired = statRxMissed + 1
+)
+
+// ErrMalformed marks a netlink message or /proc file skbtop could not make
+// sense of.
+var ErrMalformed = errors.New("malformed")
+
+// DecodeLinks decodes the RTM_NEWLINK messages of an RTM_GETLINK dump.
+// Messages of other types are skipped. A message that cannot be decoded
+// (truncated header or attributes, no name, a stats struct too short to
+// hold rx_missed_errors, no stats at all) is left out and named in the
+// returned error, which wraps ErrMalformed; the links returned with such an
+// error are the ones that decoded fine, so a caller can show them and the
+// error together.
+func DecodeLinks(msgs []netlink.Message) ([]Link, error) {
+	links := make([]Link, 0, len(msgs))
+	var errs []error
+	for i, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWLINK {
+			continue
+		}
+		l, err := decodeLink(m.Data)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("link message %d: %w", i, err))
+			continue
+		}
+		links = append(links, l)
+	}
+	if len(errs) > 0 {
+		return links, fmt.Errorf("decode links: %w: %w", ErrMalformed, errors.Join(errs...))
+	}
+	return links, nil
+}
+
+// decodeLink decodes the payload of one RTM_NEWLINK message: a struct
+// ifinfomsg followed by attributes.
+func decodeLink(b []byte) (Link, error) {
+	var l Link
+	if len(b) < unix.SizeofIfInfomsg {
+		return l, fmt.Errorf("%d bytes, shorter than struct ifinfomsg", len(b))
+	}
+	// struct ifinfomsg: family u8, pad u8, type u16, index s32, flags u32,
+	// change u32.
+	l.Index = binary.NativeEndian.Uint32(b[4:8])
+	ad, err := netlink.NewAttributeDecoder(b[unix.SizeofIfInfomsg:])
+	if err != nil {
+		return l, fmt.Errorf("ifindex %d: attributes: %w", l.Index, err)
+	}
+	var stats, stats64 []byte
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.IFLA_IFNAME:
+			l.Name = ad.String()
+		case unix.IFLA_STATS:
+			stats = ad.Bytes()
+		case unix.IFLA_STATS64:
+			stats64 = ad.Bytes()
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return l, fmt.Errorf("ifindex %d: attributes: %w", l.Index, err)
+	}
+	if l.Name == "" {
+		return l, fmt.Errorf("ifindex %d: no IFLA_IFNAME", l.Index)
+	}
+	switch {
+	case stats64 != nil:
+		// Prefer the 64-bit struct: the 32-bit one is truncated copies of
+		// the same counters and wraps on busy links.
+		l.Counters, err = decodeStats(stats64, 8)
+		l.Stats64 = true
+	case stats != nil:
+		l.Counters, err = decodeStats(stats, 4)
+	default:
+		// The kernel always sends IFLA_STATS64 in a dump unless the
+		// request asked to skip stats (RTEXT_FILTER_SKIP_STATS).
+		err = errors.New("no IFLA_STATS64 or IFLA_STATS")
+	}
+	if err != nil {
+		return l, fmt.Errorf("%s (ifindex %d): %w", l.Name, l.Index, err)
+	}
+	return l, nil
+}
+
+// decodeStats reads the counters skbtop uses from a struct rtnl_link_stats64
+// (size 8) or rtnl_link_stats (size 4).
+func decodeStats(b []byte, size int) (drops.LinkCounters, error) {
+	var c drops.LinkCounters
+	if len(b) < statRequired*size {
+		return c, fmt.Errorf("stats struct of %d bytes, want at least %d", len(b), statRequired*size)
+	}
+	field := func(i int) uint64 {
+		off := i * size
+		if off+size > len(b) {
+			return 0
+		}
+		if size == 8 {
+			return binary.NativeEndian.Uint64(b[off:])
+		}
+		return uint64(binary.NativeEndian.Uint32(b[off:]))
+	}
+	c.RxPackets = field(statRxPackets)
+	c.TxPackets = field(statTxPackets)
+	c.RxErrors = field(statRxErrors)
+	c.TxErrors = field(statTxErrors)
+	c.RxDropped = field(statRxDropped)
+	c.TxDropped = field(statTxDropped)
+	c.RxFIFO = field(statRxFIFO)
+	c.RxMissed = field(statRxMissed)
+	c.RxNoHandler = field(statRxNoHandler)
+	return c, nil
+}

@@ -1,0 +1,223 @@
+package counters
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"runtime"
+	"sync"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// maxProcFile bounds how much of a /proc/net file is read; the largest,
+// netstat, is a few kilobytes.
+const maxProcFile = 1 << 20
+
+// procFile is one of the namespace's protocol counter files.
+type procFile struct {
+	name     string // under /proc/net, for messages
+	parse    func(io.Reader) (map[string]uint64, error)
+	optional bool // snmp6 is absent when IPv6 is not built in
+}
+
+var procFiles = []procFile{
+	{name: "snmp", parse: ParseSNMP},
+	{name: "netstat", parse: ParseSNMP},
+	{name: "snmp6", parse: ParseSNMP6, optional: true},
+}
+
+// Reader reads the counters of one network namespace. It holds one
+// rtnetlink socket and the namespace's /proc/net counter files open for its
+// whole life, so reading costs no namespace switches. Its methods may be
+// called from any goroutine.
+type Reader struct {
+	netns uint32
+
+	mu    sync.Mutex
+	conn  *netlink.Conn
+	files []*os.File // parallel to procFiles; nil for an absent optional file
+	buf   bytes.Buffer
+}
+
+// Open returns a reader for the network namespace at netnsPath
+// (/run/netns/NAME or /proc/PID/ns/net), or for the process's own namespace
+// when netnsPath is "". Entering another namespace needs CAP_SYS_ADMIN.
+func Open(netnsPath string) (_ *Reader, err error) {
+	r := &Reader{}
+	defer func() {
+		if err != nil {
+			r.Close()
+		}
+	}()
+	nsPath := netnsPath
+	if nsPath == "" {
+		nsPath = "/proc/self/ns/net"
+	}
+	ns, err := os.Open(nsPath)
+	if err != nil {
+		return nil, fmt.Errorf("open network namespace: %w", err)
+	}
+	defer ns.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(ns.Fd()), &st); err != nil {
+		return nil, fmt.Errorf("network namespace %s: %w", nsPath, err)
+	}
+	r.netns = uint32(st.Ino)
+
+	cfg := &netlink.Config{}
+	if netnsPath != "" {
+		cfg.NetNS = int(ns.Fd())
+	}
+	if r.conn, err = netlink.Dial(unix.NETLINK_ROUTE, cfg); err != nil {
+		return nil, fmt.Errorf("open rtnetlink socket: %w", err)
+	}
+	if netnsPath == "" {
+		r.files, err = openProcFiles()
+	} else {
+		err = inNetns(ns, func() error {
+			var err error
+			r.files, err = openProcFiles()
+			return err
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// openProcFiles opens the calling thread's namespace's counter files.
+//
+// A /proc/net file is bound to the namespace of the task whose /proc
+// directory it was opened through, at open time: the kernel stores the
+// namespace in the seq_file, and reading it again from offset 0 (pread)
+// regenerates the contents for that namespace whichever thread reads. So the
+// files are opened once, through /proc/thread-self on a thread inside the
+// namespace, and read from any thread afterwards. TestKernelUDPNoPorts
+// checks this by reading from goroutines outside the namespace.
+func openProcFiles() ([]*os.File, error) {
+	files := make([]*os.File, len(procFiles))
+	for i, pf := range procFiles {
+		f, err := os.Open("/proc/thread-self/net/" + pf.name)
+		if err != nil {
+			if pf.optional && errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			for _, f := range files {
+				if f != nil {
+					f.Close()
+				}
+			}
+			return nil, fmt.Errorf("open /proc/net/%s: %w", pf.name, err)
+		}
+		files[i] = f
+	}
+	return files, nil
+}
+
+// inNetns runs fn on an OS thread that has entered the namespace ns. The
+// thread is never returned to the Go scheduler: it stays locked until its
+// goroutine exits, and the runtime then terminates it instead of reusing a
+// thread in the wrong namespace.
+func inNetns(ns *os.File, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("enter network namespace %s: %w", ns.Name(), err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// Netns returns the inode number of the reader's network namespace, the
+// number traced drops carry in drops.Key.Netns.
+func (r *Reader) Netns() uint32 { return r.netns }
+
+// Links dumps every interface of the namespace with its counters
+// (RTM_GETLINK). When some link messages cannot be decoded it returns the
+// others with an error wrapping ErrMalformed (see DecodeLinks).
+func (r *Reader) Links() ([]Link, error) {
+	msgs, err := r.dumpLinks()
+	if err != nil {
+		return nil, err
+	}
+	return DecodeLinks(msgs)
+}
+
+// dumpLinks sends an RTM_GETLINK dump request and returns the raw replies.
+func (r *Reader) dumpLinks() ([]netlink.Message, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn == nil {
+		return nil, errors.New("dump links: reader is closed")
+	}
+	req := netlink.Message{
+		Header: netlink.Header{
+			Type:  unix.RTM_GETLINK,
+			Flags: netlink.Request | netlink.Dump,
+		},
+		// A zero struct ifinfomsg: AF_UNSPEC, every interface.
+		Data: make([]byte, unix.SizeofIfInfomsg),
+	}
+	msgs, err := r.conn.Execute(req)
+	if err != nil {
+		return nil, fmt.Errorf("dump links: %w", err)
+	}
+	return msgs, nil
+}
+
+// Stack reads the namespace's drop-related protocol counters (see
+// StackCounterNames) from /proc/net/snmp, /proc/net/netstat and, when IPv6
+// is built in, /proc/net/snmp6. Counters this kernel lacks are absent from
+// the map.
+func (r *Reader) Stack() (map[string]uint64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.files == nil {
+		return nil, errors.New("read protocol counters: reader is closed")
+	}
+	out := make(map[string]uint64, len(stackNames))
+	for i, pf := range procFiles {
+		f := r.files[i]
+		if f == nil {
+			continue
+		}
+		r.buf.Reset()
+		// ReadAt from offset 0 makes the seq_file start over.
+		if _, err := r.buf.ReadFrom(io.NewSectionReader(f, 0, maxProcFile)); err != nil {
+			return nil, fmt.Errorf("read /proc/net/%s: %w", pf.name, err)
+		}
+		all, err := pf.parse(&r.buf)
+		if err != nil {
+			return nil, fmt.Errorf("/proc/net/%s: %w", pf.name, err)
+		}
+		pickStack(out, all)
+	}
+	return out, nil
+}
+
+// Close closes the netlink socket and the /proc files.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	if r.conn != nil {
+		errs = append(errs, r.conn.Close())
+		r.conn = nil
+	}
+	for _, f := range r.files {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
+	}
+	r.files = nil
+	return errors.Join(errs...)
+}
