@@ -50,8 +50,9 @@ func (s Symbol) String() string {
 	return s.Name + " [" + s.Module + "]"
 }
 
-// At formats an address offset bytes into the symbol the way the kernel
-// prints %pS: "nft_do_chain+0x1c4 [nf_tables]".
+// At formats an address offset bytes into the symbol like the kernel's %pS
+// without the function size, which kallsyms does not give:
+// "nft_do_chain+0x1c4 [nf_tables]".
 func (s Symbol) At(offset uint64) string {
 	var b strings.Builder
 	b.Grow(len(s.Name) + len(s.Module) + 24)
@@ -480,7 +481,7 @@ func OpenKallsyms(path string) (*Kallsyms, error) {
 func readKallsyms(path string) (*Table, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open kallsyms: %w", err)
+		return nil, fmt.Errorf("read kallsyms: %w", err)
 	}
 	defer f.Close()
 	t, err := ParseKallsyms(f)
