@@ -44,26 +44,8 @@ func runOnce(ctx context.Context, mon *monitor, o options, stdout, stderr io.Wri
 // until ctx is done or o.duration has passed. Samples are left out to keep
 // lines short; --once --json and the TUI's snapshots carry them.
 func runNDJSON(ctx context.Context, mon *monitor, o options, stdout io.Writer) error {
-	if _, err := mon.Snapshot(); err != nil {
-		return err
-	}
-	var deadline <-chan time.Time
-	if o.duration > 0 {
-		t := time.NewTimer(o.duration)
-		defer t.Stop()
-		deadline = t.C
-	}
-	tick := time.NewTicker(o.interval)
-	defer tick.Stop()
 	enc := json.NewEncoder(stdout)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-deadline:
-			return nil
-		case <-tick.C:
-		}
+	emit := func() error {
 		snap, err := mon.Snapshot()
 		if err != nil {
 			return err
@@ -74,6 +56,32 @@ func runNDJSON(ctx context.Context, mon *monitor, o options, stdout io.Writer) e
 		}
 		if err := enc.Encode(snap); err != nil {
 			return fmt.Errorf("write snapshot: %w", err)
+		}
+		return nil
+	}
+	// The first line comes at once: an empty window that tells a reader
+	// tracing has started.
+	if err := emit(); err != nil {
+		return err
+	}
+	var deadline <-chan time.Time
+	if o.duration > 0 {
+		t := time.NewTimer(o.duration)
+		defer t.Stop()
+		deadline = t.C
+	}
+	tick := time.NewTicker(o.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-deadline:
+			return nil
+		case <-tick.C:
+		}
+		if err := emit(); err != nil {
+			return err
 		}
 	}
 }
