@@ -1,0 +1,172 @@
+package ui
+
+import (
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	"charm.land/lipgloss/v2"
+	"github.com/skbtop/skbtop/drops"
+)
+
+// detailPane shows one drop site: its figures, what its reason means and
+// its recent sampled packets, decoded.
+type detailPane struct {
+	st   *styles
+	w, h int
+
+	site   drops.Site
+	totals drops.Totals
+	// gone is set when the site is no longer in the view (filtered out or
+	// reset); the pane keeps showing what it last knew.
+	gone bool
+}
+
+// SetSize sets the pane's width and height.
+func (p *detailPane) SetSize(w, h int) { p.w, p.h = w, h }
+
+// Show starts showing a site.
+func (p *detailPane) Show(s drops.Site, totals drops.Totals) {
+	p.site, p.totals, p.gone = s, totals, false
+}
+
+// Refresh updates the shown site from a new view.
+func (p *detailPane) Refresh(view drops.Snapshot) {
+	p.totals = view.Totals
+	i := slices.IndexFunc(view.Sites, func(s drops.Site) bool { return s.Key == p.site.Key })
+	if i < 0 {
+		p.gone = true
+		return
+	}
+	p.site, p.gone = view.Sites[i], false
+}
+
+// View renders the detail.
+func (p detailPane) View() string {
+	return joinLines(p.lines())
+}
+
+func (p detailPane) lines() []string {
+	if p.h <= 0 || p.w <= 0 {
+		return nil
+	}
+	s, st := p.site, p.st
+	var lines []string
+	head := st.strong.Render(s.Symbol())
+	if p.gone {
+		head += st.warn.Render("  (no longer in view)")
+	}
+	lines = append(lines, head)
+
+	facts := st.reason.Render(orDash(s.Reason)) + st.muted.Render(" · ") + orDash(s.Interface) +
+		st.muted.Render(" · ") + orDash(proto(s.L3, s.L4)) + st.muted.Render(" · ") +
+		st.strong.Render(fmtRate(s.Rate)+"/s") + st.muted.Render(" · ") +
+		fmtThousands(s.Count) + " drops" + st.muted.Render(" · ") + fmtBytes(s.Bytes)
+	if p.totals.Drops > 0 {
+		facts += st.muted.Render(" · ") + fmtShare(float64(s.Count), float64(p.totals.Drops)) + " of all"
+	}
+	lines = append(lines, facts)
+	where := "addr " + s.Address
+	if s.Netns != 0 {
+		where += " · netns " + strconv.FormatUint(uint64(s.Netns), 10)
+	}
+	if s.Ifindex != 0 {
+		where += " · ifindex " + strconv.FormatUint(uint64(s.Ifindex), 10)
+	}
+	lines = append(lines, st.muted.Render(where))
+	if w := min(p.w-9, 60); w > 0 {
+		lines = append(lines, st.colHead.Render("LAST 60s ")+st.spark.Render(minuteSparkline(s.History, w)))
+	}
+
+	lines = append(lines, "")
+	if s.Reason != "" {
+		help := drops.ReasonHelp(s.Reason)
+		if help == "" {
+			help = "No description for this reason; the drop site says where it happened."
+		}
+		for i, l := range wrap(s.Reason+": "+help, p.w) {
+			if i == 0 && strings.HasPrefix(l, s.Reason) {
+				l = st.reason.Render(s.Reason) + l[len(s.Reason):]
+			}
+			lines = append(lines, l)
+		}
+		lines = append(lines, "")
+	}
+
+	if len(s.Samples) == 0 {
+		msg := "No sampled packets yet for this site."
+		if p.totals.SamplesSuppressed > 0 || p.totals.SamplesLost > 0 {
+			msg += " Sampling is rate-limited: " + fmtThousands(p.totals.SamplesSuppressed) + " suppressed, " +
+				fmtThousands(p.totals.SamplesLost) + " lost in this window."
+		}
+		for _, l := range wrap(msg, p.w) {
+			lines = append(lines, st.muted.Render(l))
+		}
+		return block(lines, p.w, p.h)
+	}
+	lines = append(lines, st.title.Render("Recent samples, newest first"))
+	lines = append(lines, p.sampleLines(p.h-len(lines))...)
+	return block(lines, p.w, p.h)
+}
+
+// sampleLines renders up to h lines of the sample table: a header and the
+// newest packets.
+func (p detailPane) sampleLines(h int) []string {
+	if h <= 0 {
+		return nil
+	}
+	pkts := slices.Clone(p.site.Samples)
+	slices.Reverse(pkts)
+	pkts = pkts[:min(len(pkts), h-1)]
+	cells := make([][]string, len(pkts))
+	srcs, dsts, protos, infos := make([]string, len(pkts)), make([]string, len(pkts)), make([]string, len(pkts)), make([]string, len(pkts))
+	for i, pk := range pkts {
+		srcs[i], dsts[i] = hostPort(pk.Src, pk.SrcPort), hostPort(pk.Dst, pk.DstPort)
+		protos[i], infos[i] = proto(pk.L3, pk.L4), pk.Info
+		cells[i] = []string{
+			pk.Time.Local().Format("15:04:05.000"),
+			strconv.FormatUint(uint64(pk.CPU), 10),
+			srcs[i], "→", dsts[i], protos[i], pk.TCPFlags,
+			strconv.FormatUint(uint64(pk.Len), 10),
+			pk.Info,
+		}
+	}
+	cols := []column{
+		{title: "TIME", w: 12, min: 8},
+		{title: "CPU", w: 3, min: 3, right: true},
+		{title: "SOURCE", w: natural("SOURCE", srcs, 6, 47), min: 9},
+		{title: "", w: 1, min: 1},
+		{title: "DESTINATION", w: natural("DESTINATION", dsts, 6, 47), min: 9},
+		{title: "PROTO", w: natural("PROTO", protos, 5, 12), min: 5},
+		{title: "FLAGS", w: 5, min: 5},
+		{title: "LEN", w: 5, min: 4, right: true},
+		{title: "INFO", w: natural("INFO", infos, 4, 40), min: 4, max: 80},
+	}
+	fitColumns(cols, p.w, []int{2, 4, 8}, []int{8, 1, 6}, 8)
+	lines := []string{headerRow(cols, p.st.colHead)}
+	sts := make([]*lipgloss.Style, len(cols))
+	sts[0], sts[3] = &p.st.muted, &p.st.muted
+	for _, c := range cells {
+		lines = append(lines, styledRow(cols, c, sts))
+	}
+	return lines
+}
+
+// hostPort renders an address with its port, bracketing IPv6 addresses.
+func hostPort(host string, port uint16) string {
+	if host == "" {
+		return "-"
+	}
+	if port == 0 {
+		return host
+	}
+	return net.JoinHostPort(host, strconv.FormatUint(uint64(port), 10))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,195 @@
+package ui
+
+import (
+	"slices"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/skbtop/skbtop/drops"
+)
+
+// ifacesPane lists interfaces: the drops traced on each and, when the
+// kernel's link counters could be read, how those counters moved.
+type ifacesPane struct {
+	st      *styles
+	keys    *keyMap
+	w, h    int
+	focused bool
+
+	ifaces   []drops.Interface
+	counters bool // whether any interface has counters
+	list     list
+	sel      string // selected interface name, kept across refreshes
+}
+
+// ifaceNote explains the counters traced drops can never account for.
+const ifaceNote = "rx_miss/rx_fifo: NIC ring overflows; those packets never become an skb, so kfree_skb never sees them. " +
+	"EXPL: traced drops / rx_dropped Δ."
+
+// SetSize sets the pane's width and height, including its column header.
+func (p *ifacesPane) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.list.setHeight(p.rowsHeight())
+}
+
+func (p ifacesPane) rowsHeight() int {
+	h := p.h - 1
+	if p.counters && p.h >= 5 {
+		h -= len(wrap(ifaceNote, p.w))
+	}
+	return max(h, 0)
+}
+
+// SetInterfaces replaces the rows, keeping the selection on the same name.
+func (p *ifacesPane) SetInterfaces(ifaces []drops.Interface) {
+	p.ifaces = ifaces
+	p.counters = slices.ContainsFunc(ifaces, func(i drops.Interface) bool { return i.Delta != nil })
+	p.list.setHeight(p.rowsHeight())
+	p.list.setLen(len(ifaces))
+	if i := slices.IndexFunc(ifaces, func(i drops.Interface) bool { return i.Name == p.sel }); i >= 0 {
+		p.list.set(i)
+	}
+	p.remember()
+}
+
+func (p *ifacesPane) remember() {
+	if ifc, ok := p.Selected(); ok {
+		p.sel = ifc.Name
+	}
+}
+
+// Selected returns the interface under the cursor.
+func (p ifacesPane) Selected() (drops.Interface, bool) {
+	if p.list.cursor < 0 || p.list.cursor >= len(p.ifaces) {
+		return drops.Interface{}, false
+	}
+	return p.ifaces[p.list.cursor], true
+}
+
+// Update moves the cursor.
+func (p *ifacesPane) Update(msg tea.Msg) tea.Cmd {
+	if k, ok := msg.(tea.KeyPressMsg); ok && p.list.navigate(k, p.keys) {
+		p.remember()
+	}
+	return nil
+}
+
+const (
+	ifName = iota
+	ifRate
+	ifTraced
+	ifRxDrop
+	ifTxDrop
+	ifMissed
+	ifFIFO
+	ifNoHandler
+	ifRxErr
+	ifExplained
+)
+
+func (p ifacesPane) columns() []column {
+	names := make([]string, len(p.ifaces))
+	for i, ifc := range p.ifaces {
+		names[i] = ifc.Name
+	}
+	cols := []column{
+		ifName:   {title: "IFACE", w: natural("IFACE", names, 5, 16), min: 5},
+		ifRate:   {title: "TRACED/s", w: 8, min: 6, right: true},
+		ifTraced: {title: "TRACED", w: 7, min: 6, right: true},
+	}
+	if !p.counters {
+		cols = cols[:ifTraced+1]
+		fitColumns(cols, p.w, []int{ifName, ifRate}, []int{ifTraced}, -1)
+		return cols
+	}
+	cols = append(cols,
+		column{title: "rx_drop", w: 7, min: 6, right: true},
+		column{title: "tx_drop", w: 7, min: 6, right: true},
+		column{title: "rx_miss", w: 7, min: 6, right: true},
+		column{title: "rx_fifo", w: 7, min: 6, right: true},
+		column{title: "nohandlr", w: 8, min: 6, right: true},
+		column{title: "rx_err", w: 6, min: 6, right: true},
+		column{title: "EXPL", w: 5, min: 5, right: true},
+	)
+	fitColumns(cols, p.w,
+		[]int{ifName, ifRate, ifRxDrop, ifTxDrop, ifMissed, ifFIFO, ifNoHandler},
+		[]int{ifRxErr, ifNoHandler, ifFIFO, ifTxDrop, ifRate, ifExplained, ifMissed, ifTraced},
+		-1)
+	return cols
+}
+
+// explained is the part of an interface's rx_dropped delta that traced drops
+// account for. Traced drops include drops that never touch rx_dropped
+// (NO_SOCKET, for one), so the ratio can pass 100%.
+func explained(ifc drops.Interface) string {
+	if ifc.Delta == nil || ifc.Delta.RxDropped == 0 {
+		return "-"
+	}
+	if ifc.TracedDrops >= ifc.Delta.RxDropped {
+		return "≥100%"
+	}
+	return fmtShare(float64(ifc.TracedDrops), float64(ifc.Delta.RxDropped))
+}
+
+// View renders the column header, the rows and, with counters, the note on
+// what tracing cannot see.
+func (p ifacesPane) View() string {
+	return joinLines(p.lines())
+}
+
+func (p ifacesPane) lines() []string {
+	if p.h <= 0 || p.w <= 0 {
+		return nil
+	}
+	cols := p.columns()
+	lines := []string{headerRow(cols, p.st.colHead)}
+	if len(p.ifaces) == 0 {
+		lines = append(lines, p.st.muted.Render("No interface has traced drops."))
+		return block(lines, p.w, p.h)
+	}
+	sts := make([]*lipgloss.Style, len(cols))
+	sts[ifRate] = &p.st.strong
+	from, to := p.list.visible()
+	for i := from; i < to; i++ {
+		ifc := p.ifaces[i]
+		cells := make([]string, len(cols))
+		cells[ifName] = ifc.Name
+		cells[ifRate] = fmtRate(ifc.TracedRate)
+		cells[ifTraced] = fmtCount(ifc.TracedDrops)
+		if p.counters {
+			for j := ifRxDrop; j <= ifExplained; j++ {
+				cells[j] = "-"
+			}
+			if d := ifc.Delta; d != nil {
+				cells[ifRxDrop] = fmtCount(d.RxDropped)
+				cells[ifTxDrop] = fmtCount(d.TxDropped)
+				cells[ifMissed] = fmtCount(d.RxMissed)
+				cells[ifFIFO] = fmtCount(d.RxFIFO)
+				cells[ifNoHandler] = fmtCount(d.RxNoHandler)
+				cells[ifRxErr] = fmtCount(d.RxErrors)
+				cells[ifExplained] = explained(ifc)
+				if d.RxMissed > 0 || d.RxFIFO > 0 {
+					sts[ifMissed], sts[ifFIFO] = &p.st.warn, &p.st.warn
+				} else {
+					sts[ifMissed], sts[ifFIFO] = nil, nil
+				}
+			}
+		}
+		switch {
+		case i == p.list.cursor && p.focused:
+			lines = append(lines, p.st.selected.Render(pad(plainRow(cols, cells), p.w)))
+		case i == p.list.cursor:
+			lines = append(lines, p.st.cursor.Render(plainRow(cols, cells)))
+		default:
+			lines = append(lines, styledRow(cols, cells, sts))
+		}
+	}
+	if p.counters && p.h >= 5 {
+		note := wrap(ifaceNote, p.w)
+		lines = block(lines, p.w, p.h-len(note))
+		for _, l := range note {
+			lines = append(lines, p.st.note.Render(l))
+		}
+	}
+	return block(lines, p.w, p.h)
+}

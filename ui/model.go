@@ -1,0 +1,408 @@
+package ui
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/skbtop/skbtop/drops"
+)
+
+// statusTTL is how long a status line message stays.
+const statusTTL = 5 * time.Second
+
+// pane names a pane that can have the focus.
+type pane int
+
+const (
+	paneSites pane = iota
+	paneIfaces
+	paneProtos
+	paneCount
+)
+
+// mode is what the keyboard currently drives.
+type mode int
+
+const (
+	modeNormal mode = iota
+	modeFilter      // typing a symbol filter in the status line
+	modePick        // picking an interface
+	modeDetail      // a site's detail
+	modeHelp        // the full help
+)
+
+// tickMsg asks for the next snapshot.
+type tickMsg struct{}
+
+// snapshotMsg carries a snapshot pulled from the Source; next says whether it
+// came from the refresh tick, which must then be scheduled again.
+type snapshotMsg struct {
+	snap drops.Snapshot
+	err  error
+	next bool
+}
+
+// savedMsg reports a snapshot file written by 's'.
+type savedMsg struct {
+	path string
+	err  error
+}
+
+// crashBox records a panic in View, which cannot return a command; the next
+// Update quits with it. It is shared by all copies of the model.
+type crashBox struct{ err error }
+
+// Model is the root bubbletea model of the live view.
+type Model struct {
+	src     Source
+	opts    Options
+	keys    *keyMap
+	st      *styles
+	isDark  bool
+	noColor bool
+	help    help.Model
+	input   lineInput
+	crash   *crashBox
+
+	width, height int
+
+	// latest is the last snapshot pulled; shown is the one on screen (they
+	// differ while paused); view is shown with the filter applied, what
+	// every pane renders and 's' saves.
+	latest, shown, view drops.Snapshot
+	have                bool
+	filter              drops.Filter
+	paused              bool
+
+	mode   mode
+	focus  pane
+	sites  sitesPane
+	ifaces ifacesPane
+	protos protocolsPane
+	detail detailPane
+	picker pickerPane
+
+	status      string
+	statusErr   bool
+	statusUntil time.Time
+
+	fatal error
+}
+
+// New returns the model. It shows nothing until the first snapshot arrives,
+// which Init requests at once.
+func New(src Source, opts Options) Model {
+	opts = opts.withDefaults()
+	keys := newKeyMap()
+	m := Model{
+		src:     src,
+		opts:    opts,
+		keys:    &keys,
+		isDark:  true,
+		noColor: os.Getenv("NO_COLOR") != "",
+		help:    help.New(),
+		crash:   &crashBox{},
+		filter:  opts.Filter,
+	}
+	m.input = lineInput{prompt: "/ symbol: ", placeholder: "function name substring · ↵ apply · esc clear", limit: 64}
+	m.sites.keys, m.ifaces.keys, m.protos.keys, m.picker.keys = m.keys, m.keys, m.keys, m.keys
+	m.setStyles()
+	m.view = m.shown.Filtered(m.filter)
+	return m
+}
+
+func (m *Model) setStyles() {
+	m.st = newStyles(m.isDark, m.noColor)
+	m.sites.st, m.ifaces.st, m.protos.st, m.detail.st, m.picker.st = m.st, m.st, m.st, m.st, m.st
+	m.help.Styles = m.st.help
+}
+
+// Init asks the terminal for its background colour and pulls the first
+// snapshot.
+func (m Model) Init() tea.Cmd {
+	return tea.Batch(tea.RequestBackgroundColor, m.fetch(true))
+}
+
+// fetch pulls a snapshot off the UI goroutine. A panic in the Source becomes
+// a fatal error rather than a dead terminal.
+func (m Model) fetch(next bool) tea.Cmd {
+	src := m.src
+	return func() (msg tea.Msg) {
+		defer func() {
+			if r := recover(); r != nil {
+				msg = snapshotMsg{err: Fatal(panicError(r)), next: next}
+			}
+		}()
+		snap, err := src.Snapshot()
+		return snapshotMsg{snap: snap, err: err, next: next}
+	}
+}
+
+func (m Model) scheduleTick() tea.Cmd {
+	return tea.Tick(m.opts.Interval, func(time.Time) tea.Msg { return tickMsg{} })
+}
+
+// Update handles one message. A panic inside it is stored as the fatal
+// error and quits the program, so Run can restore the terminal and report
+// it.
+func (m Model) Update(msg tea.Msg) (_ tea.Model, cmd tea.Cmd) {
+	defer func() {
+		if r := recover(); r != nil {
+			m.fatal = panicError(r)
+			cmd = tea.Quit
+		}
+	}()
+	if m.crash.err != nil {
+		m.fatal = m.crash.err
+		return m, tea.Quit
+	}
+	cmd = m.update(msg)
+	m.layout()
+	return m, cmd
+}
+
+func (m *Model) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+	case tea.BackgroundColorMsg:
+		m.isDark = msg.IsDark()
+		m.setStyles()
+	case tickMsg:
+		if m.status != "" && !m.opts.Now().Before(m.statusUntil) {
+			m.status = ""
+		}
+		return m.fetch(true)
+	case snapshotMsg:
+		var next tea.Cmd
+		if msg.next {
+			next = m.scheduleTick()
+		}
+		if msg.err != nil {
+			if err, ok := isFatal(msg.err); ok {
+				m.fatal = err
+				return tea.Quit
+			}
+			m.setStatus("reading drops: "+msg.err.Error(), true)
+			return next
+		}
+		m.latest, m.have = msg.snap, true
+		if !m.paused {
+			m.shown = msg.snap
+			m.apply()
+		}
+		return next
+	case savedMsg:
+		if msg.err != nil {
+			m.setStatus("save failed: "+msg.err.Error(), true)
+		} else {
+			m.setStatus("saved "+msg.path, false)
+		}
+	case tea.KeyPressMsg:
+		return m.handleKey(msg)
+	}
+	return nil
+}
+
+func (m *Model) setStatus(text string, isErr bool) {
+	m.status, m.statusErr = text, isErr
+	m.statusUntil = m.opts.Now().Add(statusTTL)
+}
+
+// apply recomputes the filtered view and hands it to the panes.
+func (m *Model) apply() {
+	m.view = m.shown.Filtered(m.filter)
+	empty := "No drops since the counts started."
+	switch {
+	case !m.have:
+		empty = "Waiting for the first reading…"
+	case !m.filter.IsZero() && len(m.shown.Sites) > 0:
+		empty = "No drop site matches " + m.filter.String() + ". Press esc to clear the filter."
+	}
+	m.sites.SetSites(m.view.Sites, m.view.Totals, empty)
+	m.ifaces.SetInterfaces(m.view.Interfaces)
+	m.protos.SetProtocols(m.view.Protocols, m.view.Totals)
+	m.detail.Refresh(m.view)
+	m.picker.SetInterfaces(m.shown.Interfaces, m.filter.Interface)
+}
+
+func (m *Model) setFilter(f drops.Filter) {
+	m.filter = f
+	m.apply()
+}
+
+func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	if msg.String() == "ctrl+c" {
+		return tea.Quit
+	}
+	switch m.mode {
+	case modeFilter:
+		switch {
+		case key.Matches(msg, k.Enter):
+			m.setFilter(drops.Filter{Interface: m.filter.Interface, Symbol: strings.TrimSpace(m.input.Value())})
+			m.closeInput()
+		case key.Matches(msg, k.Back):
+			m.setFilter(drops.Filter{Interface: m.filter.Interface})
+			m.closeInput()
+		default:
+			m.input.Update(msg)
+			// Preview the filter while typing; enter keeps it.
+			m.setFilter(drops.Filter{Interface: m.filter.Interface, Symbol: strings.TrimSpace(m.input.Value())})
+			return nil
+		}
+		return nil
+	case modePick:
+		switch {
+		case key.Matches(msg, k.Enter):
+			m.setFilter(drops.Filter{Interface: m.picker.Selected(), Symbol: m.filter.Symbol})
+			m.mode = modeNormal
+		case key.Matches(msg, k.Back):
+			m.setFilter(drops.Filter{Symbol: m.filter.Symbol})
+			m.mode = modeNormal
+		case key.Matches(msg, k.Iface):
+			m.mode = modeNormal
+		case key.Matches(msg, k.Quit):
+			return tea.Quit
+		default:
+			m.picker.Update(msg)
+		}
+		return nil
+	case modeHelp:
+		if key.Matches(msg, k.Quit) {
+			return tea.Quit
+		}
+		m.mode = modeNormal
+		return nil
+	case modeDetail:
+		switch {
+		case key.Matches(msg, k.Back, k.Enter):
+			m.mode = modeNormal
+			return nil
+		case key.Matches(msg, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom):
+			// Step through the sites without leaving the detail.
+			m.sites.Update(msg)
+			if s, ok := m.sites.Selected(); ok {
+				m.detail.Show(s, m.view.Totals)
+			}
+			return nil
+		}
+	}
+	return m.globalKey(msg)
+}
+
+// globalKey handles the keys that work in the normal view and the detail.
+func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Quit):
+		return tea.Quit
+	case key.Matches(msg, k.Help):
+		m.mode = modeHelp
+	case key.Matches(msg, k.Filter):
+		m.mode = modeFilter
+		m.input.SetValue(m.filter.Symbol)
+	case key.Matches(msg, k.Iface):
+		m.mode = modePick
+		m.picker.SetInterfaces(m.shown.Interfaces, m.filter.Interface)
+	case key.Matches(msg, k.Sort):
+		m.sites.SetOrder(m.sites.order.next())
+		m.setStatus("sites sorted by "+m.sites.order.String(), false)
+	case key.Matches(msg, k.Pause):
+		m.paused = !m.paused
+		if !m.paused && m.have {
+			m.shown = m.latest
+			m.apply()
+		}
+	case key.Matches(msg, k.Reset):
+		m.src.Reset()
+		if m.paused {
+			m.setStatus("counts reset; paused, press p to see them", false)
+		} else {
+			m.setStatus("counts reset: counting drops from now", false)
+		}
+		return m.fetch(false)
+	case key.Matches(msg, k.Save):
+		return m.save()
+	case m.mode == modeDetail:
+		// Other keys do nothing in the detail.
+	case key.Matches(msg, k.Tab):
+		if msg.String() == "shift+tab" {
+			m.focus = (m.focus + paneCount - 1) % paneCount
+		} else {
+			m.focus = (m.focus + 1) % paneCount
+		}
+	case key.Matches(msg, k.Enter):
+		switch m.focus {
+		case paneSites:
+			if s, ok := m.sites.Selected(); ok {
+				m.detail.Show(s, m.view.Totals)
+				m.mode = modeDetail
+			}
+		case paneIfaces:
+			if ifc, ok := m.ifaces.Selected(); ok {
+				m.setFilter(drops.Filter{Interface: ifc.Name, Symbol: m.filter.Symbol})
+			}
+		}
+	case key.Matches(msg, k.Back):
+		if !m.filter.IsZero() {
+			m.setFilter(drops.Filter{})
+			m.setStatus("filter cleared", false)
+		}
+	default:
+		switch m.focus {
+		case paneSites:
+			m.sites.Update(msg)
+		case paneIfaces:
+			m.ifaces.Update(msg)
+		case paneProtos:
+			m.protos.Update(msg)
+		}
+	}
+	return nil
+}
+
+func (m *Model) closeInput() {
+	m.mode = modeNormal
+}
+
+// save writes the view on screen, filter applied, to a snapshot file.
+func (m *Model) save() tea.Cmd {
+	if !m.have {
+		m.setStatus("nothing to save yet: no reading so far", true)
+		return nil
+	}
+	snap, dir, now := m.view, m.opts.SnapshotDir, m.opts.Now()
+	return func() tea.Msg {
+		path, err := drops.WriteFile(dir, snap, now)
+		if err == nil {
+			if abs, aerr := filepath.Abs(path); aerr == nil {
+				path = abs
+			}
+		}
+		return savedMsg{path: path, err: err}
+	}
+}
+
+// View renders the whole screen in the alternate screen buffer.
+func (m Model) View() (v tea.View) {
+	defer func() {
+		if r := recover(); r != nil {
+			m.crash.err = panicError(r)
+			v = tea.NewView("skbtop: internal error, quitting…")
+			v.AltScreen = true
+		}
+	}()
+	v = tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "skbtop"
+	if m.shown.Host != "" {
+		v.WindowTitle = "skbtop: " + m.shown.Host
+	}
+	return v
+}

@@ -1,0 +1,290 @@
+package ui
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// arrangement is how the panes share the body.
+type arrangement int
+
+const (
+	// compact shows a tab bar and the focused pane only (80x24).
+	compact arrangement = iota
+	// stacked shows the three panes above each other (narrow, tall).
+	stacked
+	// wide shows sites on top, interfaces and protocols side by side
+	// below (120x40 and up).
+	wide
+)
+
+// Layout thresholds, in cells.
+const (
+	wideMinWidth   = 110
+	wideMinBody    = 24
+	stackedMinBody = 30
+	paneSep        = " │ "
+)
+
+// geometry is where everything goes, computed from the window size and the
+// header's height.
+type geometry struct {
+	arr       arrangement
+	body      int // body height
+	sitesH    int // sites pane incl. its title (stacked, wide)
+	ifacesH   int // interfaces pane incl. its title
+	protosH   int // protocols pane incl. its title
+	leftW     int // wide: interfaces width
+	rightW    int // wide: protocols width
+	headerLen int
+}
+
+func (m Model) geometry() geometry {
+	g := geometry{headerLen: len(m.headerLines())}
+	g.body = max(m.height-g.headerLen-1, 0)
+	switch {
+	case m.width >= wideMinWidth && g.body >= wideMinBody:
+		g.arr = wide
+		bottom := min(max(g.body*2/5, 8), 16)
+		g.sitesH = g.body - bottom
+		g.ifacesH, g.protosH = bottom, bottom
+		g.rightW = min(max(m.width/3, 30), 48)
+		g.leftW = m.width - g.rightW - len([]rune(paneSep))
+	case g.body >= stackedMinBody:
+		g.arr = stacked
+		g.sitesH = g.body / 2
+		g.ifacesH = (g.body - g.sitesH) / 2
+		g.protosH = g.body - g.sitesH - g.ifacesH
+	default:
+		g.arr = compact
+	}
+	return g
+}
+
+// layout sizes the panes for the window and the current mode.
+func (m *Model) layout() {
+	g := m.geometry()
+	w := m.width
+	m.detail.SetSize(w, g.body-1)
+	m.picker.SetSize(w, g.body-1)
+	m.help.SetWidth(w)
+	switch g.arr {
+	case wide:
+		m.sites.SetSize(w, g.sitesH-1)
+		m.ifaces.SetSize(g.leftW, g.ifacesH-1)
+		m.protos.SetSize(g.rightW, g.protosH-1)
+	case stacked:
+		m.sites.SetSize(w, g.sitesH-1)
+		m.ifaces.SetSize(w, g.ifacesH-1)
+		m.protos.SetSize(w, g.protosH-1)
+	default:
+		m.sites.SetSize(w, g.body-1)
+		m.ifaces.SetSize(w, g.body-1)
+		m.protos.SetSize(w, g.body-1)
+	}
+	focused := m.mode == modeNormal || m.mode == modeFilter
+	m.sites.focused = focused && m.focus == paneSites
+	m.ifaces.focused = focused && m.focus == paneIfaces
+	m.protos.focused = focused && m.focus == paneProtos
+}
+
+// render draws the screen: exactly height lines, none wider than width.
+func (m Model) render() string {
+	if m.width <= 0 || m.height <= 0 {
+		return ""
+	}
+	g := m.geometry()
+	lines := m.headerLines()
+	lines = append(lines, m.body(g)...)
+	lines = block(lines, m.width, max(m.height-1, 0))
+	lines = append(lines, pad(m.statusLine(), m.width))
+	return joinLines(lines)
+}
+
+func (m Model) body(g geometry) []string {
+	w := m.width
+	switch m.mode {
+	case modeDetail:
+		return append([]string{m.title("Drop site", "esc back · ↑/↓ next site", true)}, m.detail.lines()...)
+	case modePick:
+		return append([]string{m.title("Filter by interface", "", true)}, m.picker.lines()...)
+	case modeHelp:
+		return m.helpLines(g.body)
+	}
+	switch g.arr {
+	case wide:
+		lines := append([]string{m.paneTitle(paneSites, w)}, m.sites.lines()...)
+		left := block(append([]string{m.paneTitle(paneIfaces, g.leftW)}, m.ifaces.lines()...), g.leftW, g.ifacesH)
+		right := block(append([]string{m.paneTitle(paneProtos, g.rightW)}, m.protos.lines()...), g.rightW, g.protosH)
+		return append(lines, joinColumns(m.st.rule.Render(paneSep), left, right)...)
+	case stacked:
+		lines := append([]string{m.paneTitle(paneSites, w)}, m.sites.lines()...)
+		lines = append(lines, m.paneTitle(paneIfaces, w))
+		lines = append(lines, m.ifaces.lines()...)
+		lines = append(lines, m.paneTitle(paneProtos, w))
+		return append(lines, m.protos.lines()...)
+	}
+	lines := []string{m.tabBar()}
+	switch m.focus {
+	case paneIfaces:
+		return append(lines, m.ifaces.lines()...)
+	case paneProtos:
+		return append(lines, m.protos.lines()...)
+	}
+	return append(lines, m.sites.lines()...)
+}
+
+// paneInfo is a pane's name and what its title adds.
+func (m Model) paneInfo(p pane) (name, info string) {
+	switch p {
+	case paneIfaces:
+		info = strconv.Itoa(len(m.view.Interfaces))
+		if m.ifaces.counters {
+			info += " · counters Δ over " + m.window()
+		}
+		return "Interfaces", info
+	case paneProtos:
+		return "Protocols", strconv.Itoa(len(m.view.Protocols))
+	}
+	return "Drop sites", strconv.Itoa(len(m.view.Sites)) + " · by " + m.sites.order.String()
+}
+
+func (m Model) paneTitle(p pane, w int) string {
+	name, info := m.paneInfo(p)
+	return truncate(m.title(name, info, m.focus == p && m.mode == modeNormal), w)
+}
+
+func (m Model) title(name, info string, focused bool) string {
+	st := m.st.titleDim
+	mark := "  "
+	if focused {
+		st, mark = m.st.title, "▌ "
+	}
+	s := st.Render(mark + name)
+	if info != "" {
+		s += m.st.muted.Render("  " + info)
+	}
+	return s
+}
+
+// tabBar names the panes in compact mode, the focused one highlighted.
+func (m Model) tabBar() string {
+	var b strings.Builder
+	for p := range paneCount {
+		name, info := m.paneInfo(p)
+		tab := " " + name + " " + info + " "
+		if p == m.focus {
+			b.WriteString(m.st.tabOn.Render(tab))
+		} else {
+			b.WriteString(m.st.tabOff.Render(tab))
+		}
+		b.WriteString(" ")
+	}
+	return truncate(b.String(), m.width)
+}
+
+// window is the length of the counting window.
+func (m Model) window() string {
+	return fmtDuration(time.Duration(m.view.WindowS * float64(time.Second)))
+}
+
+// headerLines are the lines above the panes: who and what is shown, the
+// totals and the tracer's health, and warnings when there are any.
+func (m Model) headerLines() []string {
+	st, w, s := m.st, m.width, m.view
+	left := st.app.Render("skbtop")
+	if s.Host != "" {
+		left += " " + st.strong.Render(s.Host)
+	}
+	if s.Kernel != "" {
+		left += st.muted.Render(" · " + s.Kernel)
+	}
+	right := st.muted.Render("filter: none")
+	if !m.filter.IsZero() {
+		right = st.muted.Render("filter: ") + st.filter.Render(m.filter.String())
+	}
+	switch {
+	case m.paused:
+		right += "  " + st.paused.Render(" PAUSED "+m.shown.Time.Local().Format("15:04:05")+" ")
+	case m.have:
+		right += "  " + st.live.Render("● live")
+	}
+	lines := []string{spread(left, right, w)}
+
+	if !m.have {
+		return append(lines, st.muted.Render("waiting for the first reading…"))
+	}
+	sep := st.muted.Render(" · ")
+	t := s.Totals
+	stats := st.strong.Render(fmtRateLong(t.Rate)) + " drops/s" + sep +
+		st.strong.Render(fmtThousands(t.Drops)) + " drops in " + m.window() + sep
+	lost := "samples lost " + fmtThousands(t.SamplesLost)
+	if t.SamplesLost > 0 {
+		stats += st.warn.Render(lost)
+	} else {
+		stats += lost
+	}
+	if t.KeysOverflowed > 0 {
+		stats += sep + st.warn.Render("map full "+fmtThousands(t.KeysOverflowed))
+	}
+	if t.RecursionMisses > 0 {
+		stats += sep + st.warn.Render("unseen "+fmtThousands(t.RecursionMisses))
+	}
+	lines = append(lines, truncate(stats, w))
+	if n := len(s.Warnings); n > 0 {
+		warn := "⚠ " + s.Warnings[0]
+		if n > 1 {
+			warn += " (+" + strconv.Itoa(n-1) + " more in the saved snapshot)"
+		}
+		lines = append(lines, truncate(st.warn.Render(warn), w))
+	}
+	return lines
+}
+
+// fmtRateLong renders the header's total rate: exact below 1000/s, with
+// thousands separators above.
+func fmtRateLong(r float64) string {
+	if r < 1000 {
+		return fmtRate(r)
+	}
+	return fmtThousands(uint64(math.Round(r)))
+}
+
+// statusLine is the bottom line: the filter input, a message, or the keys.
+func (m Model) statusLine() string {
+	w := m.width
+	switch {
+	case m.mode == modeFilter:
+		return m.input.View(m.st, w)
+	case m.status != "":
+		if m.statusErr {
+			return truncate(m.st.errMsg.Render(m.status), w)
+		}
+		return truncate(m.st.info.Render(m.status), w)
+	}
+	return truncate(m.help.ShortHelpView(m.keys.ShortHelp()), w)
+}
+
+// legend explains the columns on the help screen.
+var legend = []string{
+	"RATE/s    drops per second over the last refresh interval",
+	"TOTAL     drops since skbtop started or since the last reset (c)",
+	"SHARE     part of all drops in the view (the filter applies)",
+	"LAST 60s  per-second rate over the last minute, scaled to each row's peak",
+	"Interfaces: counters are kernel link stats, Δ over the same window; EXPL is",
+	"traced drops / rx_dropped Δ. rx_miss/rx_fifo happen in the NIC before any",
+	"skb exists, so kfree_skb never sees them.",
+	"Saved snapshots (s) hold the filtered view as JSON in the snapshot directory.",
+}
+
+func (m Model) helpLines(h int) []string {
+	lines := []string{m.title("Keys", "any key closes", true)}
+	lines = append(lines, strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n")...)
+	lines = append(lines, "")
+	for _, l := range legend {
+		lines = append(lines, m.st.muted.Render(l))
+	}
+	return block(lines, m.width, h)
+}

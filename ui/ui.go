@@ -1,0 +1,120 @@
+// Package ui is skbtop's live terminal view: a bubbletea model that pulls one
+// drops.Snapshot per refresh tick from a Source and shows where the kernel
+// drops packets, how fast, on which interface and of what protocol. It sees
+// plain Go types only: no BPF, no netlink.
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/skbtop/skbtop/drops"
+)
+
+// Source is what the model pulls once per refresh tick.
+type Source interface {
+	// Snapshot returns the full, unfiltered view; the model applies its
+	// filter with Snapshot.Filtered. An error wrapped with Fatal ends the
+	// program; any other error is shown on the status line and the model
+	// keeps the data it had.
+	Snapshot() (drops.Snapshot, error)
+	// Reset makes counts start from now ('c').
+	Reset()
+}
+
+// Options configure the UI.
+type Options struct {
+	// Interval is the refresh tick, 1s when zero.
+	Interval time.Duration
+	// SnapshotDir is where 's' writes snapshot files, "." when empty.
+	SnapshotDir string
+	// Filter is the initial filter, from the --iface and --symbol flags.
+	Filter drops.Filter
+	// Now is the clock, time.Now when nil; tests inject their own.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.Interval <= 0 {
+		o.Interval = time.Second
+	}
+	if o.SnapshotDir == "" {
+		o.SnapshotDir = "."
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Fatal marks a Source error as fatal: the model stores it and quits, and
+// Run returns it once the terminal is restored.
+func Fatal(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fatalError{err}
+}
+
+type fatalError struct{ err error }
+
+func (e fatalError) Error() string { return e.err.Error() }
+func (e fatalError) Unwrap() error { return e.err }
+
+// isFatal reports whether err was marked with Fatal, returning the
+// underlying error.
+func isFatal(err error) (error, bool) {
+	var fe fatalError
+	if errors.As(err, &fe) {
+		return fe.err, true
+	}
+	return nil, false
+}
+
+// panicError turns a recovered panic into an error that carries the stack.
+func panicError(r any) error {
+	return fmt.Errorf("ui: panic: %v\n%s", r, debug.Stack())
+}
+
+// Run runs the TUI in the alternate screen until the user quits or ctx is
+// done. The terminal is restored in every case, including a panic inside the
+// model, which is returned as an error. It returns the fatal error the model
+// stored, if any (a Source failing hard, a panic); quitting and ctx being
+// cancelled return nil.
+func Run(ctx context.Context, src Source, opts Options) (err error) {
+	m := New(src, opts)
+	defer func() {
+		// Panics in Update, View and the Source are recovered by the
+		// model and bubbletea restores the terminal for any other panic in
+		// its loop; this is the last net for a panic outside it.
+		if r := recover(); r != nil {
+			err = panicError(r)
+		}
+	}()
+	// bubbletea's own signal handler stays on: main cancels ctx on
+	// SIGINT/SIGTERM/SIGHUP, and this keeps SIGTERM graceful even if it
+	// does not.
+	p := tea.NewProgram(m, tea.WithContext(ctx))
+	final, runErr := p.Run()
+	if fm, ok := final.(Model); ok && fm.fatal != nil {
+		return fm.fatal
+	}
+	if m.crash.err != nil {
+		return m.crash.err
+	}
+	switch {
+	case runErr == nil:
+		return nil
+	case errors.Is(runErr, tea.ErrInterrupted):
+		return nil
+	case errors.Is(runErr, tea.ErrProgramPanic):
+		return fmt.Errorf("ui: %w", runErr)
+	case errors.Is(runErr, tea.ErrProgramKilled) && ctx.Err() != nil:
+		return nil
+	}
+	return fmt.Errorf("ui: %w", runErr)
+}
