@@ -110,7 +110,43 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 	fmt.Fprintf(tw, "\ntotal %d drops, %.1f/s; samples lost %d, suppressed %d; map overflow %d; recursion misses %d\n",
 		s.Totals.Drops, s.Totals.Rate, s.Totals.SamplesLost, s.Totals.SamplesSuppressed,
 		s.Totals.KeysOverflowed, s.Totals.RecursionMisses)
+	writeInterfaces(tw, s.Interfaces)
+	if len(s.StackCounters) > 0 {
+		fmt.Fprintln(tw, "\nCOUNTER\tCHANGE\tRATE/s\tVALUE")
+		for _, c := range s.StackCounters {
+			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%d\n", c.Name, c.Delta, c.Rate, c.Value)
+		}
+	}
 	return tw.Flush()
+}
+
+// writeInterfaces lists the interfaces with traced drops or a drop counter
+// that moved in the window, the traced drops beside the counters' change.
+func writeInterfaces(w io.Writer, ifaces []drops.Interface) {
+	var shown, quiet int
+	for _, ifc := range ifaces {
+		d := ifc.Delta
+		if ifc.TracedDrops == 0 && (d == nil || d.RxDropped+d.TxDropped+d.RxMissed+d.RxFIFO+d.RxNoHandler+d.RxErrors+d.TxErrors == 0) {
+			quiet++
+			continue
+		}
+		if shown == 0 {
+			fmt.Fprintln(w, "\nINTERFACE\tTRACED\tRX_DROPPED\tTX_DROPPED\tRX_NOHANDLER\tRX_MISSED\tRX_FIFO\tRX_ERRORS\tTX_ERRORS")
+		}
+		shown++
+		if d == nil {
+			fmt.Fprintf(w, "%s\t%d\t-\t-\t-\t-\t-\t-\t-\n", ifc.Name, ifc.TracedDrops)
+			continue
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", ifc.Name, ifc.TracedDrops,
+			d.RxDropped, d.TxDropped, d.RxNoHandler, d.RxMissed, d.RxFIFO, d.RxErrors, d.TxErrors)
+	}
+	if shown > 0 {
+		fmt.Fprintln(w, "(counter columns are changes over the window; rx_missed and rx_fifo are NIC ring drops that never reach kfree_skb)")
+	}
+	if quiet > 0 {
+		fmt.Fprintf(w, "%d interface(s) without drops not shown\n", quiet)
+	}
 }
 
 func proto(l3, l4 string) string {

@@ -151,8 +151,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	host, _ := os.Hostname()
-	res := &resolver{syms: syms.k, reasons: reasons, tracer: tr}
+	res := symbols.Resolver{Kallsyms: syms.k, Reasons: reasons, Interfaces: tr.Interface}
 	mon := newMonitor(tr, drops.NewAggregator(res, host, kernelRelease()), warnings)
+	mon.allCounters = o.allCounters
+	mon.openCounters(o.netns)
+	defer mon.Close()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

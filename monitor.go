@@ -3,8 +3,8 @@ package main
 import (
 	"sync"
 
+	"github.com/skbtop/skbtop/counters"
 	"github.com/skbtop/skbtop/drops"
-	"github.com/skbtop/skbtop/symbols"
 	"github.com/skbtop/skbtop/tracer"
 )
 
@@ -14,16 +14,43 @@ import (
 type monitor struct {
 	tr  *tracer.Tracer
 	agg *drops.Aggregator
+	// links reads interface and protocol counters; nil when they could not
+	// be opened, and then only traced drops are shown.
+	links       *counters.Reader
+	tracker     *counters.Tracker
+	allCounters bool
 
 	mu       sync.Mutex
 	warnings []string
 }
 
 func newMonitor(tr *tracer.Tracer, agg *drops.Aggregator, warnings []string) *monitor {
-	return &monitor{tr: tr, agg: agg, warnings: warnings}
+	return &monitor{tr: tr, agg: agg, warnings: warnings, tracker: counters.NewTracker()}
 }
 
-// Snapshot reads the kernel's counters and returns the unfiltered view.
+// openCounters starts reading the kernel's counters of the namespace at
+// netnsPath ("" for skbtop's own). On failure skbtop runs on without them
+// and says why.
+func (m *monitor) openCounters(netnsPath string) {
+	r, err := counters.Open(netnsPath)
+	if err != nil {
+		m.warnings = append(m.warnings, "interface counters unavailable: "+err.Error())
+		return
+	}
+	m.links = r
+}
+
+// Close releases the counter reader.
+func (m *monitor) Close() error {
+	if m.links == nil {
+		return nil
+	}
+	return m.links.Close()
+}
+
+// Snapshot reads the kernel's counts and counters and returns the
+// unfiltered view. Only a failure to read the tracer is an error; a counter
+// source that fails shows as a warning in the snapshot.
 func (m *monitor) Snapshot() (drops.Snapshot, error) {
 	r, err := m.tr.Read()
 	if err != nil {
@@ -32,39 +59,26 @@ func (m *monitor) Snapshot() (drops.Snapshot, error) {
 	m.agg.Update(r)
 	snap := m.agg.Snapshot()
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	snap.Warnings = append(snap.Warnings, m.warnings...)
-	m.mu.Unlock()
+	if m.links != nil {
+		// A nil reading keeps the tracker's previous values for that source.
+		links, err := m.links.Links()
+		if err != nil {
+			snap.Warnings = append(snap.Warnings, "interface counters: "+err.Error())
+		}
+		stack, err := m.links.Stack()
+		if err != nil {
+			snap.Warnings = append(snap.Warnings, "protocol counters: "+err.Error())
+		}
+		m.tracker.Update(r.Time, links, stack)
+		snap.SetCounters(m.tracker.Interfaces(m.links.Netns()), m.tracker.StackCounters(m.allCounters))
+	}
 	return snap, nil
 }
 
-// Reset restarts every count at zero.
+// Reset restarts every count and counter delta at zero.
 func (m *monitor) Reset() {
 	m.agg.Reset()
-}
-
-// resolver names kernel numbers: kallsyms for addresses, the kernel's enum
-// for reasons, and the tracer's record of devices for interfaces.
-type resolver struct {
-	syms    *symbols.Kallsyms // nil when kallsyms could not be read
-	reasons *symbols.Reasons  // nil when reason names could not be loaded
-	tracer  *tracer.Tracer
-}
-
-func (r *resolver) Locate(addr uint64) (drops.Location, bool) {
-	loc := drops.Location{Address: addr}
-	if r.syms == nil {
-		return loc, false
-	}
-	sym, off, ok := r.syms.Lookup(addr)
-	if !ok {
-		return loc, false
-	}
-	loc.Function, loc.Offset, loc.Module = sym.Name, off, sym.Module
-	return loc, true
-}
-
-func (r *resolver) Reason(code uint32) string { return r.reasons.Name(code) }
-
-func (r *resolver) Interface(netns, ifindex uint32) string {
-	return r.tracer.Interface(netns, ifindex)
+	m.tracker.Reset()
 }

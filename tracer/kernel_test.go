@@ -71,11 +71,9 @@ var (
 	namesErr  error
 )
 
-// testResolver names sites with the running kernel's own symbols and reason
+// newResolver names sites with the running kernel's own symbols and reason
 // enum, as skbtop does.
-type testResolver struct{ tr *Tracer }
-
-func newResolver(t *testing.T, tr *Tracer) testResolver {
+func newResolver(t *testing.T, tr *Tracer) symbols.Resolver {
 	t.Helper()
 	namesOnce.Do(func() {
 		if kallsyms, namesErr = symbols.OpenKallsyms("/proc/kallsyms"); namesErr != nil {
@@ -86,17 +84,8 @@ func newResolver(t *testing.T, tr *Tracer) testResolver {
 	if namesErr != nil {
 		t.Fatalf("load kernel names: %v", namesErr)
 	}
-	return testResolver{tr}
+	return symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons, Interfaces: tr.Interface}
 }
-
-func (r testResolver) Locate(addr uint64) (drops.Location, bool) {
-	sym, off, ok := kallsyms.Lookup(addr)
-	return drops.Location{Function: sym.Name, Offset: off, Module: sym.Module, Address: addr}, ok
-}
-
-func (r testResolver) Reason(code uint32) string { return reasons.Name(code) }
-
-func (r testResolver) Interface(netns, ifindex uint32) string { return r.tr.Interface(netns, ifindex) }
 
 // snapshot reads the tracer once and names what it counted.
 func snapshot(t *testing.T, tr *Tracer) drops.Snapshot {

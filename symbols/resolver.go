@@ -1,0 +1,43 @@
+package symbols
+
+import "github.com/skbtop/skbtop/drops"
+
+// Resolver names what the kernel program reports as numbers, for
+// drops.Aggregator: addresses through kallsyms, reasons through the kernel's
+// enum, interfaces through a lookup the caller provides.
+type Resolver struct {
+	// Kallsyms resolves addresses; nil leaves them raw.
+	Kallsyms *Kallsyms
+	// Reasons names drop reasons; nil names them REASON_<n>.
+	Reasons *Reasons
+	// Interfaces names the device ifindex of namespace netns; nil or ""
+	// leaves the interface unnamed.
+	Interfaces func(netns, ifindex uint32) string
+}
+
+var _ drops.Resolver = Resolver{}
+
+// Locate resolves a kernel text address to function+offset [module].
+func (r Resolver) Locate(addr uint64) (drops.Location, bool) {
+	loc := drops.Location{Address: addr}
+	if r.Kallsyms == nil {
+		return loc, false
+	}
+	sym, off, ok := r.Kallsyms.Lookup(addr)
+	if !ok {
+		return loc, false
+	}
+	loc.Function, loc.Offset, loc.Module = sym.Name, off, sym.Module
+	return loc, true
+}
+
+// Reason names a drop reason code.
+func (r Resolver) Reason(code uint32) string { return r.Reasons.Name(code) }
+
+// Interface names a device.
+func (r Resolver) Interface(netns, ifindex uint32) string {
+	if r.Interfaces == nil {
+		return ""
+	}
+	return r.Interfaces(netns, ifindex)
+}
