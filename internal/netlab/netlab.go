@@ -113,8 +113,9 @@ type Link struct {
 }
 
 // NewLink creates a sender and a receiver namespace joined by a veth pair,
-// addressed 198.18.0.1 and 198.18.0.2, with permanent neighbour entries so
-// that no ARP resolution delays or drops the first packets.
+// addressed 198.18.0.1 and 198.18.0.2 in 198.18.0.0/29, with permanent
+// neighbour entries so that no ARP resolution delays or drops the first
+// packets. 198.18.0.3 to .6 are on the link but nobody answers for them.
 func NewLink() (l *Link, err error) {
 	l = &Link{
 		SenderAddr:   netip.MustParseAddr("198.18.0.1"),
@@ -139,8 +140,8 @@ func NewLink() (l *Link, err error) {
 	steps := [][]string{
 		{"link", "add", l.SenderIf, "netns", l.Sender.Name, "address", l.SenderMAC.String(), "type", "veth",
 			"peer", "name", l.ReceiverIf, "netns", l.Receiver.Name, "address", l.ReceiverMAC.String()},
-		{"-n", l.Sender.Name, "addr", "add", l.SenderAddr.String() + "/30", "dev", l.SenderIf},
-		{"-n", l.Receiver.Name, "addr", "add", l.ReceiverAddr.String() + "/30", "dev", l.ReceiverIf},
+		{"-n", l.Sender.Name, "addr", "add", l.SenderAddr.String() + "/29", "dev", l.SenderIf},
+		{"-n", l.Receiver.Name, "addr", "add", l.ReceiverAddr.String() + "/29", "dev", l.ReceiverIf},
 		{"-n", l.Sender.Name, "link", "set", l.SenderIf, "up"},
 		{"-n", l.Receiver.Name, "link", "set", l.ReceiverIf, "up"},
 		{"-n", l.Sender.Name, "neigh", "replace", l.ReceiverAddr.String(), "lladdr", l.ReceiverMAC.String(), "dev", l.SenderIf, "nud", "permanent"},

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -16,23 +17,49 @@ import (
 )
 
 // SendUDP sends n datagrams of size bytes from the sender to the receiver's
-// port. The socket is unconnected, so ICMP port-unreachable replies cannot
-// make a later send fail and leave a datagram unsent.
+// port.
 func (l *Link) SendUDP(port uint16, n, size int) error {
+	return l.SendUDPTo(netip.AddrPortFrom(l.ReceiverAddr, port), n, size)
+}
+
+// SendUDPTo sends n datagrams of size bytes from the sender to dst, which
+// may be any address on the link: the receiver, a neighbour nobody answers
+// for, or a multicast group (sent out of the sender's veth). The socket is
+// unconnected, so ICMP errors cannot make a later send fail and leave a
+// datagram unsent.
+func (l *Link) SendUDPTo(dst netip.AddrPort, n, size int) error {
 	var conn *net.UDPConn
 	err := l.Sender.Do(func() error {
 		var err error
 		conn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(l.SenderAddr, 0)))
-		return err
+		if err != nil || !dst.Addr().IsMulticast() {
+			return err
+		}
+		ifc, err := net.InterfaceByName(l.SenderIf)
+		if err != nil {
+			return err
+		}
+		raw, err := conn.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		err = raw.Control(func(fd uintptr) {
+			serr = unix.SetsockoptIPMreqn(int(fd), unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifc.Index)})
+		})
+		return errors.Join(err, serr)
 	})
 	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
 		return fmt.Errorf("udp socket: %w", err)
 	}
 	defer conn.Close()
-	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(l.ReceiverAddr, port))
+	to := net.UDPAddrFromAddrPort(dst)
 	payload := make([]byte, size)
 	for i := range n {
-		if _, err := conn.WriteToUDP(payload, dst); err != nil {
+		if _, err := conn.WriteToUDP(payload, to); err != nil {
 			return fmt.Errorf("send datagram %d of %d: %w", i+1, n, err)
 		}
 	}
@@ -43,6 +70,13 @@ func (l *Link) SendUDP(port uint16, n, size int) error {
 // veth to the receiver's MAC address. With an ethertype no protocol handles,
 // each frame is dropped by the receiver as UNHANDLED_PROTO.
 func (l *Link) SendFrames(ethertype uint16, n int) error {
+	return l.SendRaw(l.ReceiverMAC, ethertype, nil, n)
+}
+
+// SendRaw sends n minimum-size Ethernet frames from the sender veth to dst,
+// with typeOrLen in the type field (an ethertype, or below 0x0600 an 802.3
+// length) followed by payload.
+func (l *Link) SendRaw(dst net.HardwareAddr, typeOrLen uint16, payload []byte, n int) error {
 	var fd int
 	var ifindex int
 	err := l.Sender.Do(func() error {
@@ -59,12 +93,13 @@ func (l *Link) SendFrames(ethertype uint16, n int) error {
 		return fmt.Errorf("packet socket: %w", err)
 	}
 	defer unix.Close(fd)
-	frame := make([]byte, 60)
-	copy(frame[0:6], l.ReceiverMAC)
+	frame := make([]byte, max(60, 14+len(payload)))
+	copy(frame[0:6], dst)
 	copy(frame[6:12], l.SenderMAC)
-	binary.BigEndian.PutUint16(frame[12:14], ethertype)
+	binary.BigEndian.PutUint16(frame[12:14], typeOrLen)
+	copy(frame[14:], payload)
 	to := &unix.SockaddrLinklayer{Ifindex: ifindex, Halen: 6}
-	copy(to.Addr[:], l.ReceiverMAC)
+	copy(to.Addr[:], dst)
 	for i := range n {
 		if err := unix.Sendto(fd, frame, 0, to); err != nil {
 			return fmt.Errorf("send frame %d of %d: %w", i+1, n, err)
@@ -168,4 +203,31 @@ func (n *Namespace) DroppedUDP() (uint64, error) {
 		}
 	}
 	return 0, errors.New("no counter in the nftables drop rule")
+}
+
+// Sysctl writes value to the namespace's /proc/sys/<path>, for example
+// net/ipv4/neigh/IFNAME/unres_qlen_bytes.
+func (n *Namespace) Sysctl(path, value string) error {
+	return n.Do(func() error {
+		return os.WriteFile("/proc/sys/"+path, []byte(value), 0)
+	})
+}
+
+// JoinGroup opens a UDP socket on port in the namespace that joins the IPv4
+// multicast group on the interface ifname. Close the returned socket to
+// leave the group.
+func (n *Namespace) JoinGroup(group netip.Addr, port uint16, ifname string) (io.Closer, error) {
+	var conn *net.UDPConn
+	err := n.Do(func() error {
+		ifc, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		conn, err = net.ListenMulticastUDP("udp4", ifc, net.UDPAddrFromAddrPort(netip.AddrPortFrom(group, port)))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("join %s on %s: %w", group, ifname, err)
+	}
+	return conn, nil
 }
