@@ -103,4 +103,3 @@ func TestRecord(t *testing.T) {
 	cut.Data = slices.Clone(veth.Data[:len(veth.Data)/2+1])
 	counters.WriteFixture(t, "links-truncated.bin", counters.EncodeMessages(t, []netlink.Message{cut}))
 }
-
