@@ -1,0 +1,62 @@
+package drops
+
+import "testing"
+
+func TestCountsInRxDropped(t *testing.T) {
+	for _, tc := range []struct {
+		function, reason string
+		want             bool
+	}{
+		{"__netif_receive_skb_core", "UNHANDLED_PROTO", true},
+		{"__netif_receive_skb_core.constprop.0", "UNHANDLED_PROTO", true},
+		{"__netif_receive_skb_core.constprop.0", "PFMEMALLOC", true},
+		{"enqueue_to_backlog", "CPU_BACKLOG", true},
+		{"enqueue_to_backlog", "DEV_READY", true},
+		// Same reasons elsewhere do not touch the device counters.
+		{"ip6_protocol_deliver_rcu", "UNHANDLED_PROTO", false},
+		{"tcp_v4_rcv", "PFMEMALLOC", false},
+		{"__dev_queue_xmit", "DEV_READY", false},
+		{"__netif_receive_skb_core.constprop.0", "TC_INGRESS", false},
+		{"__netif_receive_skb_core_x", "UNHANDLED_PROTO", false},
+		{"__udp4_lib_rcv", "NO_SOCKET", false},
+		// Without symbols nothing is known to count.
+		{"", "UNHANDLED_PROTO", false},
+	} {
+		if got := CountsInRxDropped(Site{Function: tc.function, Reason: tc.reason}); got != tc.want {
+			t.Errorf("CountsInRxDropped(%s, %s) = %v, want %v", tc.function, tc.reason, got, tc.want)
+		}
+	}
+}
+
+func TestReconcile(t *testing.T) {
+	const ns = 4026532000
+	sites := []Site{
+		{Function: "__netif_receive_skb_core.constprop.0", Reason: "UNHANDLED_PROTO", Ifindex: 2, Netns: ns, Count: 30},
+		{Function: "enqueue_to_backlog", Reason: "CPU_BACKLOG", Ifindex: 2, Netns: ns, Count: 5},
+		{Function: "__udp4_lib_rcv", Reason: "NO_SOCKET", Ifindex: 2, Netns: ns, Count: 7},
+		// Other interfaces, namespaces and device-less drops stay out.
+		{Function: "__netif_receive_skb_core", Reason: "UNHANDLED_PROTO", Ifindex: 3, Netns: ns, Count: 100},
+		{Function: "__netif_receive_skb_core", Reason: "UNHANDLED_PROTO", Ifindex: 2, Netns: ns + 1, Count: 100},
+		{Function: "tcp_v4_rcv", Reason: "NO_SOCKET", Ifindex: 0, Netns: ns, Count: 100},
+	}
+	ifc := func(d *LinkCounters) Interface { return Interface{Name: "eth0", Ifindex: 2, Netns: ns, Delta: d} }
+	for _, tc := range []struct {
+		name string
+		ifc  Interface
+		want Reconciliation
+	}{
+		{"partly explained", ifc(&LinkCounters{RxDropped: 40, RxNoHandler: 10, RxMissed: 3, RxFIFO: 4}),
+			Reconciliation{HasCounters: true, Counted: 50, Traced: 35, Explained: 35, Unexplained: 15, Elsewhere: 7, NICRing: 7, Fraction: 0.7}},
+		{"traced more than counted is capped", ifc(&LinkCounters{RxDropped: 20}),
+			Reconciliation{HasCounters: true, Counted: 20, Traced: 35, Explained: 20, Elsewhere: 7, Fraction: 1}},
+		{"nothing counted", ifc(&LinkCounters{RxMissed: 9}),
+			Reconciliation{HasCounters: true, Traced: 35, Elsewhere: 7, NICRing: 9}},
+		{"no counters", ifc(nil), Reconciliation{Traced: 35, Elsewhere: 7}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Reconcile(tc.ifc, sites); got != tc.want {
+				t.Errorf("Reconcile = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
