@@ -2,6 +2,7 @@ package ui
 
 import (
 	"slices"
+	"strings"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -18,13 +19,34 @@ type ifacesPane struct {
 
 	ifaces   []drops.Interface
 	counters bool // whether any interface has counters
+	// rxTraced is, per interface, the traced drops the kernel also counts
+	// in rx_dropped.
+	rxTraced map[ifaceID]uint64
 	list     list
 	sel      string // selected interface name, kept across refreshes
 }
 
 // ifaceNote explains the counters traced drops can never account for.
 const ifaceNote = "rx_miss/rx_fifo: NIC ring overflows; those packets never become an skb, so kfree_skb never sees them. " +
-	"EXPL: traced drops / rx_dropped Δ."
+	"EXPL: part of rx_drop matched by traced drops that count there (UNHANDLED_PROTO, CPU_BACKLOG)."
+
+// countsAsRxDropped reports whether the kernel counts a site's drops in the
+// device's rx_dropped as well: frames no protocol handler took
+// (__netif_receive_skb_core, UNHANDLED_PROTO; NOT_SPECIFIED before 5.19
+// named reasons) and a full per-CPU backlog (enqueue_to_backlog,
+// CPU_BACKLOG). Drops higher up the stack (firewall, no socket, rp_filter)
+// have their own SNMP counters and never touch rx_dropped.
+func countsAsRxDropped(s drops.Site) bool {
+	switch s.Reason {
+	case "UNHANDLED_PROTO", "CPU_BACKLOG":
+		return true
+	case "", "NOT_SPECIFIED":
+		return strings.HasPrefix(s.Function, "__netif_receive_skb_core") || strings.HasPrefix(s.Function, "enqueue_to_backlog")
+	}
+	return false
+}
+
+type ifaceID struct{ netns, ifindex uint32 }
 
 // SetSize sets the pane's width and height, including its column header.
 func (p *ifacesPane) SetSize(w, h int) {
@@ -41,8 +63,22 @@ func (p ifacesPane) rowsHeight() int {
 }
 
 // SetInterfaces replaces the rows, keeping the selection on the same name.
-func (p *ifacesPane) SetInterfaces(ifaces []drops.Interface) {
+// The sites tell which traced drops explain rx_dropped.
+// With hideIdle (a symbol filter is on), interfaces without matching traced
+// drops are left out: their counters say nothing about the filtered sites.
+func (p *ifacesPane) SetInterfaces(ifaces []drops.Interface, sites []drops.Site, hideIdle bool) {
+	if hideIdle {
+		ifaces = slices.DeleteFunc(slices.Clone(ifaces), func(i drops.Interface) bool {
+			return i.TracedDrops == 0 && i.TracedRate == 0
+		})
+	}
 	p.ifaces = ifaces
+	p.rxTraced = map[ifaceID]uint64{}
+	for _, s := range sites {
+		if s.Ifindex != 0 && countsAsRxDropped(s) {
+			p.rxTraced[ifaceID{s.Netns, s.Ifindex}] += s.Count
+		}
+	}
 	p.counters = slices.ContainsFunc(ifaces, func(i drops.Interface) bool { return i.Delta != nil })
 	p.list.setHeight(p.rowsHeight())
 	p.list.setLen(len(ifaces))
@@ -119,16 +155,14 @@ func (p ifacesPane) columns() []column {
 }
 
 // explained is the part of an interface's rx_dropped delta that traced drops
-// account for. Traced drops include drops that never touch rx_dropped
-// (NO_SOCKET, for one), so the ratio can pass 100%.
-func explained(ifc drops.Interface) string {
+// of the kinds rx_dropped counts account for, at most 100% (the counters and
+// the trace are read a moment apart).
+func (p ifacesPane) explained(ifc drops.Interface) string {
 	if ifc.Delta == nil || ifc.Delta.RxDropped == 0 {
 		return "-"
 	}
-	if ifc.TracedDrops >= ifc.Delta.RxDropped {
-		return "≥100%"
-	}
-	return fmtShare(float64(ifc.TracedDrops), float64(ifc.Delta.RxDropped))
+	traced := min(p.rxTraced[ifaceID{ifc.Netns, ifc.Ifindex}], ifc.Delta.RxDropped)
+	return fmtShare(float64(traced), float64(ifc.Delta.RxDropped))
 }
 
 // View renders the column header, the rows and, with counters, the note on
@@ -167,7 +201,7 @@ func (p ifacesPane) lines() []string {
 				cells[ifFIFO] = fmtCount(d.RxFIFO)
 				cells[ifNoHandler] = fmtCount(d.RxNoHandler)
 				cells[ifRxErr] = fmtCount(d.RxErrors)
-				cells[ifExplained] = explained(ifc)
+				cells[ifExplained] = p.explained(ifc)
 				if d.RxMissed > 0 || d.RxFIFO > 0 {
 					sts[ifMissed], sts[ifFIFO] = &p.st.warn, &p.st.warn
 				} else {

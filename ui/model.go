@@ -68,6 +68,8 @@ type Model struct {
 	help    help.Model
 	input   lineInput
 	crash   *crashBox
+	// timer starts the wait for the next tick; tests replace it.
+	timer func(time.Duration) tea.Cmd
 
 	width, height int
 
@@ -107,6 +109,7 @@ func New(src Source, opts Options) Model {
 		noColor: os.Getenv("NO_COLOR") != "",
 		help:    help.New(),
 		crash:   &crashBox{},
+		timer:   tickAfter,
 		filter:  opts.Filter,
 	}
 	m.input = lineInput{prompt: "/ symbol: ", placeholder: "function name substring · ↵ apply · esc clear", limit: 64}
@@ -144,17 +147,22 @@ func (m Model) fetch(next bool) tea.Cmd {
 }
 
 func (m Model) scheduleTick() tea.Cmd {
-	return tea.Tick(m.opts.Interval, func(time.Time) tea.Msg { return tickMsg{} })
+	return m.timer(m.opts.Interval)
+}
+
+// tickAfter is the refresh timer.
+func tickAfter(d time.Duration) tea.Cmd {
+	return tea.Tick(d, func(time.Time) tea.Msg { return tickMsg{} })
 }
 
 // Update handles one message. A panic inside it is stored as the fatal
 // error and quits the program, so Run can restore the terminal and report
 // it.
-func (m Model) Update(msg tea.Msg) (_ tea.Model, cmd tea.Cmd) {
+func (m Model) Update(msg tea.Msg) (res tea.Model, cmd tea.Cmd) {
 	defer func() {
 		if r := recover(); r != nil {
 			m.fatal = panicError(r)
-			cmd = tea.Quit
+			res, cmd = m, tea.Quit
 		}
 	}()
 	if m.crash.err != nil {
@@ -225,7 +233,7 @@ func (m *Model) apply() {
 		empty = "No drop site matches " + m.filter.String() + ". Press esc to clear the filter."
 	}
 	m.sites.SetSites(m.view.Sites, m.view.Totals, empty)
-	m.ifaces.SetInterfaces(m.view.Interfaces)
+	m.ifaces.SetInterfaces(m.view.Interfaces, m.view.Sites, m.filter.Symbol != "")
 	m.protos.SetProtocols(m.view.Protocols, m.view.Totals)
 	m.detail.Refresh(m.view)
 	m.picker.SetInterfaces(m.shown.Interfaces, m.filter.Interface)

@@ -47,9 +47,13 @@ func (m Model) geometry() geometry {
 	switch {
 	case m.width >= wideMinWidth && g.body >= wideMinBody:
 		g.arr = wide
-		bottom := min(max(g.body*2/5, 8), 16)
-		g.sitesH = g.body - bottom
-		g.ifacesH, g.protosH = bottom, bottom
+		// Sites take the rows they need (title, header, rows, a spare
+		// line), between a third of the body and what leaves the panes
+		// below room for a few rows.
+		need := len(m.view.Sites) + 3
+		g.sitesH = min(max(need, g.body/3), g.body-9)
+		g.ifacesH = g.body - g.sitesH
+		g.protosH = g.ifacesH
 		g.rightW = min(max(m.width/3, 30), 48)
 		g.leftW = m.width - g.rightW - len([]rune(paneSep))
 	case g.body >= stackedMinBody:
@@ -136,13 +140,14 @@ func (m Model) body(g geometry) []string {
 	return append(lines, m.sites.lines()...)
 }
 
-// paneInfo is a pane's name and what its title adds.
-func (m Model) paneInfo(p pane) (name, info string) {
+// paneInfo is a pane's name and what its title adds; long adds what only
+// fits in a title, not a tab.
+func (m Model) paneInfo(p pane, long bool) (name, info string) {
 	switch p {
 	case paneIfaces:
-		info = strconv.Itoa(len(m.view.Interfaces))
-		if m.ifaces.counters {
-			info += " · counters Δ over " + m.window()
+		info = strconv.Itoa(len(m.ifaces.ifaces))
+		if m.ifaces.counters && long {
+			info += " · counters: Δ over " + m.window()
 		}
 		return "Interfaces", info
 	case paneProtos:
@@ -152,7 +157,7 @@ func (m Model) paneInfo(p pane) (name, info string) {
 }
 
 func (m Model) paneTitle(p pane, w int) string {
-	name, info := m.paneInfo(p)
+	name, info := m.paneInfo(p, true)
 	return truncate(m.title(name, info, m.focus == p && m.mode == modeNormal), w)
 }
 
@@ -173,7 +178,7 @@ func (m Model) title(name, info string, focused bool) string {
 func (m Model) tabBar() string {
 	var b strings.Builder
 	for p := range paneCount {
-		name, info := m.paneInfo(p)
+		name, info := m.paneInfo(p, false)
 		tab := " " + name + " " + info + " "
 		if p == m.focus {
 			b.WriteString(m.st.tabOn.Render(tab))
@@ -273,9 +278,10 @@ var legend = []string{
 	"TOTAL     drops since skbtop started or since the last reset (c)",
 	"SHARE     part of all drops in the view (the filter applies)",
 	"LAST 60s  per-second rate over the last minute, scaled to each row's peak",
-	"Interfaces: counters are kernel link stats, Δ over the same window; EXPL is",
-	"traced drops / rx_dropped Δ. rx_miss/rx_fifo happen in the NIC before any",
-	"skb exists, so kfree_skb never sees them.",
+	"Interfaces: kernel link counters, Δ over the same window. EXPL is the part of",
+	"rx_drop that traced drops of the kinds it counts (UNHANDLED_PROTO, CPU_BACKLOG)",
+	"account for. rx_miss/rx_fifo happen in the NIC before any skb exists, so",
+	"kfree_skb never sees them.",
 	"Saved snapshots (s) hold the filtered view as JSON in the snapshot directory.",
 }
 

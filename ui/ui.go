@@ -85,7 +85,13 @@ func panicError(r any) error {
 // model, which is returned as an error. It returns the fatal error the model
 // stored, if any (a Source failing hard, a panic); quitting and ctx being
 // cancelled return nil.
-func Run(ctx context.Context, src Source, opts Options) (err error) {
+func Run(ctx context.Context, src Source, opts Options) error {
+	return run(ctx, src, opts)
+}
+
+// run is Run with extra program options, which tests use to replace the
+// terminal.
+func run(ctx context.Context, src Source, opts Options, extra ...tea.ProgramOption) (err error) {
 	m := New(src, opts)
 	defer func() {
 		// Panics in Update, View and the Source are recovered by the
@@ -98,7 +104,7 @@ func Run(ctx context.Context, src Source, opts Options) (err error) {
 	// bubbletea's own signal handler stays on: main cancels ctx on
 	// SIGINT/SIGTERM/SIGHUP, and this keeps SIGTERM graceful even if it
 	// does not.
-	p := tea.NewProgram(m, tea.WithContext(ctx))
+	p := tea.NewProgram(m, append([]tea.ProgramOption{tea.WithContext(ctx)}, extra...)...)
 	final, runErr := p.Run()
 	if fm, ok := final.(Model); ok && fm.fatal != nil {
 		return fm.fatal

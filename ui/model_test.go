@@ -1,0 +1,710 @@
+package ui
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/skbtop/skbtop/drops"
+)
+
+func TestGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		keys []string
+	}{
+		{"sites", nil},
+		{"detail", []string{"enter"}},
+		{"interfaces", []string{"tab"}},
+		{"picker", []string{"i"}},
+		{"filtered", []string{"/", "u", "d", "p", "enter"}},
+	} {
+		for _, size := range [][2]int{{80, 24}, {120, 40}} {
+			t.Run(fmt.Sprintf("%s/%dx%d", tc.name, size[0], size[1]), func(t *testing.T) {
+				hs := newHarness(t, fixtureSource(), size[0], size[1], Options{})
+				hs.tick()
+				hs.press(tc.keys...)
+				golden.RequireEqual(t, hs.view())
+			})
+		}
+	}
+}
+
+// siteRows returns the drop-site symbols in the order the view lists them.
+func siteRows(view string, symbols ...string) []string {
+	type pos struct {
+		sym string
+		at  int
+	}
+	var found []pos
+	for _, s := range symbols {
+		if i := strings.Index(view, s); i >= 0 {
+			found = append(found, pos{s, i})
+		}
+	}
+	for i := range found {
+		for j := i + 1; j < len(found); j++ {
+			if found[j].at < found[i].at {
+				found[i], found[j] = found[j], found[i]
+			}
+		}
+	}
+	out := make([]string, len(found))
+	for i, f := range found {
+		out[i] = f.sym
+	}
+	return out
+}
+
+func TestHeader(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 120, 40, Options{})
+	if v := hs.view(); !strings.Contains(v, "waiting for the first reading") {
+		t.Errorf("before the first snapshot the header should say it waits:\n%s", v)
+	}
+	hs.tick()
+	v := hs.view()
+	for _, want := range []string{"edge-01", "6.8.0-45-generic", "528 drops/s", "32,398 drops in 5m12s", "samples lost 0", "filter: none", "● live"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("header lacks %q:\n%s", want, v)
+		}
+	}
+
+	snap := fixtureSnapshot()
+	snap.Totals.SamplesLost = 1234
+	snap.Warnings = []string{"kernel.kptr_restrict hides symbol addresses", "link counters: permission denied"}
+	hs.src.snap = snap
+	hs.tick()
+	v = hs.view()
+	for _, want := range []string{"samples lost 1,234", "⚠ kernel.kptr_restrict hides symbol addresses (+1 more"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("header lacks %q:\n%s", want, v)
+		}
+	}
+}
+
+func TestSymbolFilter(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	hs.press("/")
+	hs.typeText("UDP")
+	v := hs.view()
+	if !strings.Contains(v, "/ symbol: UDP") {
+		t.Errorf("status line should show the filter being typed:\n%s", v)
+	}
+	hs.press("enter")
+	v = hs.view()
+	if got := siteRows(v, "__udp4_lib_rcv", "udp_queue_rcv", "nf_hook_slow", "__netif_recei", "ip_rcv_finish", "__neigh_event"); strings.Join(got, " ") != "__udp4_lib_rcv udp_queue_rcv" {
+		t.Errorf("with symbol~UDP the sites shown are %v, want the two udp functions:\n%s", got, v)
+	}
+	if !strings.Contains(v, "filter: symbol~UDP") {
+		t.Errorf("header should show the active filter:\n%s", v)
+	}
+	// Filtered totals: 412+0 drops/s.
+	if !strings.Contains(v, "412 drops/s") || !strings.Contains(v, "25,358 drops") {
+		t.Errorf("header totals should cover the filtered sites only:\n%s", v)
+	}
+	// The filter survives refreshes and applies to the other panes.
+	hs.tick()
+	hs.press("tab", "tab")
+	if v := hs.view(); strings.Contains(v, "IPv4/TCP") || !strings.Contains(v, "IPv4/UDP") {
+		t.Errorf("protocols pane ignores the filter:\n%s", v)
+	}
+
+	// Esc in the input clears the symbol filter.
+	hs.press("/", "esc")
+	if v := hs.view(); !strings.Contains(v, "nf_hook_slow") && !strings.Contains(v, "IPv4/TCP") {
+		t.Errorf("esc should clear the symbol filter:\n%s", v)
+	}
+	if hs.m.filter.Symbol != "" {
+		t.Errorf("filter after esc = %+v, want no symbol", hs.m.filter)
+	}
+}
+
+func TestSymbolFilterEditing(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	hs.press("/")
+	hs.typeText("nf_hookq")
+	hs.press("backspace")
+	// q and other command keys are text while typing.
+	if hs.quit {
+		t.Fatal("q in the filter input quit the program")
+	}
+	hs.press("enter")
+	if hs.m.filter.Symbol != "nf_hook" {
+		t.Errorf("symbol filter = %q, want nf_hook", hs.m.filter.Symbol)
+	}
+	v := hs.view()
+	if !strings.Contains(v, "nf_hook_slow") || strings.Contains(v, "__udp4_lib_rcv") {
+		t.Errorf("symbol~nf_hook should show nf_hook_slow only:\n%s", v)
+	}
+	// Esc in the normal view clears every filter.
+	hs.press("esc")
+	if !hs.m.filter.IsZero() || !strings.Contains(hs.view(), "__udp4_lib_rcv") {
+		t.Errorf("esc should clear the filter, have %+v", hs.m.filter)
+	}
+}
+
+func TestInterfaceFilter(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	hs.press("i")
+	v := hs.view()
+	for _, name := range []string{"all interfaces", "veth0", "eth0", "eth1", "bond0", "lo"} {
+		if !strings.Contains(v, name) {
+			t.Errorf("picker lacks %q:\n%s", name, v)
+		}
+	}
+	// all, veth0, eth0: the interfaces in order of traced drops.
+	hs.press("down", "down", "enter")
+	if hs.m.filter.Interface != "eth0" {
+		t.Fatalf("interface filter = %q, want eth0", hs.m.filter.Interface)
+	}
+	v = hs.view()
+	got := siteRows(v, "__udp4_lib_rcv", "udp_queue_rcv", "nf_hook_slow", "__netif_recei", "ip_rcv_finish", "__neigh_event")
+	if strings.Join(got, " ") != "nf_hook_slow __netif_recei" {
+		t.Errorf("with iface=eth0 the sites are %v, want nf_hook_slow and __netif_receive_skb_core:\n%s", got, v)
+	}
+	if !strings.Contains(v, "filter: iface=eth0") {
+		t.Errorf("header should show iface=eth0:\n%s", v)
+	}
+	hs.press("tab")
+	if v := hs.view(); strings.Contains(v, "veth0") || !strings.Contains(v, "eth0") {
+		t.Errorf("interfaces pane should show eth0 only:\n%s", v)
+	}
+
+	// The picker opens on the current choice; esc clears the filter.
+	hs.press("i")
+	if hs.m.picker.Selected() != "eth0" {
+		t.Errorf("picker opened on %q, want eth0", hs.m.picker.Selected())
+	}
+	hs.press("esc")
+	if hs.m.filter.Interface != "" || hs.m.mode != modeNormal {
+		t.Errorf("esc in the picker: filter %+v, mode %v; want cleared and closed", hs.m.filter, hs.m.mode)
+	}
+}
+
+func TestInterfaceFilterFromFlags(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 120, 40, Options{Filter: drops.Filter{Interface: "veth0"}})
+	hs.tick()
+	v := hs.view()
+	if !strings.Contains(v, "filter: iface=veth0") || strings.Contains(v, "nf_hook_slow") || !strings.Contains(v, "__udp4_lib_rcv") {
+		t.Errorf("the initial filter should apply:\n%s", v)
+	}
+}
+
+func TestEnterOnInterfaceFilters(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	hs.press("tab", "down", "enter") // veth0, eth0
+	if hs.m.filter.Interface != "eth0" {
+		t.Errorf("enter on the eth0 row set filter %+v, want iface=eth0", hs.m.filter)
+	}
+}
+
+func TestSortOrder(t *testing.T) {
+	all := []string{"__udp4_lib_rcv", "udp_queue_rcv", "nf_hook_slow", "__netif_recei", "ip_rcv_finish", "__neigh_event"}
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	for _, tc := range []struct {
+		order string
+		want  string
+	}{
+		{"rate", "__udp4_lib_rcv nf_hook_slow ip_rcv_finish __neigh_event __netif_recei udp_queue_rcv"},
+		{"total", "__udp4_lib_rcv nf_hook_slow ip_rcv_finish udp_queue_rcv __neigh_event __netif_recei"},
+		{"name", "__neigh_event __netif_recei __udp4_lib_rcv ip_rcv_finish nf_hook_slow udp_queue_rcv"},
+		{"rate", "__udp4_lib_rcv nf_hook_slow ip_rcv_finish __neigh_event __netif_recei udp_queue_rcv"},
+	} {
+		v := hs.view()
+		if got := strings.Join(siteRows(v, all...), " "); got != tc.want {
+			t.Errorf("by %s: order %s, want %s", tc.order, got, tc.want)
+		}
+		if !strings.Contains(v, "by "+tc.order) {
+			t.Errorf("title should say by %s:\n%s", tc.order, v)
+		}
+		hs.press("o")
+	}
+}
+
+func TestSelectionFollowsSite(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	hs.press("down") // nf_hook_slow
+	snap := fixtureSnapshot()
+	snap.Sites[1].Rate = 9999 // nf_hook_slow moves to the top
+	hs.src.snap = snap.Filtered(drops.Filter{})
+	hs.tick()
+	if s, ok := hs.m.sites.Selected(); !ok || s.Function != "nf_hook_slow" {
+		t.Errorf("selection moved to %q, want it to stay on nf_hook_slow", s.Function)
+	}
+}
+
+func TestPause(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	before := hs.view()
+	hs.press("p")
+	paused := hs.view()
+	if !strings.Contains(paused, "PAUSED 09:26:53") {
+		t.Errorf("header should say PAUSED with the frozen time:\n%s", paused)
+	}
+
+	snap := fixtureSnapshot()
+	snap.Sites = append(snap.Sites, drops.Site{Function: "tcp_v4_rcv", Offset: "0x6a4", Reason: "NO_SOCKET", Interface: "eth0", Ifindex: 2,
+		L3: "IPv4", L4: "TCP", Count: 99999, Rate: 5000, Key: drops.Key{Location: 1}})
+	hs.src.snap = snap.Filtered(drops.Filter{})
+	calls := hs.src.calls
+	hs.tick()
+	hs.tick()
+	if hs.src.calls != calls+2 {
+		t.Errorf("paused model pulled %d snapshots in 2 ticks, want 2: it keeps ticking", hs.src.calls-calls)
+	}
+	if v := hs.view(); v != paused {
+		t.Errorf("paused view changed:\n%s\nwant:\n%s", v, paused)
+	}
+	hs.press("p")
+	v := hs.view()
+	if v == before || !strings.Contains(v, "tcp_v4_rcv") || strings.Contains(v, "PAUSED") {
+		t.Errorf("unpausing should show the latest data:\n%s", v)
+	}
+}
+
+func TestReset(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	calls := hs.src.calls
+	hs.press("c")
+	if hs.src.resets != 1 {
+		t.Errorf("c called Reset %d times, want 1", hs.src.resets)
+	}
+	if hs.src.calls != calls+1 {
+		t.Errorf("c should pull a fresh snapshot at once")
+	}
+	// The refresh pulled on c must not start a second chain of ticks.
+	timers := hs.timers
+	hs.tick()
+	hs.tick()
+	if hs.timers != timers+2 {
+		t.Errorf("2 ticks after c started %d timers, want 2", hs.timers-timers)
+	}
+	if v := hs.view(); !strings.Contains(v, "counts reset") {
+		t.Errorf("status line should confirm the reset:\n%s", v)
+	}
+}
+
+func TestSave(t *testing.T) {
+	dir := t.TempDir()
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{SnapshotDir: dir})
+	hs.tick()
+	hs.press("i", "down", "enter") // veth0
+	hs.press("s")
+	want := filepath.Join(dir, "skbtop-"+hs.clock.Now().Format("20060102-150405")+".json")
+	data, err := os.ReadFile(want)
+	if err != nil {
+		t.Fatalf("s did not write %s: %v", want, err)
+	}
+	var got drops.Snapshot
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Filter.Interface != "veth0" || len(got.Sites) != 1 || got.Sites[0].Function != "__udp4_lib_rcv" || got.Totals.Drops != 24718 {
+		t.Errorf("saved filter %+v, %d sites, totals %+v; want the veth0 view", got.Filter, len(got.Sites), got.Totals)
+	}
+	if len(got.Sites[0].Samples) != 3 {
+		t.Errorf("saved site has %d samples, want 3", len(got.Sites[0].Samples))
+	}
+	v := hs.view()
+	if !strings.Contains(v, "saved "+dir) {
+		t.Errorf("status line should show the path:\n%s", v)
+	}
+
+	// The message clears itself after a few seconds of ticks.
+	hs.clock.Advance(2 * time.Second)
+	hs.tick()
+	if !strings.Contains(hs.view(), "saved ") {
+		t.Error("the status message went away too soon")
+	}
+	hs.clock.Advance(statusTTL)
+	hs.tick()
+	if v := hs.view(); strings.Contains(v, "saved ") || !strings.Contains(v, "q quit") {
+		t.Errorf("the status message should have cleared for the key help:\n%s", v)
+	}
+}
+
+func TestSaveUnwritable(t *testing.T) {
+	parent := t.TempDir()
+	file := filepath.Join(parent, "not-a-dir")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{SnapshotDir: file})
+	hs.tick()
+	hs.press("s")
+	v := hs.view()
+	if !strings.Contains(v, "save failed") {
+		t.Errorf("status line should show the error:\n%s", v)
+	}
+	if hs.quit || hs.m.fatal != nil {
+		t.Fatalf("a failed save ended the program: %v", hs.m.fatal)
+	}
+	hs.tick()
+	if !strings.Contains(hs.view(), "__udp4_lib_rcv") {
+		t.Error("the UI should keep running after a failed save")
+	}
+}
+
+func TestSaveBeforeData(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.press("s")
+	if v := hs.view(); !strings.Contains(v, "nothing to save yet") {
+		t.Errorf("s before any snapshot should say so:\n%s", v)
+	}
+}
+
+func TestDetail(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	hs.press("enter")
+	v := hs.view()
+	for _, want := range []string{
+		"__udp4_lib_rcv+0x3f2",
+		"NO_SOCKET: No socket listens",
+		"10.0.0.53:53 → 10.0.0.12:38802",
+		"09:26:52.580",
+		"IPv4/UDP",
+		"412/s",
+	} {
+		if !strings.Contains(v, want) {
+			t.Errorf("detail lacks %q:\n%s", want, v)
+		}
+	}
+	// Newest sample first.
+	if strings.Index(v, "38802") > strings.Index(v, "41234") {
+		t.Errorf("samples should be newest first:\n%s", v)
+	}
+	// Down steps to the next site without leaving the detail.
+	hs.press("down")
+	v = hs.view()
+	for _, want := range []string{"nf_hook_slow+0x9c", "NETFILTER_DROP:", "203.0.113.7:51522 → 192.0.2.10:22", " S "} {
+		if !strings.Contains(v, want) {
+			t.Errorf("detail of nf_hook_slow lacks %q:\n%s", want, v)
+		}
+	}
+	// It follows refreshes.
+	snap := fixtureSnapshot()
+	snap.Sites[1].Rate = 1234
+	hs.src.snap = snap.Filtered(drops.Filter{})
+	hs.tick()
+	if v := hs.view(); !strings.Contains(v, "1.2k/s") {
+		t.Errorf("detail should refresh:\n%s", v)
+	}
+	hs.press("esc")
+	if v := hs.view(); hs.m.mode != modeNormal || !strings.Contains(v, "DROP SITE") {
+		t.Errorf("esc should go back to the list:\n%s", v)
+	}
+}
+
+func TestDetailWithoutSamples(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	hs.press("down", "down", "down", "enter") // __neigh_event_send, no samples
+	v := hs.view()
+	for _, want := range []string{"__neigh_event_send+0x1c7", "NEIGH_QUEUEFULL:", "ARP", "No sampled packets yet", "31,120"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("detail lacks %q:\n%s", want, v)
+		}
+	}
+}
+
+func TestDetailSiteGone(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	hs.press("enter")
+	snap := fixtureSnapshot()
+	snap.Sites = snap.Sites[1:]
+	hs.src.snap = snap.Filtered(drops.Filter{})
+	hs.tick()
+	if v := hs.view(); !strings.Contains(v, "__udp4_lib_rcv+0x3f2") || !strings.Contains(v, "no longer in view") {
+		t.Errorf("detail of a vanished site should say so:\n%s", v)
+	}
+}
+
+func TestPanes(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	hs.press("tab")
+	v := hs.view()
+	for _, want := range []string{"rx_drop", "rx_miss", "1204", "98%", "NIC ring overflows"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("interfaces pane lacks %q:\n%s", want, v)
+		}
+	}
+	hs.press("tab")
+	v = hs.view()
+	for _, want := range []string{"IPv4/UDP", "IPv4/TCP", "802.2", "83%", "█"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("protocols pane lacks %q:\n%s", want, v)
+		}
+	}
+	hs.press("tab")
+	if !strings.Contains(hs.view(), "DROP SITE") {
+		t.Error("tab should cycle back to the sites")
+	}
+}
+
+func TestInterfacesWithoutCounters(t *testing.T) {
+	snap := fixtureSnapshot()
+	for i := range snap.Interfaces {
+		snap.Interfaces[i].Counters, snap.Interfaces[i].Delta, snap.Interfaces[i].Rates = nil, nil, nil
+	}
+	hs := newHarness(t, &fakeSource{snap: snap}, 80, 24, Options{})
+	hs.tick()
+	hs.press("tab")
+	v := hs.view()
+	if strings.Contains(v, "rx_drop") || !strings.Contains(v, "TRACED") || !strings.Contains(v, "24.7k") {
+		t.Errorf("without counters the pane shows traced drops only:\n%s", v)
+	}
+}
+
+func TestWideShowsAllPanes(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 120, 40, Options{})
+	hs.tick()
+	v := hs.view()
+	for _, want := range []string{"Drop sites", "Interfaces", "Protocols", "DROP SITE", "rx_drop", "IPv4/UDP", "LAST 60s"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("120x40 lacks %q:\n%s", want, v)
+		}
+	}
+}
+
+func TestSourceErrors(t *testing.T) {
+	src := fixtureSource()
+	hs := newHarness(t, src, 80, 24, Options{})
+	hs.tick()
+	src.err = errors.New("read counts: map lookup failed")
+	hs.tick()
+	v := hs.view()
+	if !strings.Contains(v, "reading drops: read counts: map lookup failed") || !strings.Contains(v, "__udp4_lib_rcv") {
+		t.Errorf("a non-fatal error goes to the status line, keeping the data:\n%s", v)
+	}
+	if hs.quit {
+		t.Fatal("a non-fatal error quit")
+	}
+
+	src.err = Fatal(errors.New("ring buffer closed"))
+	hs.tick()
+	if !hs.quit || hs.m.fatal == nil || hs.m.fatal.Error() != "ring buffer closed" {
+		t.Errorf("a fatal error should quit and be stored: quit %v, fatal %v", hs.quit, hs.m.fatal)
+	}
+}
+
+func TestSourcePanicIsFatal(t *testing.T) {
+	src := fixtureSource()
+	hs := newHarness(t, src, 80, 24, Options{})
+	src.panics = true
+	hs.tick()
+	if !hs.quit || hs.m.fatal == nil || !strings.Contains(hs.m.fatal.Error(), "source exploded") {
+		t.Errorf("a panicking Source should end the program with its panic: quit %v, fatal %v", hs.quit, hs.m.fatal)
+	}
+}
+
+// resetPanics panics in Reset, which the model calls inside Update.
+type resetPanics struct{ fakeSource }
+
+func (r *resetPanics) Reset() { panic("reset exploded") }
+
+func TestUpdatePanicIsFatal(t *testing.T) {
+	m := New(&resetPanics{fakeSource{snap: fixtureSnapshot()}}, Options{})
+	next, cmd := m.Update(sizeMsg(80, 24))
+	next, cmd = next.Update(keyMsg("c"))
+	if cmd == nil {
+		t.Fatal("a panic in Update should quit")
+	}
+	if _, ok := cmd().(tea.QuitMsg); !ok {
+		t.Error("a panic in Update should return tea.Quit")
+	}
+	if f := next.(Model).fatal; f == nil || !strings.Contains(f.Error(), "reset exploded") {
+		t.Errorf("fatal = %v, want the panic", f)
+	}
+}
+
+func TestViewPanicIsFatal(t *testing.T) {
+	m := New(fixtureSource(), Options{})
+	next, _ := m.Update(sizeMsg(80, 24))
+	mm := next.(Model)
+	mm.st = nil // every view function dereferences the styles
+	if v := mm.View(); !strings.Contains(v.Content, "internal error") {
+		t.Errorf("a panicking View should show an error, got %q", v.Content)
+	}
+	_, cmd := mm.Update(tickMsg{})
+	if cmd == nil {
+		t.Fatal("the Update after a View panic should quit")
+	}
+	if _, ok := cmd().(tea.QuitMsg); !ok {
+		t.Error("the Update after a View panic should return tea.Quit")
+	}
+}
+
+func TestQuit(t *testing.T) {
+	for _, k := range []string{"q", "ctrl+c"} {
+		hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+		hs.tick()
+		hs.press(k)
+		if !hs.quit {
+			t.Errorf("%s did not quit", k)
+		}
+	}
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.press("/", "ctrl+c")
+	if !hs.quit {
+		t.Error("ctrl+c in the filter input did not quit")
+	}
+}
+
+func TestHelp(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	hs.press("?")
+	v := hs.view()
+	for _, want := range []string{"pause", "reset", "save", "symbol", "iface", "kfree_skb never sees them"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("help lacks %q:\n%s", want, v)
+		}
+	}
+	hs.press("x")
+	if hs.m.mode != modeNormal {
+		t.Error("any key should close the help")
+	}
+}
+
+func TestFrameAtEverySize(t *testing.T) {
+	sizes := [][2]int{{0, 0}, {1, 1}, {5, 2}, {20, 5}, {10, 3}, {40, 12}, {60, 20}, {80, 24}, {79, 50}, {100, 30}, {110, 27}, {120, 40}, {200, 60}, {300, 10}}
+	scenarios := [][]string{nil, {"enter"}, {"tab"}, {"tab", "tab"}, {"i"}, {"?"}, {"/", "x"}}
+	for _, size := range sizes {
+		for _, keys := range scenarios {
+			hs := newHarness(t, fixtureSource(), size[0], size[1], Options{})
+			hs.view()
+			hs.tick()
+			hs.press(keys...)
+			hs.view()
+			// Resizes keep the frame exact.
+			hs.send(sizeMsg(size[1]+7, size[0]/2))
+			hs.view()
+		}
+	}
+}
+
+func TestEmptySnapshot(t *testing.T) {
+	empty := drops.Snapshot{Schema: drops.SchemaV1, Host: "quiet-01", Kernel: "6.1.0", Time: fixtureTime}.Filtered(drops.Filter{})
+	hs := newHarness(t, &fakeSource{snap: empty}, 80, 24, Options{})
+	hs.tick()
+	hs.press("enter", "tab", "enter", "i", "enter")
+	if v := hs.view(); !strings.Contains(v, "0 drops/s") {
+		t.Errorf("an empty snapshot should still render totals:\n%s", v)
+	}
+	hs = newHarness(t, &fakeSource{snap: empty}, 80, 24, Options{})
+	hs.tick()
+	if v := hs.view(); !strings.Contains(v, "No drops since the counts started") {
+		t.Errorf("an empty view should say there are no drops:\n%s", v)
+	}
+	hs = newHarness(t, fixtureSource(), 80, 24, Options{Filter: drops.Filter{Symbol: "no_such_function"}})
+	hs.tick()
+	if v := hs.view(); !strings.Contains(v, "No drop site matches symbol~no_such_function") {
+		t.Errorf("a filter matching nothing should say so:\n%s", v)
+	}
+}
+
+func TestNoColor(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	hs := newHarness(t, fixtureSource(), 120, 40, Options{})
+	hs.tick()
+	if v := hs.m.View().Content; !strings.Contains(v, "38;") {
+		t.Fatal("the colour test is broken: even the normal view has no colour")
+	}
+	t.Setenv("NO_COLOR", "1")
+	hs = newHarness(t, fixtureSource(), 120, 40, Options{})
+	hs.tick()
+	v := hs.m.View().Content
+	for _, sgr := range []string{"38;", "48;"} {
+		if strings.Contains(v, sgr) {
+			t.Errorf("NO_COLOR view contains colour sequence %q", sgr)
+		}
+	}
+	if !strings.Contains(v, "\x1b[7m") && !strings.Contains(v, ";7m") {
+		t.Error("NO_COLOR view should mark the selection with reverse video")
+	}
+}
+
+func TestBackgroundColor(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	dark := hs.m.View().Content
+	hs.send(tea.BackgroundColorMsg{Color: lightGray{}})
+	if hs.m.isDark {
+		t.Fatal("a light background was taken for dark")
+	}
+	light := hs.m.View().Content
+	if light == dark {
+		t.Error("styles did not change with the background")
+	}
+	if stripLines(light)[3] != stripLines(dark)[3] {
+		t.Error("the background should change colours only")
+	}
+}
+
+type lightGray struct{}
+
+func (lightGray) RGBA() (r, g, b, a uint32) { return 0xeeee, 0xeeee, 0xeeee, 0xffff }
+
+func TestSparkline(t *testing.T) {
+	for _, tc := range []struct {
+		hist []float64
+		w    int
+		want string
+	}{
+		{[]float64{0, 1, 2, 4, 8}, 5, " ▁▂▄█"},
+		{[]float64{5, 5}, 4, "  ██"},
+		{[]float64{0, 0}, 3, "   "},
+		{[]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 3, "▇██"},
+		{nil, 0, ""},
+	} {
+		if got := sparkline(tc.hist, tc.w); got != tc.want {
+			t.Errorf("sparkline(%v, %d) = %q, want %q", tc.hist, tc.w, got, tc.want)
+		}
+	}
+	// A one-second burst in a minute survives being squeezed into 8 cells.
+	h := make([]float64, 60)
+	h[30] = 100
+	if got := minuteSparkline(h, 8); !strings.Contains(got, "█") {
+		t.Errorf("minuteSparkline lost a burst: %q", got)
+	}
+	// A site seen for 10 s sits at the right end of the minute.
+	if got := minuteSparkline([]float64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 60); got != strings.Repeat(" ", 50)+strings.Repeat("█", 10) {
+		t.Errorf("short history not right-aligned: %q", got)
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{fmtRate(0), "0"}, {fmtRate(0.44), "0.4"}, {fmtRate(12.5), "12"}, {fmtRate(850), "850"}, {fmtRate(1234), "1.2k"}, {fmtRate(3.4e6), "3.4M"},
+		{fmtCount(950), "950"}, {fmtCount(9999), "9999"}, {fmtCount(45210), "45.2k"}, {fmtCount(123456789), "123M"},
+		{fmtThousands(0), "0"}, {fmtThousands(45210), "45,210"}, {fmtThousands(1234567), "1,234,567"},
+		{fmtShare(1, 300), "<1%"}, {fmtShare(0, 10), "0%"}, {fmtShare(5, 0), "-"}, {fmtShare(10, 10), "100%"},
+		{fmtDuration(42 * time.Second), "42s"}, {fmtDuration(312 * time.Second), "5m12s"}, {fmtDuration(2*time.Hour + 3*time.Minute), "2h03m"},
+		{truncSymbol("__netif_receive_skb_core.constprop.0+0x8a1", 20), "__netif_recei…+0x8a1"},
+		{truncSymbol("nf_hook_slow+0x9c", 20), "nf_hook_slow+0x9c"},
+		{truncSymbol("0xffffffffc0a01234", 10), "0xfffffff…"},
+		{hostPort("2001:db8::1", 443), "[2001:db8::1]:443"}, {hostPort("10.0.0.1", 0), "10.0.0.1"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/skbtop/skbtop/drops"
+)
+
+// countingWriter counts the bytes the renderer writes to the terminal.
+type countingWriter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.n += len(p)
+	return len(p), nil
+}
+
+func (w *countingWriter) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+// liveSource plays a busy box: every refresh moves every rate, count and
+// sparkline, the header totals and the window, as the real tracer does.
+type liveSource struct {
+	mu     sync.Mutex
+	n      int
+	out    *countingWriter
+	marks  []int // bytes written so far, at each Snapshot call
+	enough chan struct{}
+	want   int
+}
+
+func (s *liveSource) Snapshot() (drops.Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	s.marks = append(s.marks, s.out.count())
+	if len(s.marks) == s.want {
+		close(s.enough)
+	}
+	snap := fixtureSnapshot()
+	snap.Time = snap.Time.Add(time.Duration(s.n) * time.Second)
+	snap.WindowS += float64(s.n)
+	for i := range snap.Sites {
+		site := &snap.Sites[i]
+		site.Rate = math.Round(site.Rate * (1 + 0.3*math.Sin(float64(s.n+i))))
+		site.Count += uint64(s.n) * uint64(site.Rate)
+		site.History = append(site.History[min(s.n, len(site.History)):], history(site.Rate+1, s.n)[:min(s.n, len(site.History))]...)
+	}
+	return snap.Filtered(drops.Filter{}), nil
+}
+
+func (s *liveSource) Reset() {}
+
+// TestSteadyStateBytes measures what the TUI writes to the terminal per
+// refresh at 120x40 with truecolour: the budget is 5 KB per second at one
+// refresh per second.
+func TestSteadyStateBytes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real program for a fraction of a second")
+	}
+	out := &countingWriter{}
+	const refreshes = 12
+	src := &liveSource{out: out, enough: make(chan struct{}), want: refreshes + 2}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-src.enough:
+		case <-time.After(20 * time.Second):
+		}
+		cancel()
+	}()
+	err := run(ctx, src, Options{Interval: 40 * time.Millisecond, SnapshotDir: t.TempDir()},
+		tea.WithInput(nil), tea.WithOutput(out), tea.WithWindowSize(120, 40),
+		tea.WithColorProfile(colorprofile.TrueColor))
+	if err != nil {
+		t.Fatalf("run = %v, want nil when ctx is cancelled", err)
+	}
+	src.mu.Lock()
+	marks := src.marks
+	src.mu.Unlock()
+	if len(marks) < refreshes+2 {
+		t.Fatalf("only %d refreshes happened", len(marks))
+	}
+	// marks[1] follows the first full frame; from there on, each refresh
+	// redraws only what changed.
+	steady := marks[len(marks)-1] - marks[1]
+	per := steady / (len(marks) - 2)
+	t.Logf("first frame %d bytes; steady state %d bytes per refresh over %d refreshes", marks[1], per, len(marks)-2)
+	if marks[1] == 0 {
+		t.Error("nothing was drawn")
+	}
+	if per > 5000 {
+		t.Errorf("steady state writes %d bytes per refresh, budget 5000", per)
+	}
+}
+
+func TestRunReturns(t *testing.T) {
+	opts := []tea.ProgramOption{tea.WithOutput(&bytes.Buffer{}), tea.WithWindowSize(80, 24)}
+
+	// q quits cleanly.
+	err := run(context.Background(), fixtureSource(), Options{Interval: time.Hour},
+		append(opts, tea.WithInput(strings.NewReader("q")))...)
+	if err != nil {
+		t.Errorf("quitting with q: run = %v, want nil", err)
+	}
+
+	// A fatal Source error comes back once the program has ended.
+	src := &fakeSource{err: Fatal(errors.New("perf ring: closed"))}
+	err = run(context.Background(), src, Options{Interval: time.Hour}, append(opts, tea.WithInput(nil))...)
+	if err == nil || err.Error() != "perf ring: closed" {
+		t.Errorf("fatal source: run = %v, want the source's error", err)
+	}
+
+	// So does a panic in the Source, with its message.
+	err = run(context.Background(), &fakeSource{panics: true}, Options{Interval: time.Hour}, append(opts, tea.WithInput(nil))...)
+	if err == nil || !strings.Contains(err.Error(), "source exploded") {
+		t.Errorf("panicking source: run = %v, want the panic", err)
+	}
+
+	// A cancelled context ends the program without an error.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := run(ctx, fixtureSource(), Options{Interval: time.Hour}, append(opts, tea.WithInput(nil))...); err != nil {
+		t.Errorf("cancelled context: run = %v, want nil", err)
+	}
+}
