@@ -37,6 +37,11 @@ func CountsInRxDropped(s Site) bool {
 	return false
 }
 
+// NICRingNote explains Reconciliation.NICRing in one line, for the TUI and
+// the headless output to show beside rx_missed and rx_fifo.
+const NICRingNote = "rx_missed and rx_fifo are frames the NIC dropped in its receive ring or FIFO before the kernel had an skb: " +
+	"kfree_skb never sees them, so no traced drop explains them (see ethtool -S; ring sizes with ethtool -g/-G)."
+
 // Reconciliation compares an interface's receive drop counters with the
 // drops traced on it over the same window. It answers "how much of
 // rx_dropped do the traced drops explain?":
