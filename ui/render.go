@@ -179,11 +179,12 @@ func (m Model) tabBar() string {
 	var b strings.Builder
 	for p := range paneCount {
 		name, info := m.paneInfo(p, false)
-		tab := " " + name + " " + info + " "
+		tab := name + " " + info + " "
 		if p == m.focus {
-			b.WriteString(m.st.tabOn.Render(tab))
+			// The bar marks the tab without colour too (NO_COLOR, goldens).
+			b.WriteString(m.st.tabOn.Render("▌" + tab))
 		} else {
-			b.WriteString(m.st.tabOff.Render(tab))
+			b.WriteString(m.st.tabOff.Render(" " + tab))
 		}
 		b.WriteString(" ")
 	}
