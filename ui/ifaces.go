@@ -2,7 +2,6 @@ package ui
 
 import (
 	"slices"
-	"strings"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -18,35 +17,15 @@ type ifacesPane struct {
 	focused bool
 
 	ifaces   []drops.Interface
-	counters bool // whether any interface has counters
-	// rxTraced is, per interface, the traced drops the kernel also counts
-	// in rx_dropped.
-	rxTraced map[ifaceID]uint64
+	counters bool         // whether any interface has counters
+	sites    []drops.Site // to reconcile counters with traced drops
 	list     list
 	sel      string // selected interface name, kept across refreshes
 }
 
-// ifaceNote explains the counters traced drops can never account for.
-const ifaceNote = "rx_miss/rx_fifo: NIC ring overflows; those packets never become an skb, so kfree_skb never sees them. " +
-	"EXPL: part of rx_drop matched by traced drops that count there (UNHANDLED_PROTO, CPU_BACKLOG)."
-
-// countsAsRxDropped reports whether the kernel counts a site's drops in the
-// device's rx_dropped as well: frames no protocol handler took
-// (__netif_receive_skb_core, UNHANDLED_PROTO; NOT_SPECIFIED before 5.19
-// named reasons) and a full per-CPU backlog (enqueue_to_backlog,
-// CPU_BACKLOG). Drops higher up the stack (firewall, no socket, rp_filter)
-// have their own SNMP counters and never touch rx_dropped.
-func countsAsRxDropped(s drops.Site) bool {
-	switch s.Reason {
-	case "UNHANDLED_PROTO", "CPU_BACKLOG":
-		return true
-	case "", "NOT_SPECIFIED":
-		return strings.HasPrefix(s.Function, "__netif_receive_skb_core") || strings.HasPrefix(s.Function, "enqueue_to_backlog")
-	}
-	return false
-}
-
-type ifaceID struct{ netns, ifindex uint32 }
+// ifaceNote explains the counters traced drops can never account for, and
+// the EXPL column.
+const ifaceNote = drops.NICRingNote + " EXPL: the part of rx_drop+nohandlr that traced drops at sites counting there explain."
 
 // SetSize sets the pane's width and height, including its column header.
 func (p *ifacesPane) SetSize(w, h int) {
@@ -73,12 +52,7 @@ func (p *ifacesPane) SetInterfaces(ifaces []drops.Interface, sites []drops.Site,
 		})
 	}
 	p.ifaces = ifaces
-	p.rxTraced = map[ifaceID]uint64{}
-	for _, s := range sites {
-		if s.Ifindex != 0 && countsAsRxDropped(s) {
-			p.rxTraced[ifaceID{s.Netns, s.Ifindex}] += s.Count
-		}
-	}
+	p.sites = sites
 	p.counters = slices.ContainsFunc(ifaces, func(i drops.Interface) bool { return i.Delta != nil })
 	p.list.setHeight(p.rowsHeight())
 	p.list.setLen(len(ifaces))
@@ -154,15 +128,15 @@ func (p ifacesPane) columns() []column {
 	return cols
 }
 
-// explained is the part of an interface's rx_dropped delta that traced drops
-// of the kinds rx_dropped counts account for, at most 100% (the counters and
-// the trace are read a moment apart).
+// explained is the part of an interface's rx_dropped (and rx_nohandler)
+// delta that traced drops account for, as drops.Reconcile computes it for
+// every output.
 func (p ifacesPane) explained(ifc drops.Interface) string {
-	if ifc.Delta == nil || ifc.Delta.RxDropped == 0 {
+	r := drops.Reconcile(ifc, p.sites)
+	if !r.HasCounters || r.Counted == 0 {
 		return "-"
 	}
-	traced := min(p.rxTraced[ifaceID{ifc.Netns, ifc.Ifindex}], ifc.Delta.RxDropped)
-	return fmtShare(float64(traced), float64(ifc.Delta.RxDropped))
+	return fmtShare(r.Fraction, 1)
 }
 
 // View renders the column header, the rows and, with counters, the note on

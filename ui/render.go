@@ -280,9 +280,9 @@ var legend = []string{
 	"SHARE     part of all drops in the view (the filter applies)",
 	"LAST 60s  per-second rate over the last minute, scaled to each row's peak",
 	"Interfaces: kernel link counters, Δ over the same window. EXPL is the part of",
-	"rx_drop that traced drops of the kinds it counts (UNHANDLED_PROTO, CPU_BACKLOG)",
-	"account for. rx_miss/rx_fifo happen in the NIC before any skb exists, so",
-	"kfree_skb never sees them.",
+	"rx_drop+nohandlr that traced drops at sites counting there explain (such as",
+	"UNHANDLED_PROTO, CPU_BACKLOG). rx_miss/rx_fifo happen in the NIC before any",
+	"skb exists, so kfree_skb never sees them.",
 	"Saved snapshots (s) hold the filtered view as JSON in the snapshot directory.",
 }
 
