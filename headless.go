@@ -131,18 +131,23 @@ func writeInterfaces(w io.Writer, ifaces []drops.Interface) {
 			continue
 		}
 		if shown == 0 {
-			fmt.Fprintln(w, "\nINTERFACE\tTRACED\tRX_DROPPED\tTX_DROPPED\tRX_NOHANDLER\tRX_MISSED\tRX_FIFO\tRX_ERRORS\tTX_ERRORS")
+			fmt.Fprintln(w, "\nINTERFACE\tTRACED\tRX_DROPPED\tEXPLAINED\tTX_DROPPED\tRX_NOHANDLER\tRX_MISSED\tRX_FIFO\tRX_ERRORS\tTX_ERRORS")
 		}
 		shown++
 		if d == nil {
-			fmt.Fprintf(w, "%s\t%d\t-\t-\t-\t-\t-\t-\t-\n", ifc.Name, ifc.TracedDrops)
+			fmt.Fprintf(w, "%s\t%d\t-\t-\t-\t-\t-\t-\t-\t-\n", ifc.Name, ifc.TracedDrops)
 			continue
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", ifc.Name, ifc.TracedDrops,
-			d.RxDropped, d.TxDropped, d.RxNoHandler, d.RxMissed, d.RxFIFO, d.RxErrors, d.TxErrors)
+		explained := "-"
+		if rc := ifc.RxDropped; rc.Counted > 0 {
+			explained = fmt.Sprintf("%d (%.0f%%)", rc.Explained, 100*rc.Fraction)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", ifc.Name, ifc.TracedDrops,
+			d.RxDropped, explained, d.TxDropped, d.RxNoHandler, d.RxMissed, d.RxFIFO, d.RxErrors, d.TxErrors)
 	}
 	if shown > 0 {
-		fmt.Fprintln(w, "(counter columns are changes over the window; rx_missed and rx_fifo are NIC ring drops that never reach kfree_skb)")
+		fmt.Fprintln(w, "Counter columns are changes over the window. EXPLAINED: the part of rx_dropped+rx_nohandler")
+		fmt.Fprintln(w, "matched by traced drops at sites that count there. "+drops.NICRingNote)
 	}
 	if quiet > 0 {
 		fmt.Fprintf(w, "%d interface(s) without drops not shown\n", quiet)

@@ -117,6 +117,9 @@ type Interface struct {
 	Delta *LinkCounters `json:"delta,omitempty"`
 	// Rates is the per-second change of Counters over the last interval.
 	Rates *LinkRates `json:"rates,omitempty"`
+	// RxDropped says how much of the window's rx_dropped the traced drops
+	// explain (see Reconcile).
+	RxDropped Reconciliation `json:"rx_dropped_reconciliation"`
 }
 
 // LinkCounters are the drop-related counters of one interface, from the
@@ -270,6 +273,9 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 		}
 		out[i].TracedDrops += s.Count
 		out[i].TracedRate += s.Rate
+	}
+	for i := range out {
+		out[i].RxDropped = Reconcile(out[i], sites)
 	}
 	slices.SortFunc(out, func(a, b Interface) int {
 		return cmp.Or(cmp.Compare(b.TracedDrops, a.TracedDrops), cmp.Compare(a.Name, b.Name),
