@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
+
+	"github.com/skbtop/skbtop/ui"
 )
 
-// runTUI runs the live view.
+// runTUI runs the live view until the user quits or a signal cancels ctx.
+// The terminal is restored before it returns, so main can print its error.
 func runTUI(ctx context.Context, mon *monitor, o options) error {
-	return errors.New("the live view is not built yet; use --once or --json")
+	return ui.Run(ctx, mon, ui.Options{
+		Interval:    o.interval,
+		SnapshotDir: o.snapshotDir,
+		Filter:      o.filter,
+	})
 }
