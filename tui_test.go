@@ -1,0 +1,188 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/internal/netlab"
+)
+
+// tmuxPane drives the real binary in a detached tmux session on a private
+// server, reading the screen as a user would see it.
+type tmuxPane struct {
+	t       *testing.T
+	socket  string
+	session string
+}
+
+func (p *tmuxPane) tmux(args ...string) (string, error) {
+	out, err := exec.Command("tmux", append([]string{"-L", p.socket}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func (p *tmuxPane) screen() string {
+	p.t.Helper()
+	out, err := p.tmux("capture-pane", "-p", "-t", p.session)
+	if err != nil {
+		p.t.Fatalf("capture-pane: %v: %s", err, out)
+	}
+	return out
+}
+
+func (p *tmuxPane) keys(keys ...string) {
+	p.t.Helper()
+	if out, err := p.tmux(append([]string{"send-keys", "-t", p.session}, keys...)...); err != nil {
+		p.t.Fatalf("send-keys %q: %v: %s", keys, err, out)
+	}
+}
+
+// waitFor polls the screen until cond holds, failing with the last screen
+// after a generous deadline. Polling, not timing: the test never asserts how
+// long anything took.
+func (p *tmuxPane) waitFor(what string, cond func(screen string) bool) string {
+	p.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s := p.screen()
+		if cond(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("waiting for %s; screen:\n%s", what, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestTUI runs skbtop's live view in tmux with real BPF: drops made in a
+// test namespace appear with their site, the symbol filter hides them, a
+// snapshot holds their exact count, and q exits leaving no program loaded.
+func TestTUI(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("kernel tests must run as root in CI")
+		}
+		t.Skip("needs root (namespaces and BPF)")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tmux is not installed")
+		}
+		t.Skip("tmux is not installed")
+	}
+	bin := buildSkbtop(t)
+	l, err := netlab.NewLink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	dir := t.TempDir()
+
+	p := &tmuxPane{t: t, socket: fmt.Sprintf("skbtop-test-%d", os.Getpid()), session: "skbtop"}
+	cmd := fmt.Sprintf("%s --netns %s --snapshot-dir %s --interval 250ms", bin, l.Receiver.Path, dir)
+	if out, err := p.tmux("new-session", "-d", "-s", p.session, "-x", "120", "-y", "40", cmd); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	t.Cleanup(func() { p.tmux("kill-server") })
+	p.waitFor("the live view", func(s string) bool { return strings.Contains(s, "samples lost") })
+	pidOut, err := p.tmux("display-message", "-p", "-t", p.session, "#{pane_pid}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(pidOut))
+	if err != nil {
+		t.Fatalf("pane pid %q: %v", pidOut, err)
+	}
+	ids := progIDs(t, pid)
+	if len(ids) == 0 {
+		t.Fatal("skbtop holds no BPF program")
+	}
+
+	const n = 37
+	if err := l.SendUDP(9, n, 64); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor("the UDP drop site with its count", func(s string) bool {
+		for line := range strings.Lines(s) {
+			f := strings.Fields(line)
+			if len(f) > 5 && strings.HasPrefix(f[0], "__udp4_lib_rcv+0x") && f[1] == "NO_SOCKET" &&
+				f[2] == l.ReceiverIf && f[3] == "IPv4/UDP" && f[5] == strconv.Itoa(n) {
+				return true
+			}
+		}
+		return false
+	})
+
+	// A symbol filter that matches nothing hides the site.
+	p.keys("/")
+	p.waitFor("the symbol prompt", func(s string) bool { return strings.Contains(s, "/ symbol:") })
+	p.keys("tcp_v4", "Enter")
+	p.waitFor("the filter to hide the site", func(s string) bool {
+		return strings.Contains(s, "symbol~tcp_v4") && !strings.Contains(s, "__udp4_lib_rcv")
+	})
+	// And clearing it brings the site back.
+	p.keys("/")
+	time.Sleep(100 * time.Millisecond) // let Escape stand alone, not start an Alt- sequence
+	p.keys("Escape")
+	p.waitFor("the filter to clear", func(s string) bool {
+		return !strings.Contains(s, "symbol~") && strings.Contains(s, "__udp4_lib_rcv")
+	})
+
+	p.keys("s")
+	screen := p.waitFor("the saved path", func(s string) bool { return strings.Contains(s, dir) })
+	matches, _ := filepath.Glob(filepath.Join(dir, "skbtop-*.json"))
+	if len(matches) != 1 {
+		t.Fatalf("want one snapshot in %s, found %v; screen:\n%s", dir, matches, screen)
+	}
+	b, err := os.ReadFile(matches[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap drops.Snapshot
+	if err := json.Unmarshal(b, &snap); err != nil {
+		t.Fatalf("snapshot is not JSON: %v", err)
+	}
+	var got uint64
+	for _, s := range snap.Sites {
+		if s.Function == "__udp4_lib_rcv" && s.Reason == "NO_SOCKET" && s.Interface == l.ReceiverIf {
+			got += s.Count
+		}
+	}
+	if got != n || snap.Schema != drops.SchemaV1 {
+		t.Errorf("snapshot %s: schema %q, %d UDP drops, want %d", matches[0], snap.Schema, got, n)
+	}
+
+	p.keys("q")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := p.tmux("has-session", "-t", p.session); err != nil {
+			break // the pane's command exited and took the session with it
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("skbtop still running after q; screen:\n%s", p.screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, id := range ids {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			prog, err := ebpf.NewProgramFromID(id)
+			if err != nil {
+				break
+			}
+			prog.Close()
+			if time.Now().After(deadline) {
+				t.Fatalf("program %d still loaded after q", id)
+			}
+		}
+	}
+}
