@@ -140,8 +140,9 @@ func (p sitesPane) columns() []column {
 	for i, s := range p.sites {
 		syms[i], reasons[i], ifaces[i], protos[i] = s.Symbol(), s.Reason, s.Interface, proto(s.L3, s.L4)
 	}
+	symW := natural("DROP SITE", syms, 24, 56)
 	cols := []column{
-		colSym:    {title: "DROP SITE", w: natural("DROP SITE", syms, 24, 56), min: 14},
+		colSym:    {title: "DROP SITE", w: symW, min: 14},
 		colReason: {title: "REASON", w: natural("REASON", reasons, 8, 24), min: 10},
 		colIface:  {title: "IFACE", w: natural("IFACE", ifaces, 5, 16), min: 5},
 		colProto:  {title: "PROTO", w: natural("PROTO", protos, 5, 12), min: 6},
@@ -150,10 +151,21 @@ func (p sitesPane) columns() []column {
 		colShare:  {title: "SHARE", w: 5, min: 5, right: true},
 		colSpark:  {title: "LAST 60s", w: 20, min: 8, max: 60},
 	}
+	base := slices.Clone(cols)
 	fitColumns(cols, p.w,
 		[]int{colSpark, colSym, colReason, colIface, colProto},
 		[]int{colSpark, colShare, colTotal, colIface, colProto, colReason},
 		colSpark)
+	if cols[colSpark].w > 0 && cols[colSym].w < symW {
+		// The drop site is what the user came for: rather than cut
+		// function names, give up the sparkline (Enter shows it).
+		cols = base
+		cols[colSpark].w = 0
+		fitColumns(cols, p.w,
+			[]int{colSym, colReason, colIface, colProto},
+			[]int{colShare, colTotal, colIface, colProto, colReason},
+			-1)
+	}
 	if cols[colSpark].w == 0 {
 		// Give the symbol what the hidden sparkline left.
 		cols[colSym].w += max(p.w-tableWidth(cols), 0)
