@@ -57,6 +57,12 @@ type Tracer struct {
 	link    link.Link
 	samples *sampleReader
 
+	// readMu guards batch, the buffers of batch reads, and noBatch, set
+	// when the kernel cannot do them.
+	readMu  sync.Mutex
+	batch   *countBatch
+	noBatch bool
+
 	mu    sync.Mutex
 	names map[devKey]string
 }
@@ -143,28 +149,8 @@ func (t *Tracer) Close() error {
 // reads; callers compute deltas.
 func (t *Tracer) Read() (drops.Reading, error) {
 	r := drops.Reading{Time: time.Now()}
-	var (
-		k    bpf.DropKey
-		vals []bpf.DropValue
-	)
-	it := t.objs.Counts.Iterate()
-	for it.Next(&k, &vals) {
-		c := drops.Count{Key: drops.Key{
-			Location: k.Location,
-			Reason:   k.Reason,
-			Ifindex:  k.Ifindex,
-			Netns:    k.Netns,
-			L3:       k.L3,
-			L4:       k.L4,
-		}}
-		for _, v := range vals {
-			c.Packets += v.Packets
-			c.Bytes += v.Bytes
-		}
-		r.Counts = append(r.Counts, c)
-	}
-	if err := it.Err(); err != nil {
-		return r, fmt.Errorf("read drop counts: %w", err)
+	if err := t.readCounts(&r); err != nil {
+		return r, err
 	}
 	var states []bpf.DropCpuState
 	if err := t.objs.State.Lookup(uint32(0), &states); err != nil {
@@ -181,6 +167,89 @@ func (t *Tracer) Read() (drops.Reading, error) {
 		r.Health.RecursionMisses = st.RecursionMisses
 	}
 	return r, nil
+}
+
+// batchKeys is how many keys one BPF_MAP_LOOKUP_BATCH call returns: a full
+// 16384-key map in 16 system calls, where iterating key by key takes two
+// calls a key.
+const batchKeys = 1024
+
+// readCounts appends every key's count, summed over the CPUs, to r.Counts.
+func (t *Tracer) readCounts(r *drops.Reading) error {
+	t.readMu.Lock()
+	defer t.readMu.Unlock()
+	if t.batch == nil && !t.noBatch {
+		t.batch = &countBatch{keys: make([]bpf.DropKey, batchKeys)}
+		ncpu, err := ebpf.PossibleCPU()
+		if err != nil {
+			return fmt.Errorf("read drop counts: %w", err)
+		}
+		t.batch.ncpu = ncpu
+		t.batch.vals = make([]bpf.DropValue, batchKeys*ncpu)
+	}
+	if !t.noBatch {
+		err := t.readCountsBatch(r)
+		if !errors.Is(err, ebpf.ErrNotSupported) {
+			return err
+		}
+		// Batch lookups came in Linux 5.6; older kernels iterate.
+		t.noBatch = true
+		r.Counts = r.Counts[:0]
+	}
+	var (
+		k    bpf.DropKey
+		vals []bpf.DropValue
+	)
+	it := t.objs.Counts.Iterate()
+	for it.Next(&k, &vals) {
+		r.Counts = append(r.Counts, count(k, vals))
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("read drop counts: %w", err)
+	}
+	return nil
+}
+
+// readCountsBatch reads the counts batchKeys at a time.
+func (t *Tracer) readCountsBatch(r *drops.Reading) error {
+	b := t.batch
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := t.objs.Counts.BatchLookup(&cursor, b.keys, b.vals, nil)
+		for i := range n {
+			r.Counts = append(r.Counts, count(b.keys[i], b.vals[i*b.ncpu:(i+1)*b.ncpu]))
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			// The end of the map, possibly after a last partial batch.
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read drop counts: %w", err)
+		}
+	}
+}
+
+// countBatch holds the buffers of batch reads, reused from read to read.
+type countBatch struct {
+	ncpu int
+	keys []bpf.DropKey
+	vals []bpf.DropValue
+}
+
+func count(k bpf.DropKey, vals []bpf.DropValue) drops.Count {
+	c := drops.Count{Key: drops.Key{
+		Location: k.Location,
+		Reason:   k.Reason,
+		Ifindex:  k.Ifindex,
+		Netns:    k.Netns,
+		L3:       k.L3,
+		L4:       k.L4,
+	}}
+	for _, v := range vals {
+		c.Packets += v.Packets
+		c.Bytes += v.Bytes
+	}
+	return c
 }
 
 // Interface names the device ifindex of namespace netns as the kernel program
