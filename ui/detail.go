@@ -80,6 +80,16 @@ func (p detailPane) lines() []string {
 	}
 
 	lines = append(lines, "")
+	// The site explains a drop its reason does not name.
+	if help := drops.SiteHelp(s.Function); help != "" && (s.Reason == "" || s.Reason == "NOT_SPECIFIED" || drops.ReasonHelp(s.Reason) == "") {
+		fn, _, _ := strings.Cut(s.Function, ".")
+		for i, l := range wrap(fn+": "+help, p.w) {
+			if i == 0 {
+				l = st.strong.Render(fn) + l[len(fn):]
+			}
+			lines = append(lines, l)
+		}
+	}
 	if s.Reason != "" {
 		help := drops.ReasonHelp(s.Reason)
 		if help == "" {
