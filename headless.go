@@ -146,8 +146,9 @@ func writeInterfaces(w io.Writer, ifaces []drops.Interface) {
 			d.RxDropped, explained, d.TxDropped, d.RxNoHandler, d.RxMissed, d.RxFIFO, d.RxErrors, d.TxErrors)
 	}
 	if shown > 0 {
-		fmt.Fprintln(w, "Counter columns are changes over the window. EXPLAINED: the part of rx_dropped+rx_nohandler")
-		fmt.Fprintln(w, "matched by traced drops at sites that count there. "+drops.NICRingNote)
+		fmt.Fprintln(w, "Counters are changes over the window. EXPLAINED: the part of rx_dropped+rx_nohandler that")
+		fmt.Fprintln(w, "traced drops at sites counting there account for. RX_MISSED/RX_FIFO are NIC ring overflows:")
+		fmt.Fprintln(w, "those frames never become an skb, so kfree_skb never sees them (ethtool -S, ethtool -g/-G).")
 	}
 	if quiet > 0 {
 		fmt.Fprintf(w, "%d interface(s) without drops not shown\n", quiet)
