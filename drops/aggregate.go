@@ -183,17 +183,11 @@ func (a *Aggregator) Snapshot() Snapshot {
 		snap.Sites = append(snap.Sites, site)
 	}
 	sortSites(snap.Sites)
-	for _, s := range snap.Sites {
-		snap.Totals.Drops += s.Count
-		snap.Totals.Bytes += s.Bytes
-		snap.Totals.Rate += s.Rate
-	}
 	snap.Totals.SamplesLost = sub(h.Lost, bh.Lost)
 	snap.Totals.SamplesSuppressed = sub(h.Suppressed, bh.Suppressed)
 	snap.Totals.KeysOverflowed = sub(h.OverflowPackets, bh.OverflowPackets)
 	snap.Totals.RecursionMisses = sub(h.RecursionMisses, bh.RecursionMisses)
-	snap.Protocols = protocols(snap.Sites)
-	snap.Interfaces = traceInterfaces(nil, snap.Sites)
+	snap.Recount()
 	return snap
 }
 

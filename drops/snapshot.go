@@ -211,13 +211,6 @@ func (s Snapshot) Filtered(f Filter) Snapshot {
 			out.Sites = append(out.Sites, site)
 		}
 	}
-	out.Totals.Drops, out.Totals.Bytes, out.Totals.Rate = 0, 0, 0
-	for _, site := range out.Sites {
-		out.Totals.Drops += site.Count
-		out.Totals.Bytes += site.Bytes
-		out.Totals.Rate += site.Rate
-	}
-	out.Protocols = protocols(out.Sites)
 	out.Interfaces = nil
 	for _, ifc := range s.Interfaces {
 		if f.Interface != "" && ifc.Name != f.Interface {
@@ -225,8 +218,21 @@ func (s Snapshot) Filtered(f Filter) Snapshot {
 		}
 		out.Interfaces = append(out.Interfaces, ifc)
 	}
-	out.Interfaces = traceInterfaces(out.Interfaces, out.Sites)
+	out.Recount()
 	return out
+}
+
+// Recount sets the totals, the protocol breakdown and the interfaces' traced
+// drops from the sites, keeping the tracer's health figures.
+func (s *Snapshot) Recount() {
+	s.Totals.Drops, s.Totals.Bytes, s.Totals.Rate = 0, 0, 0
+	for _, site := range s.Sites {
+		s.Totals.Drops += site.Count
+		s.Totals.Bytes += site.Bytes
+		s.Totals.Rate += site.Rate
+	}
+	s.Protocols = protocols(s.Sites)
+	s.Interfaces = traceInterfaces(s.Interfaces, s.Sites)
 }
 
 // protocols groups sites by L3 and L4, largest count first.

@@ -87,7 +87,7 @@ func fixtureSnapshot() drops.Snapshot {
 		return &drops.LinkCounters{RxPackets: 9_000_000, TxPackets: 7_500_000, RxDropped: rxDropped, TxDropped: txDropped,
 			RxMissed: rxMissed, RxFIFO: rxFIFO, RxNoHandler: noHandler}
 	}
-	return drops.Snapshot{
+	snap := drops.Snapshot{
 		Schema: drops.SchemaV1, Host: "edge-01", Kernel: "6.8.0-45-generic", Time: fixtureTime, WindowS: 312, IntervalS: 1,
 		Totals: drops.Totals{SamplesSuppressed: 31120},
 		Sites:  sites,
@@ -98,7 +98,9 @@ func fixtureSnapshot() drops.Snapshot {
 			{Name: "bond0", Ifindex: 5, Netns: netns},
 			{Name: "lo", Ifindex: 1, Netns: netns, Counters: counters(0, 0, 0, 0, 0), Delta: counters(0, 0, 0, 0, 0), Rates: &drops.LinkRates{}},
 		},
-	}.Filtered(drops.Filter{})
+	}
+	snap.Recount()
+	return snap
 }
 
 // fakeSource returns fixture snapshots and records resets.

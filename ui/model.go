@@ -1,8 +1,10 @@
 package ui
 
 import (
+	"charm.land/bubbles/v2/textinput"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,7 +68,7 @@ type Model struct {
 	isDark  bool
 	noColor bool
 	help    help.Model
-	input   lineInput
+	input   textinput.Model
 	crash   *crashBox
 	// timer starts the wait for the next tick; tests replace it.
 	timer func(time.Duration) tea.Cmd
@@ -112,7 +114,11 @@ func New(src Source, opts Options) Model {
 		timer:   tickAfter,
 		filter:  opts.Filter,
 	}
-	m.input = lineInput{prompt: "/ symbol: ", placeholder: "function name substring · ↵ apply · esc clear", limit: 64}
+	m.input = textinput.New()
+	m.input.Prompt = "/ symbol: "
+	m.input.Placeholder = "function name substring · tab completes · ↵ apply · esc clear"
+	m.input.CharLimit = 64
+	m.input.ShowSuggestions = true
 	m.sites.keys, m.ifaces.keys, m.protos.keys, m.picker.keys = m.keys, m.keys, m.keys, m.keys
 	m.setStyles()
 	m.view = m.shown.Filtered(m.filter)
@@ -123,6 +129,14 @@ func (m *Model) setStyles() {
 	m.st = newStyles(m.isDark, m.noColor)
 	m.sites.st, m.ifaces.st, m.protos.st, m.detail.st, m.picker.st = m.st, m.st, m.st, m.st, m.st
 	m.help.Styles = m.st.help
+	is := textinput.DefaultStyles(m.isDark)
+	// A steady cursor: a blinking one would redraw the line twice a second.
+	is.Cursor.Blink = false
+	is.Focused.Prompt = m.st.strong
+	if m.noColor {
+		is = textinput.Styles{Focused: textinput.StyleState{Prompt: m.st.strong}, Blurred: textinput.StyleState{Prompt: m.st.strong}}
+	}
+	m.input.SetStyles(is)
 }
 
 // Init asks the terminal for its background colour and pulls the first
@@ -213,8 +227,29 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 	case tea.KeyPressMsg:
 		return m.handleKey(msg)
+	default:
+		// Pastes and the input's own messages go to the symbol field.
+		if m.mode == modeFilter {
+			var cmd tea.Cmd
+			m.input, cmd = m.input.Update(msg)
+			m.setFilter(drops.Filter{Interface: m.filter.Interface, Symbol: strings.TrimSpace(m.input.Value())})
+			return cmd
+		}
 	}
 	return nil
+}
+
+// functions lists the function names of the sites on screen, for the symbol
+// field's completion.
+func (m *Model) functions() []string {
+	var names []string
+	for _, s := range m.shown.Sites {
+		if s.Function != "" && s.Function != drops.OverflowFunction {
+			names = append(names, s.Function)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 func (m *Model) setStatus(text string, isErr bool) {
@@ -259,10 +294,11 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			m.setFilter(drops.Filter{Interface: m.filter.Interface})
 			m.closeInput()
 		default:
-			m.input.Update(msg)
+			var cmd tea.Cmd
+			m.input, cmd = m.input.Update(msg)
 			// Preview the filter while typing; enter keeps it.
 			m.setFilter(drops.Filter{Interface: m.filter.Interface, Symbol: strings.TrimSpace(m.input.Value())})
-			return nil
+			return cmd
 		}
 		return nil
 	case modePick:
@@ -315,6 +351,9 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Filter):
 		m.mode = modeFilter
 		m.input.SetValue(m.filter.Symbol)
+		m.input.CursorEnd()
+		m.input.SetSuggestions(m.functions())
+		return m.input.Focus()
 	case key.Matches(msg, k.Iface):
 		m.mode = modePick
 		m.picker.SetInterfaces(m.shown.Interfaces, m.filter.Interface)

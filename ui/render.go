@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"github.com/charmbracelet/x/ansi"
 	"math"
 	"strconv"
 	"strings"
@@ -263,7 +264,9 @@ func (m Model) statusLine() string {
 	w := m.width
 	switch {
 	case m.mode == modeFilter:
-		return m.input.View(m.st, w)
+		in := m.input
+		in.SetWidth(max(w-ansi.StringWidth(in.Prompt)-1, 1))
+		return truncate(in.View(), w)
 	case m.status != "":
 		if m.statusErr {
 			return truncate(m.st.errMsg.Render(m.status), w)
