@@ -62,7 +62,8 @@ func (s *liveSource) Snapshot() (drops.Snapshot, error) {
 		site.Count += uint64(s.n) * uint64(site.Rate)
 		site.History = append(site.History[min(s.n, len(site.History)):], history(site.Rate+1, s.n)[:min(s.n, len(site.History))]...)
 	}
-	return snap.Filtered(drops.Filter{}), nil
+	snap.Recount()
+	return snap, nil
 }
 
 func (s *liveSource) Reset() {}
