@@ -265,7 +265,7 @@ func (m Model) statusLine() string {
 	switch {
 	case m.mode == modeFilter:
 		in := m.input
-		in.SetWidth(max(w-ansi.StringWidth(in.Prompt)-1, 1))
+		in.SetWidth(max(w-ansi.StringWidth(in.Prompt)-2, 1))
 		return truncate(in.View(), w)
 	case m.status != "":
 		if m.statusErr {
