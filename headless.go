@@ -101,7 +101,7 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SITE\tREASON\tINTERFACE\tPROTO\tCOUNT\tRATE/s")
 	for _, site := range s.Sites {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f\n", site.Symbol(), dash(site.Reason), dash(site.Interface),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f\n", site.Symbol(), dash(site.Reason), dash(site.InterfaceLabel()),
 			proto(site.L3, site.L4), site.Count, site.Rate)
 	}
 	if len(s.Sites) == 0 {
@@ -135,14 +135,14 @@ func writeInterfaces(w io.Writer, ifaces []drops.Interface) {
 		}
 		shown++
 		if d == nil {
-			fmt.Fprintf(w, "%s\t%d\t-\t-\t-\t-\t-\t-\t-\t-\n", ifc.Name, ifc.TracedDrops)
+			fmt.Fprintf(w, "%s\t%d\t-\t-\t-\t-\t-\t-\t-\t-\n", ifc.Label(), ifc.TracedDrops)
 			continue
 		}
 		explained := "-"
 		if rc := ifc.RxDropped; rc.Counted > 0 {
 			explained = fmt.Sprintf("%d (%.0f%%)", rc.Explained, 100*rc.Fraction)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", ifc.Name, ifc.TracedDrops,
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", ifc.Label(), ifc.TracedDrops,
 			d.RxDropped, explained, d.TxDropped, d.RxNoHandler, d.RxMissed, d.RxFIFO, d.RxErrors, d.TxErrors)
 	}
 	if shown > 0 {

@@ -18,6 +18,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/netns"
 	"github.com/skbtop/skbtop/symbols"
 	"github.com/skbtop/skbtop/tracer"
 )
@@ -102,9 +103,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var netns uint32
+	var nsInode uint32
 	if o.netns != "" {
-		if netns, err = tracer.NetnsInode(o.netns); err != nil {
+		if nsInode, err = netns.Inode(o.netns); err != nil {
 			return usageError{err}
 		}
 	}
@@ -125,7 +126,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		samples = -1
 	}
 	tr, err := tracer.Open(tracer.Config{
-		Netns:       netns,
+		Netns:       nsInode,
 		SampleLimit: samples,
 		MaxKeys:     uint32(o.maxKeys),
 		VerifierLog: o.debug,
@@ -151,7 +152,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	host, _ := os.Hostname()
-	res := symbols.Resolver{Kallsyms: syms.k, Reasons: reasons, Interfaces: tr.Interface}
+	// Interfaces in the namespace reported on go by their names alone;
+	// those elsewhere carry the namespace's name too.
+	home := nsInode
+	if home == 0 {
+		home, _ = netns.Inode("/proc/self/ns/net")
+	}
+	res := symbols.Resolver{
+		Kallsyms:   syms.k,
+		Reasons:    reasons,
+		Interfaces: tr.Interface,
+		Namespaces: netns.NewNames(home).Name,
+	}
 	mon := newMonitor(tr, drops.NewAggregator(res, host, kernelRelease()), warnings)
 	mon.allCounters = o.allCounters
 	mon.openCounters(o.netns)

@@ -229,6 +229,7 @@ func (a *Aggregator) siteLocked(k Key) Site {
 		ReasonCode: k.Reason,
 		Ifindex:    k.Ifindex,
 		Netns:      k.Netns,
+		Namespace:  a.res.Namespace(k.Netns),
 		L3:         L3Name(k.L3),
 		L4:         L4Name(k.L4),
 		Key:        k,

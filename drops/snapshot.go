@@ -56,20 +56,23 @@ const OverflowFunction = "[map full]"
 
 // Site is one row of the drop-site view.
 type Site struct {
-	Function   string  `json:"function"`
-	Offset     string  `json:"offset"`
-	Module     string  `json:"module"`
-	Address    string  `json:"address"`
-	Reason     string  `json:"reason"`
-	ReasonCode uint32  `json:"reason_code"`
-	Interface  string  `json:"interface"`
-	Ifindex    uint32  `json:"ifindex"`
-	Netns      uint32  `json:"netns"`
-	L3         string  `json:"l3"`
-	L4         string  `json:"l4"`
-	Count      uint64  `json:"count"`
-	Bytes      uint64  `json:"bytes"`
-	Rate       float64 `json:"rate"`
+	Function   string `json:"function"`
+	Offset     string `json:"offset"`
+	Module     string `json:"module"`
+	Address    string `json:"address"`
+	Reason     string `json:"reason"`
+	ReasonCode uint32 `json:"reason_code"`
+	Interface  string `json:"interface"`
+	Ifindex    uint32 `json:"ifindex"`
+	Netns      uint32 `json:"netns"`
+	// Namespace names Netns ("web", "pid 812 (nginx)") when it is not the
+	// namespace skbtop reports on by default.
+	Namespace string  `json:"namespace,omitempty"`
+	L3        string  `json:"l3"`
+	L4        string  `json:"l4"`
+	Count     uint64  `json:"count"`
+	Bytes     uint64  `json:"bytes"`
+	Rate      float64 `json:"rate"`
 	// Samples are the most recent sampled packets of this site, newest last.
 	Samples []Packet `json:"samples,omitempty"`
 	// History holds the site's rate per interval over the last minute,
@@ -94,6 +97,20 @@ func (s Site) Symbol() string {
 	return sym
 }
 
+// InterfaceLabel names the site's interface for people: eth0, or eth0@web
+// when it lives in another namespace than the one reported on.
+func (s Site) InterfaceLabel() string { return ifaceLabel(s.Interface, s.Namespace) }
+
+// Label names the interface for people, as Site.InterfaceLabel does.
+func (i Interface) Label() string { return ifaceLabel(i.Name, i.Namespace) }
+
+func ifaceLabel(name, ns string) string {
+	if name == "" || ns == "" {
+		return name
+	}
+	return name + "@" + ns
+}
+
 // Protocol is one row of the protocol breakdown.
 type Protocol struct {
 	L3    string  `json:"l3"`
@@ -105,9 +122,11 @@ type Protocol struct {
 // Interface is one row of the interface view: the drops traced on it and,
 // when the kernel's counters could be read, those counters.
 type Interface struct {
-	Name        string  `json:"name"`
-	Ifindex     uint32  `json:"ifindex"`
-	Netns       uint32  `json:"netns"`
+	Name    string `json:"name"`
+	Ifindex uint32 `json:"ifindex"`
+	Netns   uint32 `json:"netns"`
+	// Namespace names Netns, as Site.Namespace does.
+	Namespace   string  `json:"namespace,omitempty"`
 	TracedDrops uint64  `json:"traced_drops"`
 	TracedRate  float64 `json:"traced_rate"`
 	// Counters are the interface's cumulative kernel counters, nil when
@@ -160,7 +179,8 @@ type StackCounter struct {
 
 // Filter narrows a snapshot. The zero Filter matches everything.
 type Filter struct {
-	// Interface matches the interface name exactly.
+	// Interface matches the interface name, or its label (eth0@web) to
+	// pick one namespace's, exactly.
 	Interface string `json:"interface,omitempty"`
 	// Symbol matches a substring of the function name, ignoring case.
 	Symbol string `json:"symbol,omitempty"`
@@ -183,7 +203,7 @@ func (f Filter) String() string {
 
 // Match reports whether a site passes the filter.
 func (f Filter) Match(s Site) bool {
-	if f.Interface != "" && s.Interface != f.Interface {
+	if f.Interface != "" && s.Interface != f.Interface && s.InterfaceLabel() != f.Interface {
 		return false
 	}
 	if f.Symbol != "" && !strings.Contains(strings.ToLower(s.Function), strings.ToLower(f.Symbol)) {
@@ -213,7 +233,7 @@ func (s Snapshot) Filtered(f Filter) Snapshot {
 	}
 	out.Interfaces = nil
 	for _, ifc := range s.Interfaces {
-		if f.Interface != "" && ifc.Name != f.Interface {
+		if f.Interface != "" && ifc.Name != f.Interface && ifc.Label() != f.Interface {
 			continue
 		}
 		out.Interfaces = append(out.Interfaces, ifc)
@@ -280,11 +300,16 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 		if !ok {
 			i = len(out)
 			index[k] = i
-			out = append(out, Interface{Name: s.Interface, Ifindex: s.Ifindex, Netns: s.Netns})
+			out = append(out, Interface{Name: s.Interface, Ifindex: s.Ifindex, Netns: s.Netns, Namespace: s.Namespace})
 		}
 		out[i].TracedDrops += s.Count
 		out[i].TracedRate += s.Rate
 	}
+	// A row kept only for traced drops the sites no longer have (a filter
+	// took them out) says nothing.
+	out = slices.DeleteFunc(out, func(i Interface) bool {
+		return i.Counters == nil && i.TracedDrops == 0 && i.TracedRate == 0
+	})
 	for i := range out {
 		out[i].RxDropped = Reconcile(out[i], sites)
 	}

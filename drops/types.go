@@ -90,4 +90,8 @@ type Resolver interface {
 	Reason(code uint32) string
 	// Interface names the device ifindex in namespace netns, "" if unknown.
 	Interface(netns, ifindex uint32) string
+	// Namespace names a network namespace for people; "" for the one
+	// skbtop reports on by default, so that only other namespaces carry a
+	// label.
+	Namespace(netns uint32) string
 }

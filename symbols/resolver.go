@@ -13,6 +13,8 @@ type Resolver struct {
 	// Interfaces names the device ifindex of namespace netns; nil or ""
 	// leaves the interface unnamed.
 	Interfaces func(netns, ifindex uint32) string
+	// Namespaces names network namespaces; nil leaves them unnamed.
+	Namespaces func(netns uint32) string
 }
 
 var _ drops.Resolver = Resolver{}
@@ -40,4 +42,12 @@ func (r Resolver) Interface(netns, ifindex uint32) string {
 		return ""
 	}
 	return r.Interfaces(netns, ifindex)
+}
+
+// Namespace names a network namespace.
+func (r Resolver) Namespace(netns uint32) string {
+	if r.Namespaces == nil {
+		return ""
+	}
+	return r.Namespaces(netns)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/skbtop/skbtop/drops"
 	"github.com/skbtop/skbtop/internal/netlab"
+	"github.com/skbtop/skbtop/netns"
 	"github.com/skbtop/skbtop/symbols"
 )
 
@@ -84,7 +85,11 @@ func newResolver(t *testing.T, tr *Tracer) symbols.Resolver {
 	if namesErr != nil {
 		t.Fatalf("load kernel names: %v", namesErr)
 	}
-	return symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons, Interfaces: tr.Interface}
+	home, err := netns.Inode("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons, Interfaces: tr.Interface, Namespaces: netns.NewNames(home).Name}
 }
 
 // snapshot reads the tracer once and names what it counted.

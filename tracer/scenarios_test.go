@@ -95,9 +95,9 @@ func TestUserStories(t *testing.T) {
 			l := newLink(t)
 			tr := openTracer(t, Config{})
 			want := tt.run(t, l)
-			ns, ifname := l.Receiver.Inode, l.ReceiverIf
+			ns, nsName, ifname := l.Receiver.Inode, l.Receiver.Name, l.ReceiverIf
 			if tt.sender {
-				ns, ifname = l.Sender.Inode, l.SenderIf
+				ns, nsName, ifname = l.Sender.Inode, l.Sender.Name, l.SenderIf
 			}
 			snap := snapshot(t, tr)
 			var got []drops.Site
@@ -111,8 +111,8 @@ func TestUserStories(t *testing.T) {
 			if len(got) != 1 {
 				t.Fatalf("want one site at %s for %s/%s, got %d; sites:%s", strings.Join(tt.functions, " or "), tt.l3, tt.l4, len(got), describe(snap.Sites))
 			}
-			if s := got[0]; s.Count != want || s.Interface != ifname {
-				t.Errorf("%s %s on %s: %d drops, want %d on %s", s.Symbol(), s.Reason, s.Interface, s.Count, want, ifname)
+			if s := got[0]; s.Count != want || s.InterfaceLabel() != ifname+"@"+nsName {
+				t.Errorf("%s %s on %s: %d drops, want %d on %s@%s", s.Symbol(), s.Reason, s.InterfaceLabel(), s.Count, want, ifname, nsName)
 			}
 		})
 	}

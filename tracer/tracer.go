@@ -15,7 +15,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
-	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/bpf"
 	"github.com/skbtop/skbtop/drops"
@@ -40,7 +39,7 @@ const DefaultMaxKeys = 16384
 // Config says what to trace.
 type Config struct {
 	// Netns, when not zero, is the inode of the only network namespace
-	// whose drops are counted (see NetnsInode).
+	// whose drops are counted (see netns.Inode).
 	Netns uint32
 	// SampleLimit is how many drops each CPU samples per second; negative
 	// turns sampling off, zero means DefaultSampleLimit.
@@ -282,26 +281,6 @@ func (t *Tracer) learnName(netns, ifindex uint32, name string) {
 	t.mu.Lock()
 	t.names[devKey{netns, ifindex}] = name
 	t.mu.Unlock()
-}
-
-// NetnsInode returns the inode of the network namespace at path (such as
-// /run/netns/NAME or /proc/PID/ns/net), the number the kernel program
-// filters on.
-func NetnsInode(path string) (uint32, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return 0, fmt.Errorf("network namespace %s: %w", path, err)
-	}
-	// nsfs files live on the nsfs pseudo filesystem; anything else is a
-	// plain file or directory given by mistake.
-	var fs unix.Statfs_t
-	if err := unix.Statfs(path, &fs); err != nil {
-		return 0, fmt.Errorf("network namespace %s: %w", path, err)
-	}
-	if fs.Type != unix.NSFS_MAGIC {
-		return 0, fmt.Errorf("network namespace %s: not a namespace file (want /run/netns/NAME or /proc/PID/ns/net)", path)
-	}
-	return uint32(st.Ino), nil
 }
 
 func cString(b []int8) string {

@@ -59,7 +59,7 @@ func (p detailPane) lines() []string {
 	}
 	lines = append(lines, head)
 
-	facts := st.reason.Render(orDash(s.Reason)) + st.muted.Render(" · ") + orDash(s.Interface) +
+	facts := st.reason.Render(orDash(s.Reason)) + st.muted.Render(" · ") + orDash(s.InterfaceLabel()) +
 		st.muted.Render(" · ") + orDash(proto(s.L3, s.L4)) + st.muted.Render(" · ") +
 		st.strong.Render(fmtRate(s.Rate)+"/s") + st.muted.Render(" · ") +
 		fmtThousands(s.Count) + " drops" + st.muted.Render(" · ") + fmtBytes(s.Bytes)

@@ -56,7 +56,7 @@ func (p *ifacesPane) SetInterfaces(ifaces []drops.Interface, sites []drops.Site,
 	p.counters = slices.ContainsFunc(ifaces, func(i drops.Interface) bool { return i.Delta != nil })
 	p.list.setHeight(p.rowsHeight())
 	p.list.setLen(len(ifaces))
-	if i := slices.IndexFunc(ifaces, func(i drops.Interface) bool { return i.Name == p.sel }); i >= 0 {
+	if i := slices.IndexFunc(ifaces, func(i drops.Interface) bool { return i.Label() == p.sel }); i >= 0 {
 		p.list.set(i)
 	}
 	p.remember()
@@ -64,7 +64,7 @@ func (p *ifacesPane) SetInterfaces(ifaces []drops.Interface, sites []drops.Site,
 
 func (p *ifacesPane) remember() {
 	if ifc, ok := p.Selected(); ok {
-		p.sel = ifc.Name
+		p.sel = ifc.Label()
 	}
 }
 
@@ -100,7 +100,7 @@ const (
 func (p ifacesPane) columns() []column {
 	names := make([]string, len(p.ifaces))
 	for i, ifc := range p.ifaces {
-		names[i] = ifc.Name
+		names[i] = ifc.Label()
 	}
 	cols := []column{
 		ifName:   {title: "IFACE", w: natural("IFACE", names, 5, 16), min: 5},
@@ -161,7 +161,7 @@ func (p ifacesPane) lines() []string {
 	for i := from; i < to; i++ {
 		ifc := p.ifaces[i]
 		cells := make([]string, len(cols))
-		cells[ifName] = ifc.Name
+		cells[ifName] = ifc.Label()
 		cells[ifRate] = fmtRate(ifc.TracedRate)
 		cells[ifTraced] = fmtCount(ifc.TracedDrops)
 		if p.counters {

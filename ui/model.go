@@ -393,7 +393,7 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 			}
 		case paneIfaces:
 			if ifc, ok := m.ifaces.Selected(); ok {
-				m.setFilter(drops.Filter{Interface: ifc.Name, Symbol: m.filter.Symbol})
+				m.setFilter(drops.Filter{Interface: ifc.Label(), Symbol: m.filter.Symbol})
 			}
 		}
 	case key.Matches(msg, k.Back):

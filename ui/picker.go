@@ -29,7 +29,7 @@ func (p *pickerPane) SetInterfaces(ifaces []drops.Interface, current string) {
 	p.list.setLen(len(ifaces) + 1)
 	p.list.set(0)
 	for i, ifc := range ifaces {
-		if ifc.Name == current {
+		if ifc.Label() == current {
 			p.list.set(i + 1)
 		}
 	}
@@ -66,7 +66,7 @@ func (p pickerPane) lines() []string {
 	}
 	names := make([]string, len(p.ifaces))
 	for i, ifc := range p.ifaces {
-		names[i] = ifc.Name
+		names[i] = ifc.Label()
 	}
 	cols := []column{
 		{title: "", w: natural("all interfaces", names, 5, 20)},
@@ -78,7 +78,7 @@ func (p pickerPane) lines() []string {
 		cells := []string{"all interfaces", "", ""}
 		if i > 0 {
 			ifc := p.ifaces[i-1]
-			cells = []string{ifc.Name, fmtRate(ifc.TracedRate) + "/s", fmtCount(ifc.TracedDrops) + " drops"}
+			cells = []string{ifc.Label(), fmtRate(ifc.TracedRate) + "/s", fmtCount(ifc.TracedDrops) + " drops"}
 		}
 		row := "  " + plainRow(cols, cells)
 		if i == p.list.cursor {

@@ -138,7 +138,7 @@ func (p sitesPane) columns() []column {
 	ifaces := make([]string, len(p.sites))
 	protos := make([]string, len(p.sites))
 	for i, s := range p.sites {
-		syms[i], reasons[i], ifaces[i], protos[i] = s.Symbol(), s.Reason, s.Interface, proto(s.L3, s.L4)
+		syms[i], reasons[i], ifaces[i], protos[i] = s.Symbol(), s.Reason, s.InterfaceLabel(), proto(s.L3, s.L4)
 	}
 	symW := natural("DROP SITE", syms, 24, 56)
 	cols := []column{
@@ -200,7 +200,7 @@ func (p sitesPane) lines() []string {
 		cells := make([]string, len(cols))
 		cells[colSym] = truncSymbol(s.Symbol(), cols[colSym].w)
 		cells[colReason] = s.Reason
-		cells[colIface] = s.Interface
+		cells[colIface] = s.InterfaceLabel()
 		cells[colProto] = proto(s.L3, s.L4)
 		cells[colRate] = fmtRate(s.Rate)
 		cells[colTotal] = fmtCount(s.Count)

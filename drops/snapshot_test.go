@@ -1,0 +1,242 @@
+package drops
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fixedResolver names keys from tables, as the kernel's names would.
+type fixedResolver struct {
+	funcs  map[uint64]Location
+	ifaces map[uint32]string
+	spaces map[uint32]string
+}
+
+func (r fixedResolver) Locate(addr uint64) (Location, bool) {
+	for base, loc := range r.funcs {
+		if addr >= base && addr < base+0x1000 {
+			loc.Offset, loc.Address = addr-base, addr
+			return loc, true
+		}
+	}
+	return Location{Address: addr}, false
+}
+
+func (r fixedResolver) Reason(code uint32) string {
+	return map[uint32]string{2: "NOT_SPECIFIED", 3: "NO_SOCKET", 74: "UNHANDLED_PROTO"}[code]
+}
+
+func (r fixedResolver) Interface(netns, ifindex uint32) string { return r.ifaces[ifindex] }
+
+func (r fixedResolver) Namespace(netns uint32) string { return r.spaces[netns] }
+
+var (
+	res = fixedResolver{
+		funcs: map[uint64]Location{
+			0xffffffff81000000: {Function: "__udp4_lib_rcv"},
+			0xffffffff82000000: {Function: "__netif_receive_skb_core.constprop.0"},
+			0xffffffffc0001000: {Function: "nft_do_chain", Module: "nf_tables"},
+		},
+		ifaces: map[uint32]string{2: "eth0", 3: "veth1"},
+		spaces: map[uint32]string{7: "web"},
+	}
+	udp   = Key{Location: 0xffffffff810004bc, Reason: 3, Ifindex: 2, Netns: 1, L3: 0x0800, L4: 17}
+	lldp  = Key{Location: 0xffffffff820007e6, Reason: 74, Ifindex: 3, Netns: 7, L3: 0x88cc}
+	nft   = Key{Location: 0xffffffffc00013e8, Reason: 2, Ifindex: 2, Netns: 1, L3: 0x0800, L4: 6}
+	start = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+)
+
+func reading(sec int, h Health, counts ...Count) Reading {
+	return Reading{Time: start.Add(time.Duration(sec) * time.Second), Counts: counts, Health: h}
+}
+
+func site(t *testing.T, s Snapshot, fn string) Site {
+	t.Helper()
+	for _, site := range s.Sites {
+		if site.Function == fn {
+			return site
+		}
+	}
+	t.Fatalf("no site %s in %+v", fn, s.Sites)
+	return Site{}
+}
+
+func TestAggregatorCountsSinceBaseline(t *testing.T) {
+	a := NewAggregator(res, "host", "6.18")
+	// Before the first reading there is nothing, but a valid document.
+	if s := a.Snapshot(); s.Schema != SchemaV1 || len(s.Sites) != 0 || s.Sites == nil {
+		t.Fatalf("empty snapshot: %+v", s)
+	}
+	// Drops before skbtop started are not in the window.
+	a.Update(reading(0, Health{}, Count{Key: udp, Packets: 100, Bytes: 4000}))
+	a.Update(reading(2, Health{Suppressed: 5}, Count{Key: udp, Packets: 160, Bytes: 6400}, Count{Key: lldp, Packets: 4, Bytes: 240}))
+	s := a.Snapshot()
+	u := site(t, s, "__udp4_lib_rcv")
+	if u.Count != 60 || u.Bytes != 2400 || u.Rate != 30 {
+		t.Errorf("udp site: count %d bytes %d rate %v, want 60, 2400, 30", u.Count, u.Bytes, u.Rate)
+	}
+	if u.Offset != "0x4bc" || u.Address != "0xffffffff810004bc" || u.Reason != "NO_SOCKET" || u.Interface != "eth0" ||
+		u.L3 != "IPv4" || u.L4 != "UDP" || u.Symbol() != "__udp4_lib_rcv+0x4bc" {
+		t.Errorf("udp site named %+v", u)
+	}
+	l := site(t, s, "__netif_receive_skb_core.constprop.0")
+	if l.Count != 4 || l.InterfaceLabel() != "veth1@web" || l.L3 != "LLDP" || l.L4 != "" {
+		t.Errorf("lldp site: %+v", l)
+	}
+	if s.Totals.Drops != 64 || s.Totals.Rate != 32 || s.Totals.SamplesSuppressed != 5 || s.WindowS != 2 || s.IntervalS != 2 {
+		t.Errorf("totals %+v window %v interval %v", s.Totals, s.WindowS, s.IntervalS)
+	}
+	// Sorted by rate: UDP first.
+	if s.Sites[0].Function != "__udp4_lib_rcv" {
+		t.Errorf("first site %s, want the fastest", s.Sites[0].Function)
+	}
+
+	// Reset: counts restart, rates still come from the last interval.
+	a.Reset()
+	a.Update(reading(3, Health{Suppressed: 9}, Count{Key: udp, Packets: 170, Bytes: 6800}, Count{Key: lldp, Packets: 4, Bytes: 240}))
+	s = a.Snapshot()
+	if u := site(t, s, "__udp4_lib_rcv"); u.Count != 10 || u.Rate != 10 {
+		t.Errorf("after reset: count %d rate %v, want 10, 10", u.Count, u.Rate)
+	}
+	for _, st := range s.Sites {
+		if st.Function == "__netif_receive_skb_core.constprop.0" {
+			t.Errorf("a site without drops since the reset is shown: %+v", st)
+		}
+	}
+	if s.Totals.SamplesSuppressed != 4 {
+		t.Errorf("suppressed since reset %d, want 4", s.Totals.SamplesSuppressed)
+	}
+}
+
+func TestAggregatorOverflowAndReset(t *testing.T) {
+	a := NewAggregator(res, "host", "6.18")
+	a.Update(reading(0, Health{}))
+	a.Update(reading(1, Health{OverflowPackets: 50, OverflowBytes: 500}, Count{Key: udp, Packets: 10}))
+	s := a.Snapshot()
+	o := site(t, s, OverflowFunction)
+	if o.Count != 50 || o.Symbol() != OverflowFunction || s.Totals.KeysOverflowed != 50 || s.Totals.Drops != 60 {
+		t.Errorf("overflow site %+v, totals %+v: want 50 overflowed, 60 in all", o, s.Totals)
+	}
+	// A kernel map recreated under us: counters go backwards, and count
+	// from their new value instead of wrapping.
+	a.Update(reading(2, Health{}, Count{Key: udp, Packets: 3}))
+	if u := site(t, a.Snapshot(), "__udp4_lib_rcv"); u.Count != 3 || u.Rate != 3 {
+		t.Errorf("after counters went backwards: count %d rate %v, want 3, 3", u.Count, u.Rate)
+	}
+}
+
+func TestAggregatorHistoryAndSamples(t *testing.T) {
+	a := NewAggregator(res, "host", "6.18")
+	for sec := range HistoryLen + 5 {
+		a.Update(reading(sec, Health{}, Count{Key: udp, Packets: uint64(sec * sec)}))
+	}
+	u := site(t, a.Snapshot(), "__udp4_lib_rcv")
+	if len(u.History) != HistoryLen {
+		t.Fatalf("history of %d intervals, want %d", len(u.History), HistoryLen)
+	}
+	// The rate in interval n is n² - (n-1)² = 2n-1; the last is newest.
+	if last, want := u.History[HistoryLen-1], float64(2*(HistoryLen+4)-1); last != want {
+		t.Errorf("newest history point %v, want %v", last, want)
+	}
+	if first, want := u.History[0], float64(2*5-1); first != want {
+		t.Errorf("oldest history point %v, want %v", first, want)
+	}
+
+	for i := range SamplesPerSite + 3 {
+		a.AddSample(Sample{Key: udp, CPU: uint32(i), Len: 40, Data: ipv4UDP(t)})
+	}
+	u = site(t, a.Snapshot(), "__udp4_lib_rcv")
+	if len(u.Samples) != SamplesPerSite || u.Samples[SamplesPerSite-1].CPU != SamplesPerSite+2 {
+		t.Fatalf("kept %d samples (newest CPU %d), want the newest %d", len(u.Samples), u.Samples[len(u.Samples)-1].CPU, SamplesPerSite)
+	}
+	if p := u.Samples[0]; p.Src != "198.18.0.1" || p.Dst != "198.18.0.2" || p.DstPort != 9 || p.L4 != "UDP" {
+		t.Errorf("sample decoded as %+v", p)
+	}
+}
+
+// ipv4UDP is a 198.18.0.1:5000 -> 198.18.0.2:9 UDP header pair.
+func ipv4UDP(t *testing.T) []byte {
+	t.Helper()
+	return []byte{
+		0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2,
+		0x13, 0x88, 0, 9, 0, 8, 0, 0,
+	}
+}
+
+func TestFiltered(t *testing.T) {
+	a := NewAggregator(res, "host", "6.18")
+	a.Update(reading(0, Health{}))
+	a.Update(reading(1, Health{Lost: 2},
+		Count{Key: udp, Packets: 30, Bytes: 1200}, Count{Key: lldp, Packets: 4, Bytes: 240}, Count{Key: nft, Packets: 6, Bytes: 360}))
+	all := a.Snapshot()
+	all.SetCounters([]Interface{{Name: "eth0", Ifindex: 2, Netns: 1, Counters: &LinkCounters{}, Delta: &LinkCounters{}}}, nil)
+
+	tests := []struct {
+		filter     Filter
+		sites      []string
+		drops      uint64
+		protocols  int
+		interfaces []string
+	}{
+		{Filter{}, []string{"__udp4_lib_rcv", "nft_do_chain", "__netif_receive_skb_core.constprop.0"}, 40, 3, []string{"eth0", "veth1@web"}},
+		{Filter{Symbol: "UDP4"}, []string{"__udp4_lib_rcv"}, 30, 1, []string{"eth0"}},
+		{Filter{Interface: "eth0"}, []string{"__udp4_lib_rcv", "nft_do_chain"}, 36, 2, []string{"eth0"}},
+		{Filter{Interface: "veth1@web"}, []string{"__netif_receive_skb_core.constprop.0"}, 4, 1, []string{"veth1@web"}},
+		{Filter{Interface: "veth1"}, []string{"__netif_receive_skb_core.constprop.0"}, 4, 1, []string{"veth1@web"}},
+		{Filter{Symbol: "nothing-matches"}, nil, 0, 0, []string{"eth0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.filter.String(), func(t *testing.T) {
+			s := all.Filtered(tt.filter)
+			var names []string
+			for _, st := range s.Sites {
+				names = append(names, st.Function)
+			}
+			if fmt.Sprint(names) != fmt.Sprint(tt.sites) {
+				t.Errorf("sites %v, want %v", names, tt.sites)
+			}
+			if s.Totals.Drops != tt.drops || s.Totals.SamplesLost != 2 || len(s.Protocols) != tt.protocols {
+				t.Errorf("totals %+v, %d protocols; want %d drops, lost 2 kept, %d protocols", s.Totals, len(s.Protocols), tt.drops, tt.protocols)
+			}
+			var ifaces []string
+			for _, ifc := range s.Interfaces {
+				ifaces = append(ifaces, ifc.Label())
+			}
+			if fmt.Sprint(ifaces) != fmt.Sprint(tt.interfaces) {
+				t.Errorf("interfaces %v, want %v", ifaces, tt.interfaces)
+			}
+			b, err := json.Marshal(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), `"sites":[`) || s.Filter != tt.filter {
+				t.Errorf("document lost its sites list or filter: %s", b)
+			}
+		})
+	}
+	// The eth0 counters meet the traced drops on eth0.
+	if ifc := all.Filtered(Filter{}).Interfaces[0]; ifc.Name != "eth0" || ifc.TracedDrops != 36 || ifc.Counters == nil {
+		t.Errorf("eth0 row %+v: want its counters and 36 traced drops", ifc)
+	}
+}
+
+func TestNames(t *testing.T) {
+	tests := []struct {
+		got, want string
+	}{
+		{L3Name(0x0800), "IPv4"}, {L3Name(0x86dd), "IPv6"}, {L3Name(0x0806), "ARP"},
+		{L3Name(0x0004), "802.2"}, {L3Name(0x88b5), "0x88b5"},
+		{L4Name(0), ""}, {L4Name(6), "TCP"}, {L4Name(58), "ICMPv6"}, {L4Name(253), "253"},
+		{Site{Function: "f", Offset: "0x1", Module: "m"}.Symbol(), "f+0x1 [m]"},
+		{Site{Address: "0xffffffff81000000"}.Symbol(), "0xffffffff81000000"},
+		{Interface{Name: "lo"}.Label(), "lo"}, {Interface{Name: "lo", Namespace: "pid 1 (init)"}.Label(), "lo@pid 1 (init)"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}

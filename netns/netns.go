@@ -1,0 +1,117 @@
+// Package netns identifies network namespaces: the inode number the kernel
+// program reports for a drop, and a name a person recognises for it (the
+// `ip netns` name, or the process that lives there).
+package netns
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Inode returns the inode of the network namespace at path (such as
+// /run/netns/NAME or /proc/PID/ns/net): the number the kernel program
+// reports and filters on.
+func Inode(path string) (uint32, error) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(path, &fs); err != nil {
+		return 0, fmt.Errorf("network namespace %s: %w", path, err)
+	}
+	// Namespace files live on nsfs; anything else is a plain file or
+	// directory given by mistake.
+	if fs.Type != unix.NSFS_MAGIC {
+		return 0, fmt.Errorf("network namespace %s: not a namespace file (want /run/netns/NAME or /proc/PID/ns/net)", path)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, fmt.Errorf("network namespace %s: %w", path, err)
+	}
+	return uint32(st.Ino), nil
+}
+
+// minRescan limits how often an unknown namespace makes Names look again.
+const minRescan = 2 * time.Second
+
+// Names names namespaces by inode. The home namespace (the one skbtop
+// reports on by default) has the empty name, so that only drops elsewhere
+// carry a label. Safe for concurrent use.
+type Names struct {
+	home uint32
+	// root is where the /proc and /run trees are, "/" but for tests.
+	root string
+	now  func() time.Time
+
+	mu      sync.Mutex
+	names   map[uint32]string
+	scanned time.Time
+}
+
+// NewNames returns names relative to the home namespace.
+func NewNames(home uint32) *Names {
+	return &Names{home: home, root: "/", now: time.Now, names: map[uint32]string{}}
+}
+
+// Name returns a name for the namespace: its `ip netns` name, docker/ID for
+// Docker's, or "pid N (comm)" for the lowest process living in it; "" for
+// the home namespace, inode 0, or a namespace it cannot find (one with no
+// process and no bind mount left).
+func (n *Names) Name(inode uint32) string {
+	if inode == 0 || inode == n.home {
+		return ""
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if name, ok := n.names[inode]; ok {
+		return name
+	}
+	if now := n.now(); now.Sub(n.scanned) >= minRescan {
+		n.scanned = now
+		n.names = scan(n.root)
+	}
+	return n.names[inode]
+}
+
+// scan names every namespace it can find. Bind mounts come first: their
+// names are the ones people gave.
+func scan(root string) map[uint32]string {
+	names := map[uint32]string{}
+	add := func(path, name string) {
+		var st unix.Stat_t
+		if unix.Stat(path, &st) != nil {
+			return
+		}
+		if _, ok := names[uint32(st.Ino)]; !ok {
+			names[uint32(st.Ino)] = name
+		}
+	}
+	for _, dir := range []struct{ path, prefix string }{
+		{"run/netns", ""},
+		{"var/run/docker/netns", "docker/"},
+	} {
+		entries, _ := os.ReadDir(filepath.Join(root, dir.path))
+		for _, e := range entries {
+			add(filepath.Join(root, dir.path, e.Name()), dir.prefix+e.Name())
+		}
+	}
+	procs, _ := os.ReadDir(filepath.Join(root, "proc"))
+	var pids []int
+	for _, e := range procs {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	slices.Sort(pids)
+	for _, pid := range pids {
+		dir := filepath.Join(root, "proc", strconv.Itoa(pid))
+		comm, _ := os.ReadFile(filepath.Join(dir, "comm"))
+		add(filepath.Join(dir, "ns", "net"), fmt.Sprintf("pid %d (%s)", pid, strings.TrimSpace(string(comm))))
+	}
+	return names
+}
