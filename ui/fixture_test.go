@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -131,7 +130,6 @@ type clock struct{ t time.Time }
 func (c *clock) Now() time.Time          { return c.t }
 func (c *clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
 func newClock() *clock                   { return &clock{t: fixtureTime.Add(time.Second)} }
-func errorSource(msg string) *fakeSource { return &fakeSource{err: errors.New(msg)} }
 func fixtureSource() *fakeSource         { return &fakeSource{snap: fixtureSnapshot()} }
 func sizeMsg(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
 func stripLines(view string) []string    { return strings.Split(ansi.Strip(view), "\n") }

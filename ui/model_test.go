@@ -526,8 +526,8 @@ func (r *resetPanics) Reset() { panic("reset exploded") }
 
 func TestUpdatePanicIsFatal(t *testing.T) {
 	m := New(&resetPanics{fakeSource{snap: fixtureSnapshot()}}, Options{})
-	next, cmd := m.Update(sizeMsg(80, 24))
-	next, cmd = next.Update(keyMsg("c"))
+	next, _ := m.Update(sizeMsg(80, 24))
+	next, cmd := next.Update(keyMsg("c"))
 	if cmd == nil {
 		t.Fatal("a panic in Update should quit")
 	}
