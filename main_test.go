@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/skbtop/skbtop/drops"
 	"github.com/skbtop/skbtop/internal/netlab"
 )
@@ -134,6 +136,19 @@ func TestOnceJSON(t *testing.T) {
 	}
 	if snap.Totals.Drops != udp+frames {
 		t.Errorf("total %d drops, want %d", snap.Totals.Drops, udp+frames)
+	}
+}
+
+// TestLiveViewNeedsTerminal runs skbtop's default mode with the test's
+// stdin and stdout, which are no terminal: it must say so, not fail inside
+// the UI or leave anything loaded.
+func TestLiveViewNeedsTerminal(t *testing.T) {
+	if _, err := unix.IoctlGetTermios(int(os.Stdout.Fd()), unix.TCGETS); err == nil {
+		t.Skip("stdout is a terminal here")
+	}
+	err := run(context.Background(), nil, io.Discard, io.Discard)
+	if !errors.Is(err, errNoTerminal) {
+		t.Fatalf("run = %v, want %v", err, errNoTerminal)
 	}
 }
 

@@ -2,9 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/ui"
 )
+
+// errNoTerminal says the live view was asked for without a terminal.
+var errNoTerminal = errors.New("the live view needs a terminal: use --once or --json to write to a pipe or file")
 
 // runTUI runs the live view until the user quits or a signal cancels ctx.
 // The terminal is restored before it returns, so main can print its error.
@@ -14,4 +21,15 @@ func runTUI(ctx context.Context, mon *monitor, o options) error {
 		SnapshotDir: o.snapshotDir,
 		Filter:      o.filter,
 	})
+}
+
+// needTerminal checks, before anything is loaded, that the live view has a
+// terminal to draw on and read keys from.
+func needTerminal() error {
+	for _, f := range []*os.File{os.Stdin, os.Stdout} {
+		if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err != nil {
+			return errNoTerminal
+		}
+	}
+	return nil
 }
