@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -42,24 +41,6 @@ func parseStatCPU(r io.Reader) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / clockTicks, nil
 }
 
-// parseSchedstat returns the on-CPU time from one /proc/PID/task/TID/schedstat
-// ("run_ns wait_ns timeslices"), in nanoseconds rather than stat's ticks.
-func parseSchedstat(r io.Reader) (time.Duration, error) {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return 0, err
-	}
-	f := strings.Fields(string(b))
-	if len(f) != 3 {
-		return 0, fmt.Errorf("schedstat: %d fields, want 3", len(f))
-	}
-	ns, err := strconv.ParseUint(f[0], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("schedstat: %w", err)
-	}
-	return time.Duration(ns), nil
-}
-
 // parseHWM returns VmHWM, the peak resident set, from /proc/PID/status.
 func parseHWM(r io.Reader) (uint64, error) {
 	sc := bufio.NewScanner(r)
@@ -84,37 +65,17 @@ func parseHWM(r io.Reader) (uint64, error) {
 	return 0, errors.New("status: no VmHWM line (a kernel thread, or the process is a zombie)")
 }
 
-// processCPU returns a live process's CPU time, user and system, all threads:
-// the sum of its threads' schedstat (nanoseconds) when the kernel has
-// schedstats, else utime+stime from stat (10 ms ticks). Threads that already
-// exited are only in stat, so use one source consistently per process.
-func processCPU(pid int, precise bool) (time.Duration, error) {
-	if !precise {
-		f, err := os.Open(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return 0, err
-		}
-		defer f.Close()
-		return parseStatCPU(f)
+// processCPU returns a live process's CPU time, user and system, of all its
+// threads, exited ones included: utime+stime from /proc/PID/stat, in 10 ms
+// ticks. (Summing the threads' nanosecond schedstat would be finer, but loses
+// the time of threads that exit during the load and can even go backwards.)
+func processCPU(pid int) (time.Duration, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
 	}
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	if err != nil || len(tasks) == 0 {
-		return 0, fmt.Errorf("no threads of %d", pid)
-	}
-	var sum time.Duration
-	for _, p := range tasks {
-		f, err := os.Open(p)
-		if err != nil {
-			continue // the thread exited
-		}
-		d, err := parseSchedstat(f)
-		f.Close()
-		if err != nil {
-			return 0, err
-		}
-		sum += d
-	}
-	return sum, nil
+	defer f.Close()
+	return parseStatCPU(f)
 }
 
 // peakRSS returns a live process's VmHWM in bytes.

@@ -36,19 +36,6 @@ func TestParseStatCPUBad(t *testing.T) {
 	}
 }
 
-func TestParseSchedstat(t *testing.T) {
-	got, err := parseSchedstat(open(t, "schedstat.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := time.Duration(12345678901); got != want {
-		t.Errorf("run time = %v, want %v", got, want)
-	}
-	if _, err := parseSchedstat(strings.NewReader("12 34\n")); err == nil {
-		t.Error("parseSchedstat accepted two fields")
-	}
-}
-
 func TestParseHWM(t *testing.T) {
 	got, err := parseHWM(open(t, "status.txt"))
 	if err != nil {

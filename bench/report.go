@@ -23,10 +23,7 @@ func writeReport(results []result, scenarios []scenario, o options, elapsed time
 	fmt.Fprintf(&b, "- machine: %s, %d cores, %s memory\n", cpuModel(), runtime.NumCPU(), memTotal())
 	fmt.Fprintf(&b, "- kernel: %s\n", uname())
 	fmt.Fprintf(&b, "- trials: %d per configuration, interleaved (trial t starts with configuration t); cells are median (min–max)\n", o.trials)
-	cpuSrc := "utime+stime of /proc/PID/stat (10 ms ticks)"
-	if preciseCPU {
-		cpuSrc = "the sum of /proc/PID/task/*/schedstat (ns)"
-	}
+	cpuSrc := "utime+stime of /proc/PID/stat (10 ms ticks, so ±0.2-0.4 points over a 5-6 s load)"
 	fmt.Fprintf(&b, "- monitor CPU: %s over the load, %% of one core; peak RSS: VmHWM before the monitor stops\n", cpuSrc)
 	fmt.Fprintf(&b, "- added cost per drop: 1e9/rate - 1e9/rate(baseline median), closed loop, one sender thread\n")
 	fmt.Fprintf(&b, "- ground truth: the receiver namespace's own counters (nftables rule counter, UdpNoPorts, rx_dropped + rx_nohandler of the receiving veths)\n\n")
@@ -104,8 +101,42 @@ func writeReport(results []result, scenarios []scenario, o options, elapsed time
 		b.WriteString("\n")
 	}
 	b.WriteString(targets(results))
+	b.WriteString(notes)
 	return b.String()
 }
+
+// notes explains how to read the tables; the figures are above.
+const notes = `## How to read this
+
+- **Count error** is the monitor's count minus the receiver namespace's own
+  counters over the same load. skbtop filters on the namespace in the kernel
+  (` + "`--netns`" + `), so its count must match exactly. bpftrace and perf see every
+  namespace: only entries with the load's drop reasons (UNHANDLED_PROTO and
+  CPU_BACKLOG for frames, NETFILTER_DROP and CPU_BACKLOG for UDP) are added up,
+  so an unrelated drop with the same reason elsewhere on the host would show
+  as a positive error. perf's negative errors are events it lost: at flood
+  rates its ring buffer overflows ("samples lost" is perf's own count of lost
+  chunks, not events).
+- **Added ns/drop** comes from the generator's slowdown: the drop happens in
+  the sender's system call (veth delivers in the sender's softirq), so every
+  nanosecond a tracer spends per drop is paid by the one sender thread. It
+  includes what the kernel does around the program (bpftrace's tracepoint
+  builds a perf trace record before its program runs; tp_btf does not) and
+  noise of the order of 50 ns between trials on this VM.
+- **Monitor CPU** is the monitor process only, over the load; the kernel-side
+  cost is in added ns/drop. bpftrace's user space sleeps until it exits;
+  skbtop wakes every 100 ms for samples and reads the map once a second.
+- **Peak RSS** with a full map: every key costs about 1.7 KB in skbtop's user
+  space per refresh (the rate history of 60 float64 is half of it: once in
+  the aggregator and once per snapshot; the JSON line another 300 B), and Go's
+  GC lets the heap grow to twice what is live, so 16384 keys (the default
+  --max-keys) need ~80 MiB. With the few dozen keys of real incidents skbtop
+  stays near 25 MiB.
+- **First snapshot** is exec to the first NDJSON line (headless), to the first
+  non-blank pane (TUI), to bpftrace's "Attaching" line; perf says nothing.
+- **Terminal KB/s** is the growth of script(1)'s typescript of the TUI's
+  pane, from 2 s after the load started to its end.
+`
 
 // targets states where skbtop stands against its performance targets.
 func targets(results []result) string {

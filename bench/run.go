@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"time"
 
 	"github.com/skbtop/skbtop/internal/netlab"
@@ -93,12 +92,6 @@ func fmtDur(d time.Duration) string {
 	return d.Round(time.Millisecond).String()
 }
 
-// preciseCPU says whether threads have schedstat, the nanosecond CPU clock.
-var preciseCPU = func() bool {
-	_, err := os.Stat("/proc/self/task/" + fmt.Sprint(os.Getpid()) + "/schedstat")
-	return err == nil
-}()
-
 // runOne starts the monitor, runs the load, and measures.
 func (b *bencher) runOne(g *netlab.Generator, sc scenario, c config, trial int) result {
 	r := result{Scenario: sc.Name, Config: c.Name, Trial: trial, CPU: math.NaN(), Ready: -1}
@@ -123,7 +116,7 @@ func (b *bencher) runOne(g *netlab.Generator, sc scenario, c config, trial int) 
 	}
 	var cpu0 time.Duration
 	if m != nil {
-		cpu0, _ = processCPU(m.PID(), preciseCPU)
+		cpu0, _ = processCPU(m.PID())
 	}
 	start := time.Now()
 	if m != nil {
@@ -132,7 +125,7 @@ func (b *bencher) runOne(g *netlab.Generator, sc scenario, c config, trial int) 
 	res, err := g.Run(b.ctx, sc.Load)
 	end := time.Now()
 	if m != nil {
-		if cpu1, err := processCPU(m.PID(), preciseCPU); err == nil {
+		if cpu1, err := processCPU(m.PID()); err == nil {
 			r.CPU = 100 * (cpu1 - cpu0).Seconds() / end.Sub(start).Seconds()
 		}
 	}
