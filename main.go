@@ -103,15 +103,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if !o.once && !o.json {
-		if err := needTerminal(); err != nil {
-			return err
-		}
-	}
 	var nsInode uint32
 	if o.netns != "" {
 		if nsInode, err = netns.Inode(o.netns); err != nil {
 			return usageError{err}
+		}
+	}
+
+	if !o.once && !o.json {
+		if err := needTerminal(); err != nil {
+			return err
 		}
 	}
 
