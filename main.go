@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/drops"
 	"github.com/skbtop/skbtop/netns"
@@ -218,16 +219,9 @@ func report(err error, stderr io.Writer) int {
 }
 
 func kernelRelease() string {
-	var u syscall.Utsname
-	if err := syscall.Uname(&u); err != nil {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
 		return ""
 	}
-	var b strings.Builder
-	for _, c := range u.Release {
-		if c == 0 {
-			break
-		}
-		b.WriteByte(byte(c))
-	}
-	return b.String()
+	return unix.ByteSliceToString(u.Release[:])
 }
