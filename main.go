@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -24,7 +25,16 @@ import (
 	"github.com/skbtop/skbtop/tracer"
 )
 
+// memoryLimit is the heap size at which the garbage collector starts working
+// harder. A full kernel map (16k sites) makes each snapshot several MB of
+// short-lived garbage; without a limit the heap grows to twice what is live.
+// GOMEMLIMIT overrides it.
+const memoryLimit = 40 << 20
+
 func main() {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -171,7 +181,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Interfaces: tr.Interface,
 		Namespaces: netns.NewNames(home).Name,
 	}
-	mon := newMonitor(tr, drops.NewAggregator(res, host, kernelRelease()), warnings)
+	agg := drops.NewAggregator(res, host, kernelRelease())
+	// Only the live view draws sparklines.
+	agg.SetHistory(!o.once && !o.json)
+	mon := newMonitor(tr, agg, warnings)
 	mon.allCounters = o.allCounters
 	mon.openCounters(o.netns)
 	defer mon.Close()

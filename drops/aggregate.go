@@ -30,20 +30,27 @@ type Aggregator struct {
 	base     map[Key]Count
 	baseTime time.Time
 	baseHlth Health
-	history  map[Key]*history
-	gen      uint64 // counts Updates, to find keys a reading no longer has
-	samples  map[Key][]Packet
+	// prevIndex is prev's counts by key.
+	prevIndex map[Key]Count
+	// history is kept only when keepHistory: headless output never shows
+	// it, and with a full map it is most of skbtop's memory.
+	keepHistory bool
+	history     map[Key]*history
+	gen         uint64 // counts Updates, to find keys a reading no longer has
+	samples     map[Key][]Packet
 }
 
+// history is a ring of rates; float32 halves it, and a sparkline needs no
+// more precision.
 type history struct {
-	rates [HistoryLen]float64
+	rates [HistoryLen]float32
 	n     int    // number of rates recorded, capped at HistoryLen
 	next  int    // index of the next write
 	gen   uint64 // the last Update that saw the key
 }
 
 func (h *history) add(rate float64) {
-	h.rates[h.next] = rate
+	h.rates[h.next] = float32(rate)
 	h.next = (h.next + 1) % HistoryLen
 	h.n = min(h.n+1, HistoryLen)
 }
@@ -51,7 +58,7 @@ func (h *history) add(rate float64) {
 func (h *history) slice() []float64 {
 	out := make([]float64, 0, h.n)
 	for i := HistoryLen - h.n; i < HistoryLen; i++ {
-		out = append(out, h.rates[(h.next+i)%HistoryLen])
+		out = append(out, float64(h.rates[(h.next+i)%HistoryLen]))
 	}
 	return out
 }
@@ -60,11 +67,23 @@ func (h *history) slice() []float64 {
 // snapshots with the host and kernel names.
 func NewAggregator(res Resolver, host, kernel string) *Aggregator {
 	return &Aggregator{
-		res:     res,
-		host:    host,
-		kernel:  kernel,
-		history: map[Key]*history{},
-		samples: map[Key][]Packet{},
+		res:         res,
+		host:        host,
+		kernel:      kernel,
+		keepHistory: true,
+		history:     map[Key]*history{},
+		samples:     map[Key][]Packet{},
+	}
+}
+
+// SetHistory turns the per-site rate history (Site.History, the
+// sparklines) on or off; it is on by default.
+func (a *Aggregator) SetHistory(on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.keepHistory = on
+	if !on {
+		clear(a.history)
 	}
 }
 
@@ -80,7 +99,11 @@ func (a *Aggregator) Update(r Reading) {
 	}
 	a.prev, a.cur = a.cur, &r
 	dt := a.cur.Time.Sub(a.prev.Time).Seconds()
-	prev := index(a.prev.Counts)
+	a.prevIndex = index(a.prev.Counts)
+	if !a.keepHistory {
+		return
+	}
+	prev := a.prevIndex
 	a.gen++
 	for _, c := range r.Counts {
 		h := a.history[c.Key]
@@ -152,22 +175,24 @@ func (a *Aggregator) Snapshot() Snapshot {
 	var prev map[Key]Count
 	var dt float64
 	if a.prev != nil {
-		prev = index(a.prev.Counts)
+		prev = a.prevIndex
 		dt = a.cur.Time.Sub(a.prev.Time).Seconds()
 		snap.IntervalS = dt
 	}
 	for _, c := range a.cur.Counts {
 		base := a.base[c.Key]
-		site := a.siteLocked(c.Key)
-		site.Count = sub(c.Packets, base.Packets)
-		site.Bytes = sub(c.Bytes, base.Bytes)
+		count := sub(c.Packets, base.Packets)
+		var r float64
 		if prev != nil {
-			site.Rate = rate(c.Packets, prev[c.Key].Packets, dt)
+			r = rate(c.Packets, prev[c.Key].Packets, dt)
 		}
-		if site.Count == 0 && site.Rate == 0 {
+		if count == 0 && r == 0 {
 			// Nothing dropped here since the baseline.
 			continue
 		}
+		site := a.siteLocked(c.Key)
+		site.Count, site.Rate = count, r
+		site.Bytes = sub(c.Bytes, base.Bytes)
 		if h := a.history[c.Key]; h != nil {
 			site.History = h.slice()
 		}

@@ -240,3 +240,15 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+func TestAggregatorWithoutHistory(t *testing.T) {
+	a := NewAggregator(res, "host", "6.18")
+	a.SetHistory(false)
+	for sec := range 3 {
+		a.Update(reading(sec, Health{}, Count{Key: udp, Packets: uint64(10 * sec)}))
+	}
+	u := site(t, a.Snapshot(), "__udp4_lib_rcv")
+	if u.History != nil || u.Count != 20 || u.Rate != 10 {
+		t.Errorf("without history: %+v, want no history, count 20, rate 10", u)
+	}
+}
