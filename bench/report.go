@@ -126,12 +126,12 @@ const notes = `## How to read this
 - **Monitor CPU** is the monitor process only, over the load; the kernel-side
   cost is in added ns/drop. bpftrace's user space sleeps until it exits;
   skbtop wakes every 100 ms for samples and reads the map once a second.
-- **Peak RSS** with a full map: every key costs about 1.7 KB in skbtop's user
-  space per refresh (the rate history of 60 float64 is half of it: once in
-  the aggregator and once per snapshot; the JSON line another 300 B), and Go's
-  GC lets the heap grow to twice what is live, so 16384 keys (the default
-  --max-keys) need ~80 MiB. With the few dozen keys of real incidents skbtop
-  stays near 25 MiB.
+- **Peak RSS** with a full map: headless skbtop keeps no rate history (only
+  the live view draws sparklines), and main sets a 40 MiB soft memory limit
+  (GOMEMLIMIT overrides it) so that the several MB of garbage each snapshot of
+  16384 sites makes is collected before the heap doubles. Before those two
+  changes the keys scenario peaked at 62.6 MiB median, 71.8 MiB max. With the
+  few dozen keys of real incidents skbtop stays near 25 MiB.
 - **First snapshot** is exec to the first NDJSON line (headless), to the first
   non-blank pane (TUI), to bpftrace's "Attaching" line; perf says nothing.
 - **Terminal KB/s** is the growth of script(1)'s typescript of the TUI's
