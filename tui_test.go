@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -184,5 +185,81 @@ func TestTUI(t *testing.T) {
 				t.Fatalf("program %d still loaded after q", id)
 			}
 		}
+	}
+}
+
+// TestTUISignalsRestoreTerminal kills the live view the ways a session ends
+// (SIGTERM, and SIGHUP when ssh drops) and checks that the terminal is back
+// in its normal mode and the program is gone.
+func TestTUISignalsRestoreTerminal(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("kernel tests must run as root in CI")
+		}
+		t.Skip("needs root (BPF)")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tmux is not installed")
+		}
+		t.Skip("tmux is not installed")
+	}
+	bin := buildSkbtop(t)
+	for _, sig := range []string{"TERM", "HUP"} {
+		t.Run(sig, func(t *testing.T) {
+			dir := t.TempDir()
+			modes := filepath.Join(dir, "stty")
+			p := &tmuxPane{t: t, socket: fmt.Sprintf("skbtop-sig-%d-%s", os.Getpid(), sig), session: "skbtop"}
+			// The shell outlives skbtop and records the terminal's modes.
+			script := fmt.Sprintf("%s; stty -a > %s; sleep 60", bin, modes)
+			if out, err := p.tmux("new-session", "-d", "-s", p.session, "-x", "80", "-y", "24", "sh", "-c", script); err != nil {
+				t.Fatalf("tmux new-session: %v: %s", err, out)
+			}
+			t.Cleanup(func() { p.tmux("kill-server") })
+			p.waitFor("the live view", func(s string) bool { return strings.Contains(s, "samples lost") })
+			out, err := exec.Command("pgrep", "-x", "-f", bin).Output()
+			if err != nil {
+				t.Fatalf("find skbtop: %v", err)
+			}
+			pid, err := strconv.Atoi(strings.Fields(string(out))[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := progIDs(t, pid)
+			if out, err := exec.Command("kill", "-"+sig, strconv.Itoa(pid)).CombinedOutput(); err != nil {
+				t.Fatalf("kill: %v: %s", err, out)
+			}
+			var got string
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				if b, err := os.ReadFile(modes); err == nil && len(b) > 0 {
+					got = string(b)
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("skbtop did not exit on SIG%s; screen:\n%s", sig, p.screen())
+				}
+			}
+			flags := strings.Fields(got)
+			for _, mode := range []string{"icanon", "echo", "isig"} {
+				if !slices.Contains(flags, mode) {
+					t.Errorf("terminal left without %s after SIG%s:\n%s", mode, sig, got)
+				}
+			}
+			if s := p.screen(); strings.Contains(s, "samples lost") {
+				t.Errorf("the live view is still on screen after SIG%s:\n%s", sig, s)
+			}
+			for _, id := range ids {
+				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+					prog, err := ebpf.NewProgramFromID(id)
+					if err != nil {
+						break
+					}
+					prog.Close()
+					if time.Now().After(deadline) {
+						t.Fatalf("program %d still loaded after SIG%s", id, sig)
+					}
+				}
+			}
+		})
 	}
 }
