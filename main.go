@@ -222,7 +222,7 @@ func report(err error, stderr io.Writer) int {
 	switch {
 	case errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EPERM):
 		msg = "permission denied loading the BPF program: run as root or grant CAP_BPF,CAP_PERFMON (" + msg + ")"
-	case errors.Is(err, tracer.ErrNoBTF), errors.Is(err, tracer.ErrNoTracepoint):
+	case errors.Is(err, tracer.ErrNoBTF), errors.Is(err, tracer.ErrNoTracepoint), errors.Is(err, tracer.ErrNoDropReason):
 		// Already a sentence about the kernel.
 	case errors.Is(err, ebpf.ErrNotSupported):
 		msg = "this kernel cannot run skbtop's BPF program: " + msg

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
 
@@ -27,6 +28,10 @@ var ErrNoBTF = errors.New("kernel has no BTF (/sys/kernel/btf/vmlinux); skbtop n
 // ErrNoTracepoint means the kernel has no skb:kfree_skb tracepoint to attach
 // to.
 var ErrNoTracepoint = errors.New("kernel has no skb:kfree_skb tracepoint")
+
+// ErrNoDropReason means the kernel's kfree_skb tracepoint predates drop
+// reasons (Linux 5.17).
+var ErrNoDropReason = errors.New("kernel's skb:kfree_skb tracepoint has no drop reason; skbtop needs Linux 5.17 or later")
 
 // DefaultSampleLimit is how many drops each CPU samples per second unless
 // configured otherwise.
@@ -74,6 +79,13 @@ type devKey struct{ netns, ifindex uint32 }
 func Open(cfg Config) (*Tracer, error) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		return nil, ErrNoBTF
+	}
+	kernel, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("read kernel BTF: %w", err)
+	}
+	if err := checkTracepoint(kernel); err != nil {
+		return nil, err
 	}
 	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; later ones
 	// to the memory cgroup, where this is a no-op.
@@ -128,6 +140,27 @@ func Open(cfg Config) (*Tracer, error) {
 		}
 	}
 	return t, nil
+}
+
+// checkTracepoint makes sure the kernel's kfree_skb tracepoint passes a drop
+// reason, which the program reads as its third argument: the reason came in
+// Linux 5.17. Without it the verifier would refuse the program with a
+// message about context access that says nothing to a user.
+func checkTracepoint(spec *btf.Spec) error {
+	var tp *btf.Typedef
+	if err := spec.TypeByName("btf_trace_kfree_skb", &tp); err != nil {
+		return ErrNoTracepoint
+	}
+	ptr, ok := tp.Type.(*btf.Pointer)
+	if !ok {
+		return nil // an unexpected shape: let loading decide
+	}
+	proto, ok := ptr.Target.(*btf.FuncProto)
+	// The typedef's first parameter is the tracepoint's private data.
+	if ok && len(proto.Params) < 4 {
+		return ErrNoDropReason
+	}
+	return nil
 }
 
 // Close detaches the program and frees its maps. Reading samples stops.
