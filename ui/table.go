@@ -7,6 +7,14 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
+// The panes lay out their own rows rather than use bubbles/table: at 80
+// columns a pane must shrink some columns and hide others in a chosen order
+// (the sparkline before a function name is cut), give room back to the one
+// that wants it, style single cells (reasons, sparklines, bars) and keep the
+// selected site under the cursor when rows re-sort each second. bubbles/table
+// takes fixed column widths and styles whole rows, so it would need all of
+// this around it anyway; list.go and this file are that logic alone.
+
 // column is one column of a pane's table. Widths are in cells; a column of
 // width 0 is hidden.
 type column struct {
