@@ -5,8 +5,8 @@
 // and terminal output. Configurations are interleaved and repeated; the
 // medians and spreads go to BENCHMARKS.md.
 //
-//	sudo go run ./bench            # full run, about 10 minutes on 2 cores
-//	sudo go run ./bench -smoke     # a few seconds; fails if skbtop miscounts
+//	go run ./bench            # as root; full run, about 8 minutes on 2 cores
+//	go run ./bench -smoke     # a few seconds; fails if skbtop miscounts
 //
 // It needs root, iproute2 and nftables; bpftrace, perf and tmux are used when
 // installed.
