@@ -191,8 +191,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	samplesDone := make(chan error, 1)
-	go func() { samplesDone <- tr.Samples(ctx, mon.agg.AddSample) }()
+	samplesDone := make(chan struct{})
+	go func() {
+		defer close(samplesDone)
+		if err := tr.Samples(ctx, mon.agg.AddSample); err != nil {
+			// Counting goes on without samples; the view says so.
+			mon.warn("packet samples stopped: " + err.Error())
+		}
+	}()
 	defer func() {
 		cancel()
 		<-samplesDone

@@ -34,10 +34,17 @@ func newMonitor(tr *tracer.Tracer, agg *drops.Aggregator, warnings []string) *mo
 func (m *monitor) openCounters(netnsPath string) {
 	r, err := counters.Open(netnsPath)
 	if err != nil {
-		m.warnings = append(m.warnings, "interface counters unavailable: "+err.Error())
+		m.warn("interface counters unavailable: " + err.Error())
 		return
 	}
 	m.links = r
+}
+
+// warn adds a warning every later snapshot carries.
+func (m *monitor) warn(msg string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.warnings = append(m.warnings, msg)
 }
 
 // Close releases the counter reader.
