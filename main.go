@@ -98,6 +98,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	case o.maxKeys == 0 || o.maxKeys > 1<<24:
 		return o, usageError{fmt.Errorf("-max-keys must be between 1 and %d, got %d", 1<<24, o.maxKeys)}
 	}
+	if fi, err := os.Stat(o.snapshotDir); err != nil {
+		return o, usageError{fmt.Errorf("-snapshot-dir: %w", err)}
+	} else if !fi.IsDir() {
+		return o, usageError{fmt.Errorf("-snapshot-dir %s is not a directory", o.snapshotDir)}
+	}
 	if o.once && o.duration == 0 {
 		o.duration = 5 * time.Second
 	}

@@ -31,6 +31,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--netns", "/nonexistent/ns"}, "network namespace /nonexistent/ns"},
 		{[]string{"--netns", os.TempDir()}, "not a namespace file"},
+		{[]string{"--snapshot-dir", "/nonexistent/dir"}, "-snapshot-dir: stat /nonexistent/dir: no such file or directory"},
+		{[]string{"--snapshot-dir", "/proc/self/status"}, "is not a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
