@@ -97,6 +97,11 @@ func fixtureSnapshot() drops.Snapshot {
 			{Name: "bond0", Ifindex: 5, Netns: netns},
 			{Name: "lo", Ifindex: 1, Netns: netns, Counters: counters(0, 0, 0, 0, 0), Delta: counters(0, 0, 0, 0, 0), Rates: &drops.LinkRates{}},
 		},
+		StackCounters: []drops.StackCounter{
+			{Name: "UdpNoPorts", Value: 1_204_311, Delta: 24_718, Rate: 412},
+			{Name: "TcpExtListenDrops", Value: 88, Delta: 12, Rate: 0},
+			{Name: "IpInAddrErrors", Value: 1_500, Delta: 1_500, Rate: 25},
+		},
 	}
 	snap.Recount()
 	return snap

@@ -269,7 +269,7 @@ func (m *Model) apply() {
 	}
 	m.sites.SetSites(m.view.Sites, m.view.Totals, empty)
 	m.ifaces.SetInterfaces(m.view.Interfaces, m.view.Sites, m.filter.Symbol != "")
-	m.protos.SetProtocols(m.view.Protocols, m.view.Totals)
+	m.protos.SetProtocols(m.view.Protocols, m.view.Totals, m.view.StackCounters)
 	m.detail.Refresh(m.view)
 	m.picker.SetInterfaces(m.shown.Interfaces, m.filter.Interface)
 }

@@ -6,7 +6,9 @@ import (
 	"github.com/skbtop/skbtop/drops"
 )
 
-// protocolsPane breaks drops down by L3/L4 with a bar per row.
+// protocolsPane breaks drops down by L3/L4 with a bar per row and, below,
+// lists the namespace's protocol drop counters that changed (UdpNoPorts,
+// TcpExtListenDrops, ...): the kernel's own count beside the traced one.
 type protocolsPane struct {
 	st      *styles
 	keys    *keyMap
@@ -14,22 +16,33 @@ type protocolsPane struct {
 	focused bool
 
 	protos []drops.Protocol
+	stack  []drops.StackCounter
 	total  uint64
 	rate   float64
 	list   list
 }
 
-// SetSize sets the pane's width and height, including its column header.
+// SetSize sets the pane's width and height, including its column headers.
 func (p *protocolsPane) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.list.setHeight(h - 1)
+	p.list.setHeight(h - 1 - p.stackHeight())
 }
 
-// SetProtocols replaces the rows.
-func (p *protocolsPane) SetProtocols(protos []drops.Protocol, totals drops.Totals) {
-	p.protos = protos
+// stackHeight is the lines the counter section takes: a blank line, its
+// header and its rows, at most half the pane.
+func (p protocolsPane) stackHeight() int {
+	if len(p.stack) == 0 || p.h < 6 {
+		return 0
+	}
+	return min(len(p.stack)+2, p.h/2)
+}
+
+// SetProtocols replaces the rows and the protocol counters.
+func (p *protocolsPane) SetProtocols(protos []drops.Protocol, totals drops.Totals, stack []drops.StackCounter) {
+	p.protos, p.stack = protos, stack
 	p.total, p.rate = totals.Drops, totals.Rate
 	p.list.setLen(len(protos))
+	p.list.setHeight(p.h - 1 - p.stackHeight())
 }
 
 // Update moves the cursor.
@@ -76,7 +89,7 @@ func (p protocolsPane) lines() []string {
 	lines := []string{headerRow(cols, p.st.colHead)}
 	if len(p.protos) == 0 {
 		lines = append(lines, p.st.muted.Render("No drops."))
-		return block(lines, p.w, p.h)
+		return append(block(lines, p.w, p.h-p.stackHeight()), p.stackLines()...)
 	}
 	from, to := p.list.visible()
 	for i := from; i < to; i++ {
@@ -90,5 +103,29 @@ func (p protocolsPane) lines() []string {
 			lines = append(lines, styledRow(cols, cells, []*lipgloss.Style{nil, &p.st.strong, nil, nil, &p.st.bar}))
 		}
 	}
-	return block(lines, p.w, p.h)
+	return append(block(lines, p.w, p.h-p.stackHeight()), p.stackLines()...)
+}
+
+// stackLines renders the protocol counter section, stackHeight lines.
+func (p protocolsPane) stackLines() []string {
+	h := p.stackHeight()
+	if h == 0 {
+		return nil
+	}
+	names := make([]string, len(p.stack))
+	for i, c := range p.stack {
+		names[i] = c.Name
+	}
+	cols := []column{
+		{title: "KERNEL COUNTER", w: natural("KERNEL COUNTER", names, 14, 28), min: 10},
+		{title: "CHANGE", w: 7, min: 6, right: true},
+		{title: "RATE/s", w: 6, min: 6, right: true},
+	}
+	fitColumns(cols, p.w, []int{0}, []int{2}, -1)
+	lines := []string{"", headerRow(cols, p.st.colHead)}
+	for _, c := range p.stack[:h-2] {
+		lines = append(lines, styledRow(cols, []string{c.Name, fmtCount(c.Delta), fmtRate(c.Rate)},
+			[]*lipgloss.Style{nil, nil, &p.st.strong}))
+	}
+	return block(lines, p.w, h)
 }
