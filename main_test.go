@@ -69,12 +69,7 @@ func TestHelpExitsZero(t *testing.T) {
 // TestOnceJSON runs skbtop as a user would, --once --json --netns on a test
 // namespace, and checks that the report holds exactly the drops made there.
 func TestOnceJSON(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("kernel tests must run as root in CI")
-		}
-		t.Skip("needs root (namespaces and BPF)")
-	}
+	needRoot(t)
 	l, err := netlab.NewLink()
 	if err != nil {
 		t.Fatal(err)

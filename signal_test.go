@@ -52,15 +52,53 @@ func progIDs(t *testing.T, pid int) []ebpf.ProgramID {
 	return ids
 }
 
+// needRoot skips a test that loads BPF when not root, but fails it under CI.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("kernel tests must run as root in CI")
+	}
+	t.Skip("needs root (namespaces and BPF)")
+}
+
+// needTool skips a test whose tool is missing, but fails it under CI.
+func needTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err == nil {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is not installed", name)
+	}
+	t.Skipf("%s is not installed", name)
+}
+
+// waitUnloaded waits for the kernel to free the programs after what ended
+// them: it frees a program after an RCU grace period, so one may linger a
+// moment after its last reference is gone.
+func waitUnloaded(t *testing.T, ids []ebpf.ProgramID, after string) {
+	t.Helper()
+	for _, id := range ids {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			p, err := ebpf.NewProgramFromID(id)
+			if err != nil {
+				break
+			}
+			p.Close()
+			if time.Now().After(deadline) {
+				t.Fatalf("program %d still loaded after %s", id, after)
+			}
+		}
+	}
+}
+
 // TestSignalsDetach starts skbtop, stops it with each signal a user or a
 // dropped ssh session sends, and checks that its BPF program is gone.
 func TestSignalsDetach(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("kernel tests must run as root in CI")
-		}
-		t.Skip("needs root (BPF)")
-	}
+	needRoot(t)
 	bin := buildSkbtop(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
@@ -92,19 +130,7 @@ func TestSignalsDetach(t *testing.T) {
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("skbtop exited with %v after %s, want status 0", err, sig)
 			}
-			for _, id := range ids {
-				// The kernel frees a program after an RCU grace period.
-				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-					p, err := ebpf.NewProgramFromID(id)
-					if err != nil {
-						break
-					}
-					p.Close()
-					if time.Now().After(deadline) {
-						t.Fatalf("program %d still loaded after skbtop exited on %s", id, sig)
-					}
-				}
-			}
+			waitUnloaded(t, ids, "skbtop exited on "+sig.String())
 		})
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf"
-
 	"github.com/skbtop/skbtop/drops"
 	"github.com/skbtop/skbtop/internal/netlab"
 )
@@ -69,18 +67,8 @@ func (p *tmuxPane) waitFor(what string, cond func(screen string) bool) string {
 // test namespace appear with their site, the symbol filter hides them, a
 // snapshot holds their exact count, and q exits leaving no program loaded.
 func TestTUI(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("kernel tests must run as root in CI")
-		}
-		t.Skip("needs root (namespaces and BPF)")
-	}
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("tmux is not installed")
-		}
-		t.Skip("tmux is not installed")
-	}
+	needRoot(t)
+	needTool(t, "tmux")
 	bin := buildSkbtop(t)
 	l, err := netlab.NewLink()
 	if err != nil {
@@ -174,36 +162,15 @@ func TestTUI(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for _, id := range ids {
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			prog, err := ebpf.NewProgramFromID(id)
-			if err != nil {
-				break
-			}
-			prog.Close()
-			if time.Now().After(deadline) {
-				t.Fatalf("program %d still loaded after q", id)
-			}
-		}
-	}
+	waitUnloaded(t, ids, "q")
 }
 
 // TestTUISignalsRestoreTerminal kills the live view the ways a session ends
 // (SIGTERM, and SIGHUP when ssh drops) and checks that the terminal is back
 // in its normal mode and the program is gone.
 func TestTUISignalsRestoreTerminal(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("kernel tests must run as root in CI")
-		}
-		t.Skip("needs root (BPF)")
-	}
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("tmux is not installed")
-		}
-		t.Skip("tmux is not installed")
-	}
+	needRoot(t)
+	needTool(t, "tmux")
 	bin := buildSkbtop(t)
 	for _, sig := range []string{"TERM", "HUP"} {
 		t.Run(sig, func(t *testing.T) {
@@ -248,18 +215,7 @@ func TestTUISignalsRestoreTerminal(t *testing.T) {
 			if s := p.screen(); strings.Contains(s, "samples lost") {
 				t.Errorf("the live view is still on screen after SIG%s:\n%s", sig, s)
 			}
-			for _, id := range ids {
-				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-					prog, err := ebpf.NewProgramFromID(id)
-					if err != nil {
-						break
-					}
-					prog.Close()
-					if time.Now().After(deadline) {
-						t.Fatalf("program %d still loaded after SIG%s", id, sig)
-					}
-				}
-			}
+			waitUnloaded(t, ids, "SIG"+sig)
 		})
 	}
 }
