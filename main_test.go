@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/drops"
-	"github.com/skbtop/skbtop/internal/netlab"
+	"github.com/skbtop/skbtop/internal/kerneltest"
 )
 
 func TestBadCommandLines(t *testing.T) {
@@ -69,12 +69,8 @@ func TestHelpExitsZero(t *testing.T) {
 // TestOnceJSON runs skbtop as a user would, --once --json --netns on a test
 // namespace, and checks that the report holds exactly the drops made there.
 func TestOnceJSON(t *testing.T) {
-	needRoot(t)
-	l, err := netlab.NewLink()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	kerneltest.NeedRoot(t)
+	l := kerneltest.NewLink(t)
 
 	const udp, frames = 123, 45
 	pr, pw := io.Pipe()

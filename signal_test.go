@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/skbtop/skbtop/internal/kerneltest"
 )
 
 // buildSkbtop builds the binary once per test run.
@@ -52,30 +54,6 @@ func progIDs(t *testing.T, pid int) []ebpf.ProgramID {
 	return ids
 }
 
-// needRoot skips a test that loads BPF when not root, but fails it under CI.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("kernel tests must run as root in CI")
-	}
-	t.Skip("needs root (namespaces and BPF)")
-}
-
-// needTool skips a test whose tool is missing, but fails it under CI.
-func needTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err == nil {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed", name)
-	}
-	t.Skipf("%s is not installed", name)
-}
-
 // waitUnloaded waits for the kernel to free the programs after what ended
 // them: it frees a program after an RCU grace period, so one may linger a
 // moment after its last reference is gone.
@@ -98,7 +76,7 @@ func waitUnloaded(t *testing.T, ids []ebpf.ProgramID, after string) {
 // TestSignalsDetach starts skbtop, stops it with each signal a user or a
 // dropped ssh session sends, and checks that its BPF program is gone.
 func TestSignalsDetach(t *testing.T) {
-	needRoot(t)
+	kerneltest.NeedRoot(t)
 	bin := buildSkbtop(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/skbtop/skbtop/drops"
-	"github.com/skbtop/skbtop/internal/netlab"
+	"github.com/skbtop/skbtop/internal/kerneltest"
 )
 
 // tmuxPane drives the real binary in a detached tmux session on a private
@@ -67,14 +67,10 @@ func (p *tmuxPane) waitFor(what string, cond func(screen string) bool) string {
 // test namespace appear with their site, the symbol filter hides them, a
 // snapshot holds their exact count, and q exits leaving no program loaded.
 func TestTUI(t *testing.T) {
-	needRoot(t)
-	needTool(t, "tmux")
+	kerneltest.NeedRoot(t)
+	kerneltest.NeedTool(t, "tmux")
 	bin := buildSkbtop(t)
-	l, err := netlab.NewLink()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	l := kerneltest.NewLink(t)
 	dir := t.TempDir()
 
 	p := &tmuxPane{t: t, socket: fmt.Sprintf("skbtop-test-%d", os.Getpid()), session: "skbtop"}
@@ -169,8 +165,8 @@ func TestTUI(t *testing.T) {
 // (SIGTERM, and SIGHUP when ssh drops) and checks that the terminal is back
 // in its normal mode and the program is gone.
 func TestTUISignalsRestoreTerminal(t *testing.T) {
-	needRoot(t)
-	needTool(t, "tmux")
+	kerneltest.NeedRoot(t)
+	kerneltest.NeedTool(t, "tmux")
 	bin := buildSkbtop(t)
 	for _, sig := range []string{"TERM", "HUP"} {
 		t.Run(sig, func(t *testing.T) {

@@ -8,39 +8,11 @@ import (
 
 	"github.com/skbtop/skbtop/counters"
 	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/internal/kerneltest"
 	"github.com/skbtop/skbtop/internal/netlab"
 	"github.com/skbtop/skbtop/symbols"
 	"github.com/skbtop/skbtop/tracer"
 )
-
-// skipOrFail skips a kernel test that cannot run here, or fails it when CI
-// is set: in CI the kernel tests must run.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format+" (CI is set: kernel tests must run)", args...)
-	}
-	t.Skipf(format, args...)
-}
-
-// newLink creates a sender and a receiver namespace joined by a veth pair,
-// removed when the test ends.
-func newLink(t *testing.T) *netlab.Link {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "kernel tests need root (network namespaces, BPF); run go test as root")
-	}
-	l, err := netlab.NewLink()
-	if err != nil {
-		skipOrFail(t, "cannot create network namespaces here: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("remove test namespaces: %v", err)
-		}
-	})
-	return l
-}
 
 // openReader opens a counters reader on the receiver's namespace.
 func openReader(t *testing.T, l *netlab.Link) *counters.Reader {
@@ -96,11 +68,11 @@ func iface(t *testing.T, ifaces []drops.Interface, ifindex int) drops.Interface 
 // say the traced drops explain all of rx_dropped.
 func TestKernelUnhandledEthertype(t *testing.T) {
 	const n = 25
-	l := newLink(t)
+	l := kerneltest.NewLink(t)
 	r := openReader(t, l)
 	tr, err := tracer.Open(tracer.Config{Netns: l.Receiver.Inode, SampleLimit: -1})
 	if err != nil {
-		skipOrFail(t, "cannot load the BPF program here: %v", err)
+		kerneltest.SkipOrFail(t, "cannot load the BPF program here: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := tr.Close(); err != nil {
@@ -175,7 +147,7 @@ func TestKernelUnhandledEthertype(t *testing.T) {
 // which checks that the /proc files opened once inside it stay bound to it.
 func TestKernelUDPNoPorts(t *testing.T) {
 	const n = 40
-	l := newLink(t)
+	l := kerneltest.NewLink(t)
 	r := openReader(t, l)
 	tracker := counters.NewTracker()
 	read := func(now time.Time) {
@@ -224,7 +196,7 @@ func TestKernelUDPNoPorts(t *testing.T) {
 // reader of the wrong namespace.
 func TestKernelOpenErrors(t *testing.T) {
 	if os.Geteuid() != 0 {
-		skipOrFail(t, "entering a namespace needs root")
+		kerneltest.SkipOrFail(t, "entering a namespace needs root")
 	}
 	for _, path := range []string{"/run/netns/skbtop-does-not-exist", "/etc/hostname"} {
 		if r, err := counters.Open(path); err == nil {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skbtop/skbtop/internal/kerneltest"
 )
 
 func TestInodeRejectsPlainFiles(t *testing.T) {
@@ -28,12 +30,7 @@ func TestNames(t *testing.T) {
 	if got := n.Name(0); got != "" {
 		t.Errorf("inode 0 named %q", got)
 	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("needs root in CI")
-		}
-		t.Skip("creating a namespace needs root")
-	}
+	kerneltest.NeedRoot(t)
 	name := "skbtop-names-" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v: %s", err, out)

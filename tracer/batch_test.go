@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/skbtop/skbtop/internal/kerneltest"
 	"github.com/skbtop/skbtop/internal/netlab"
 )
 
@@ -12,7 +13,7 @@ import (
 // the drops that found the map full must be counted as overflow, so that the
 // total stays exact.
 func TestReadManyKeys(t *testing.T) {
-	needKernel(t)
+	kerneltest.NeedRoot(t)
 	const maxKeys = 2 * batchKeys
 	g, err := netlab.NewGenerator(1)
 	if err != nil {

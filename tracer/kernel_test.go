@@ -3,7 +3,6 @@ package tracer
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -14,33 +13,18 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/internal/kerneltest"
 	"github.com/skbtop/skbtop/internal/netlab"
 	"github.com/skbtop/skbtop/netns"
 	"github.com/skbtop/skbtop/symbols"
 )
 
-// needKernel skips (or, under CI, fails) when this process cannot create
-// namespaces and load BPF.
-func needKernel(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("kernel tests must run as root in CI")
-	}
-	t.Skip("kernel tests need root (namespaces and BPF); run go test as root")
-}
-
 func openTracer(t *testing.T, cfg Config) *Tracer {
 	t.Helper()
-	needKernel(t)
+	kerneltest.NeedRoot(t)
 	tr, err := Open(cfg)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("load BPF program: %v", err)
-		}
-		t.Skipf("cannot load the BPF program here: %v", err)
+		kerneltest.SkipOrFail(t, "cannot load the BPF program here: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := tr.Close(); err != nil {
@@ -48,21 +32,6 @@ func openTracer(t *testing.T, cfg Config) *Tracer {
 		}
 	})
 	return tr
-}
-
-func newLink(t *testing.T) *netlab.Link {
-	t.Helper()
-	needKernel(t)
-	l, err := netlab.NewLink()
-	if err != nil {
-		t.Fatalf("create test namespaces: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("remove test namespaces: %v", err)
-		}
-	})
-	return l
 }
 
 var (
@@ -180,7 +149,7 @@ func TestDrops(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := newLink(t)
+			l := kerneltest.NewLink(t)
 			tr := openTracer(t, Config{Netns: l.Receiver.Inode})
 			want := tt.drop(t, l)
 			snap := snapshot(t, tr)
@@ -225,7 +194,7 @@ func TestDrops(t *testing.T) {
 // (sampled, suppressed or lost) and that samples carry the packet.
 func TestSamples(t *testing.T) {
 	const n, limit = 500, 16
-	l := newLink(t)
+	l := kerneltest.NewLink(t)
 	tr := openTracer(t, Config{Netns: l.Receiver.Inode, SampleLimit: limit})
 	ctx, cancel := context.WithCancel(context.Background())
 	var (
@@ -298,7 +267,7 @@ func TestSamples(t *testing.T) {
 // be counted, in the overflow figures.
 func TestOverflow(t *testing.T) {
 	const n = 100
-	l := newLink(t)
+	l := kerneltest.NewLink(t)
 	tr := openTracer(t, Config{Netns: l.Receiver.Inode, MaxKeys: 1})
 	if err := l.SendUDP(9, n, 64); err != nil {
 		t.Fatal(err)
@@ -317,13 +286,10 @@ func TestOverflow(t *testing.T) {
 
 // TestCloseDetaches checks that Close leaves no program of ours loaded.
 func TestCloseDetaches(t *testing.T) {
-	needKernel(t)
+	kerneltest.NeedRoot(t)
 	tr, err := Open(Config{})
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("load BPF program: %v", err)
-		}
-		t.Skipf("cannot load the BPF program here: %v", err)
+		kerneltest.SkipOrFail(t, "cannot load the BPF program here: %v", err)
 	}
 	info, err := tr.objs.OnKfreeSkb.Info()
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/internal/kerneltest"
 	"github.com/skbtop/skbtop/internal/netlab"
 )
 
@@ -92,7 +93,7 @@ func TestUserStories(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := newLink(t)
+			l := kerneltest.NewLink(t)
 			tr := openTracer(t, Config{})
 			want := tt.run(t, l)
 			ns, nsName, ifname := l.Receiver.Inode, l.Receiver.Name, l.ReceiverIf

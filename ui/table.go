@@ -80,24 +80,10 @@ func headerRow(cols []column, st lipgloss.Style) string {
 }
 
 // plainRow renders cells into their columns without styles.
-func plainRow(cols []column, cells []string) string {
-	var b strings.Builder
-	first := true
-	for i, c := range cols {
-		if c.w <= 0 {
-			continue
-		}
-		if !first {
-			b.WriteByte(' ')
-		}
-		first = false
-		b.WriteString(fitCell(c, cells[i]))
-	}
-	return b.String()
-}
+func plainRow(cols []column, cells []string) string { return styledRow(cols, cells, nil) }
 
-// styledRow renders cells into their columns, each with its style (nil
-// styles leave a cell plain).
+// styledRow renders cells into their columns, each with its style (a nil
+// style, or nil sts, leaves a cell plain).
 func styledRow(cols []column, cells []string, sts []*lipgloss.Style) string {
 	var b strings.Builder
 	first := true
@@ -110,7 +96,7 @@ func styledRow(cols []column, cells []string, sts []*lipgloss.Style) string {
 		}
 		first = false
 		cell := fitCell(c, cells[i])
-		if sts[i] != nil && strings.TrimSpace(cell) != "" {
+		if sts != nil && sts[i] != nil && strings.TrimSpace(cell) != "" {
 			cell = sts[i].Render(cell)
 		}
 		b.WriteString(cell)
