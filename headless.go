@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -101,8 +102,8 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SITE\tREASON\tINTERFACE\tPROTO\tCOUNT\tRATE/s")
 	for _, site := range s.Sites {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f\n", site.Symbol(), dash(site.Reason), dash(site.InterfaceLabel()),
-			proto(site.L3, site.L4), site.Count, site.Rate)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f\n", site.Symbol(), drops.OrDash(site.Reason),
+			drops.OrDash(site.InterfaceLabel()), drops.OrDash(site.Proto()), site.Count, site.Rate)
 	}
 	if len(s.Sites) == 0 {
 		fmt.Fprintln(tw, "(no drops)\t\t\t\t\t")
@@ -120,51 +121,45 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 	return tw.Flush()
 }
 
-// writeInterfaces lists the interfaces with traced drops or a drop counter
-// that moved in the window, the traced drops beside the counters' change.
+// writeInterfaces lists the interfaces that are not quiet: the traced drops
+// beside the change of each drop counter and how much of the counted drops
+// the traced ones explain.
 func writeInterfaces(w io.Writer, ifaces []drops.Interface) {
+	fields := drops.DropFields()
 	var shown, quiet int
 	for _, ifc := range ifaces {
-		d := ifc.Delta
-		if ifc.TracedDrops == 0 && (d == nil || d.RxDropped+d.TxDropped+d.RxMissed+d.RxFIFO+d.RxNoHandler+d.RxErrors+d.TxErrors == 0) {
+		if ifc.Quiet() {
 			quiet++
 			continue
 		}
 		if shown == 0 {
-			fmt.Fprintln(w, "\nINTERFACE\tTRACED\tRX_DROPPED\tEXPLAINED\tTX_DROPPED\tRX_NOHANDLER\tRX_MISSED\tRX_FIFO\tRX_ERRORS\tTX_ERRORS")
+			fmt.Fprint(w, "\nINTERFACE\tTRACED")
+			for _, f := range fields {
+				fmt.Fprint(w, "\t", strings.ToUpper(f.String()))
+			}
+			fmt.Fprintln(w, "\tEXPLAINED")
 		}
 		shown++
-		if d == nil {
-			fmt.Fprintf(w, "%s\t%d\t-\t-\t-\t-\t-\t-\t-\t-\n", ifc.Label(), ifc.TracedDrops)
-			continue
+		fmt.Fprintf(w, "%s\t%d", ifc.Label(), ifc.TracedDrops)
+		for _, f := range fields {
+			v := "-"
+			if ifc.Delta != nil && ifc.Delta.Has(f) {
+				v = strconv.FormatUint(ifc.Delta.Get(f), 10)
+			}
+			fmt.Fprint(w, "\t", v)
 		}
 		explained := "-"
-		if rc := ifc.RxDropped; rc.Counted > 0 {
+		if rc := ifc.Reconciliation; rc.Counted > 0 {
 			explained = fmt.Sprintf("%d (%.0f%%)", rc.Explained, 100*rc.Fraction)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", ifc.Label(), ifc.TracedDrops,
-			d.RxDropped, explained, d.TxDropped, d.RxNoHandler, d.RxMissed, d.RxFIFO, d.RxErrors, d.TxErrors)
+		fmt.Fprintf(w, "\t%s\n", explained)
 	}
 	if shown > 0 {
-		fmt.Fprintln(w, "Counters are changes over the window. EXPLAINED: the part of rx_dropped+rx_nohandler that")
-		fmt.Fprintln(w, "traced drops at sites counting there account for. RX_MISSED/RX_FIFO are NIC ring overflows:")
-		fmt.Fprintln(w, "those frames never become an skb, so kfree_skb never sees them (ethtool -S, ethtool -g/-G).")
+		fmt.Fprintln(w, drops.CountersNote)
+		fmt.Fprintln(w, drops.ExplainedNote)
+		fmt.Fprintln(w, drops.NICRingNote)
 	}
 	if quiet > 0 {
 		fmt.Fprintf(w, "%d interface(s) without drops not shown\n", quiet)
 	}
-}
-
-func proto(l3, l4 string) string {
-	if l4 == "" {
-		return l3
-	}
-	return l3 + "/" + l4
-}
-
-func dash(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return "-"
-	}
-	return s
 }

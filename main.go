@@ -21,9 +21,14 @@ import (
 
 	"github.com/skbtop/skbtop/drops"
 	"github.com/skbtop/skbtop/netns"
-	"github.com/skbtop/skbtop/symbols"
 	"github.com/skbtop/skbtop/tracer"
 )
+
+// maxSamples bounds --samples (per CPU and second). The sample ring holds
+// about 1,200 samples and is drained every 100 ms, so beyond about 12,000 a
+// second in all the ring overflows and samples are lost anyway; each
+// sampled drop also costs about 200 ns more (BENCHMARKS.md).
+const maxSamples = 10000
 
 // memoryLimit is the heap size at which the garbage collector starts working
 // harder. A full kernel map (16k sites) makes each snapshot several MB of
@@ -53,7 +58,7 @@ type options struct {
 	filter      drops.Filter
 	netns       string
 	snapshotDir string
-	sampleLimit int
+	samples     int
 	maxKeys     uint
 	allCounters bool
 	debug       bool
@@ -73,7 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.filter.Symbol, "symbol", "", "show only drop sites whose function contains this text")
 	fs.StringVar(&o.netns, "netns", "", "count only drops in this network namespace (/run/netns/NAME or /proc/PID/ns/net)")
 	fs.StringVar(&o.snapshotDir, "snapshot-dir", ".", "directory the TUI's 's' key writes snapshots to")
-	fs.IntVar(&o.sampleLimit, "samples", tracer.DefaultSampleLimit, "drops sampled per CPU per second for packet details (0 turns sampling off)")
+	fs.IntVar(&o.samples, "samples", tracer.DefaultSampleLimit, "drops sampled per CPU per second for packet details (0 turns sampling off)")
 	fs.UintVar(&o.maxKeys, "max-keys", tracer.DefaultMaxKeys, "size of the kernel's aggregate map; drops beyond it are still counted, as overflow")
 	fs.BoolVar(&o.allCounters, "all-counters", false, "show protocol counters that did not change too")
 	fs.BoolVar(&o.debug, "debug", false, "show the BPF verifier log when loading fails")
@@ -93,8 +98,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usageError{fmt.Errorf("-interval must be positive, got %s", o.interval)}
 	case o.duration < 0:
 		return o, usageError{fmt.Errorf("-duration must be positive, got %s", o.duration)}
-	case o.sampleLimit < 0:
-		return o, usageError{fmt.Errorf("-samples must be 0 or more, got %d", o.sampleLimit)}
+	case o.samples < 0 || o.samples > maxSamples:
+		return o, usageError{fmt.Errorf("-samples must be between 0 and %d, got %d", maxSamples, o.samples)}
 	case o.maxKeys == 0 || o.maxKeys > 1<<24:
 		return o, usageError{fmt.Errorf("-max-keys must be between 1 and %d, got %d", 1<<24, o.maxKeys)}
 	}
@@ -119,95 +124,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var nsInode uint32
+	var ns *netns.Namespace
 	if o.netns != "" {
-		if nsInode, err = netns.Inode(o.netns); err != nil {
+		// Opened once: the filter and the counters concern this
+		// namespace even if its name is reused meanwhile.
+		if ns, err = netns.Open(o.netns); err != nil {
 			return usageError{err}
 		}
 	}
-
 	if !o.once && !o.json {
 		if err := needTerminal(); err != nil {
+			ns.Close()
 			return err
 		}
 	}
-
-	// Parsing kallsyms takes a while; do it while the program loads.
-	type symsResult struct {
-		k   *symbols.Kallsyms
-		err error
-	}
-	symsCh := make(chan symsResult, 1)
-	go func() {
-		k, err := symbols.OpenKallsyms("/proc/kallsyms")
-		symsCh <- symsResult{k, err}
-	}()
-
-	samples := o.sampleLimit
-	if samples == 0 {
-		samples = -1
-	}
-	tr, err := tracer.Open(tracer.Config{
-		Netns:       nsInode,
-		SampleLimit: samples,
-		MaxKeys:     uint32(o.maxKeys),
-		VerifierLog: o.debug,
-	})
+	mon, err := openMonitor(o, ns)
 	if err != nil {
-		<-symsCh
 		return err
 	}
-	defer tr.Close()
-
-	var warnings []string
-	syms := <-symsCh
-	switch {
-	case syms.err != nil:
-		// Without names skbtop still counts; sites show raw addresses.
-		warnings = append(warnings, syms.err.Error())
-	case syms.k.Restricted():
-		warnings = append(warnings, symbols.ErrRestricted.Error())
-	}
-	reasons, err := symbols.LoadReasons()
-	if err != nil {
-		warnings = append(warnings, "drop reasons shown as numbers: "+err.Error())
-	}
-
-	host, _ := os.Hostname()
-	// Interfaces in the namespace reported on go by their names alone;
-	// those elsewhere carry the namespace's name too.
-	home := nsInode
-	if home == 0 {
-		home, _ = netns.Inode("/proc/self/ns/net")
-	}
-	res := symbols.Resolver{
-		Kallsyms:   syms.k,
-		Reasons:    reasons,
-		Interfaces: tr.Interface,
-		Namespaces: netns.NewNames(home).Name,
-	}
-	agg := drops.NewAggregator(res, host, kernelRelease())
-	// Only the live view draws sparklines.
-	agg.SetHistory(!o.once && !o.json)
-	mon := newMonitor(tr, agg, warnings)
-	mon.allCounters = o.allCounters
-	mon.openCounters(o.netns)
 	defer mon.Close()
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	samplesDone := make(chan struct{})
-	go func() {
-		defer close(samplesDone)
-		if err := tr.Samples(ctx, mon.agg.AddSample); err != nil {
-			// Counting goes on without samples; the view says so.
-			mon.warn("packet samples stopped: " + err.Error())
-		}
-	}()
-	defer func() {
-		cancel()
-		<-samplesDone
-	}()
 
 	switch {
 	case o.once:

@@ -1,91 +1,161 @@
 package main
 
 import (
-	"sync"
+	"context"
+	"errors"
+	"os"
 
 	"github.com/skbtop/skbtop/counters"
 	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/netns"
+	"github.com/skbtop/skbtop/symbols"
 	"github.com/skbtop/skbtop/tracer"
 )
 
-// monitor is the one source of snapshots for every output: it reads the
-// tracer's cumulative counts into the aggregator and adds what the view must
-// warn about. The TUI pulls from it once per tick, headless modes likewise.
+// monitor wires the sources to the aggregator: each refresh it reads the
+// tracer's counts and the kernel's counters into one drops.Reading, and the
+// aggregator returns the finished snapshot every output formats. A sample
+// reader feeds the aggregator in between. It is built in one call,
+// openMonitor, and released with Close.
 type monitor struct {
-	tr  *tracer.Tracer
-	agg *drops.Aggregator
-	// links reads interface and protocol counters; nil when they could not
-	// be opened, and then only traced drops are shown.
-	links       *counters.Reader
-	tracker     *counters.Tracker
-	allCounters bool
+	ns    *netns.Namespace // the namespace watched (--netns), nil for ours
+	home  uint32           // its inode, or our own namespace's
+	tr    *tracer.Tracer
+	links *counters.Reader // nil when counters could not be opened
+	agg   *drops.Aggregator
 
-	mu       sync.Mutex
-	warnings []string
+	stopSamples context.CancelFunc
+	samplesDone chan struct{}
 }
 
-func newMonitor(tr *tracer.Tracer, agg *drops.Aggregator, warnings []string) *monitor {
-	return &monitor{tr: tr, agg: agg, warnings: warnings, tracker: counters.NewTracker()}
-}
+// openMonitor opens everything skbtop reads for options o and the watched
+// namespace ns (nil for skbtop's own; the monitor takes it over): kallsyms
+// and drop reasons, the tracer and the counters, and starts reading
+// samples. Only a failure to open the tracer is an error; anything else
+// degrades the view and says so in its warnings.
+func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
+	m := &monitor{ns: ns}
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	if ns != nil {
+		m.home = ns.Inode
+	} else if m.home, err = netns.Inode("/proc/self/ns/net"); err != nil {
+		return nil, err
+	}
 
-// openCounters starts reading the kernel's counters of the namespace at
-// netnsPath ("" for skbtop's own). On failure skbtop runs on without them
-// and says why.
-func (m *monitor) openCounters(netnsPath string) {
-	r, err := counters.Open(netnsPath)
+	// Parsing kallsyms takes a while; do it while the program loads.
+	type symsResult struct {
+		k   *symbols.Kallsyms
+		err error
+	}
+	symsCh := make(chan symsResult, 1)
+	go func() {
+		k, err := symbols.OpenKallsyms("/proc/kallsyms")
+		symsCh <- symsResult{k, err}
+	}()
+	cfg := tracer.Config{SampleLimit: uint32(o.samples), MaxKeys: uint32(o.maxKeys), VerifierLog: o.debug}
+	if m.ns != nil {
+		cfg.Netns = m.ns.Inode
+	}
+	m.tr, err = tracer.Open(cfg)
+	syms := <-symsCh
 	if err != nil {
-		m.warn("interface counters unavailable: " + err.Error())
-		return
+		return nil, err
 	}
-	m.links = r
-}
 
-// warn adds a warning every later snapshot carries.
-func (m *monitor) warn(msg string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.warnings = append(m.warnings, msg)
-}
-
-// Close releases the counter reader.
-func (m *monitor) Close() error {
-	if m.links == nil {
-		return nil
+	var warnings []string
+	switch {
+	case syms.err != nil:
+		// Without names skbtop still counts; sites show raw addresses.
+		warnings = append(warnings, syms.err.Error())
+	case syms.k.Restricted():
+		warnings = append(warnings, symbols.ErrRestricted.Error())
 	}
-	return m.links.Close()
+	reasons, rerr := symbols.LoadReasons()
+	if rerr != nil {
+		warnings = append(warnings, "drop reasons shown as numbers: "+rerr.Error())
+	}
+	var nsFile *os.File
+	if m.ns != nil {
+		nsFile = m.ns.File
+	}
+	if m.links, err = counters.Open(nsFile); err != nil {
+		warnings = append(warnings, "interface counters unavailable: "+err.Error())
+		m.links, err = nil, nil
+	}
+	host, _ := os.Hostname()
+	m.agg = drops.NewAggregator(drops.Config{
+		// Interfaces in the namespace reported on go by their names
+		// alone; those elsewhere carry the namespace's name too.
+		Resolver:    symbols.Resolver{Kallsyms: syms.k, Reasons: reasons, Namespaces: netns.NewNames(m.home).Name},
+		Host:        host,
+		Kernel:      kernelRelease(),
+		History:     !o.once && !o.json,
+		AllCounters: o.allCounters,
+		Warnings:    warnings,
+	})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stopSamples, m.samplesDone = cancel, make(chan struct{})
+	go func() {
+		defer close(m.samplesDone)
+		if err := m.tr.Samples(ctx, m.agg.AddSample); err != nil {
+			// Counting goes on without samples; the view says so.
+			m.agg.Warn("packet samples stopped: " + err.Error())
+		}
+	}()
+	return m, nil
 }
 
-// Snapshot reads the kernel's counts and counters and returns the
-// unfiltered view. Only a failure to read the tracer is an error; a counter
+// errTracer marks a failure to read the tracer: the counts are gone, so the
+// live view stops rather than showing a frozen picture.
+var errTracer = errors.New("read drop counts")
+
+// Snapshot reads every source and returns the unfiltered view. Only a
+// failure to read the tracer is an error (wrapping errTracer); a counter
 // source that fails shows as a warning in the snapshot.
 func (m *monitor) Snapshot() (drops.Snapshot, error) {
 	r, err := m.tr.Read()
 	if err != nil {
-		return drops.Snapshot{}, err
+		return drops.Snapshot{}, errors.Join(errTracer, err)
+	}
+	if m.links != nil {
+		// A nil reading keeps the previous values of that source.
+		var err error
+		r.LinksNetns = m.home
+		if r.Links, err = m.links.Links(); err != nil {
+			r.Errors = append(r.Errors, "interface counters: "+err.Error())
+		}
+		if r.Stack, err = m.links.Stack(); err != nil {
+			r.Errors = append(r.Errors, "protocol counters: "+err.Error())
+		}
 	}
 	m.agg.Update(r)
-	snap := m.agg.Snapshot()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	snap.Warnings = append(snap.Warnings, m.warnings...)
-	if m.links != nil {
-		// A nil reading keeps the tracker's previous values for that source.
-		links, err := m.links.Links()
-		if err != nil {
-			snap.Warnings = append(snap.Warnings, "interface counters: "+err.Error())
-		}
-		stack, err := m.links.Stack()
-		if err != nil {
-			snap.Warnings = append(snap.Warnings, "protocol counters: "+err.Error())
-		}
-		m.tracker.Update(r.Time, links, stack)
-		snap.SetCounters(m.tracker.Interfaces(m.links.Netns()), m.tracker.StackCounters(m.allCounters))
-	}
-	return snap, nil
+	return m.agg.Snapshot(), nil
 }
 
 // Reset restarts every count and counter delta at zero.
-func (m *monitor) Reset() {
-	m.agg.Reset()
-	m.tracker.Reset()
+func (m *monitor) Reset() { m.agg.Reset() }
+
+// Close stops the sample reader and releases everything, in reverse order
+// of opening.
+func (m *monitor) Close() error {
+	var errs []error
+	if m.stopSamples != nil {
+		m.stopSamples()
+		<-m.samplesDone
+	}
+	if m.links != nil {
+		errs = append(errs, m.links.Close())
+	}
+	if m.tr != nil {
+		errs = append(errs, m.tr.Close())
+	}
+	if m.ns != nil {
+		errs = append(errs, m.ns.Close())
+	}
+	return errors.Join(errs...)
 }

@@ -50,22 +50,25 @@ type Link struct {
 //
 // struct rtnl_link_stats (IFLA_STATS) has the same fields in the same order
 // as __u32, so an index times the field size gives both layouts.
-const (
-	statRxPackets = 0
-	statTxPackets = 1
-	statRxErrors  = 4
-	statTxErrors  = 5
-	statRxDropped = 6
-	statTxDropped = 7
-	statRxFIFO    = 14
-	statRxMissed  = 15
-	// statRxNoHandler was appended in Linux 4.6; older kernels send a
-	// struct that ends before it, and then it reads as zero.
-	statRxNoHandler = 23
-	// statRequired is the number of leading fields a stats attribute must
-	// hold: everything up to and including rx_missed_errors.
-	statRequired = statRxMissed + 1
-)
+//
+// statIndex gives each counter skbtop shows its index in that struct.
+var statIndex = [drops.NumLinkFields]int{
+	drops.RxPackets: 0,
+	drops.TxPackets: 1,
+	drops.RxErrors:  4,
+	drops.TxErrors:  5,
+	drops.RxDropped: 6,
+	drops.TxDropped: 7,
+	drops.RxFIFO:    14,
+	drops.RxMissed:  15,
+	// rx_nohandler was appended in Linux 4.6; older kernels send a struct
+	// that ends before it, and then it is absent.
+	drops.RxNoHandler: 23,
+}
+
+// statRequired is the number of leading fields a stats attribute must hold:
+// everything up to and including rx_missed_errors.
+const statRequired = 16
 
 // ErrMalformed marks a netlink message or /proc file skbtop could not make
 // sense of.
@@ -155,24 +158,16 @@ func decodeStats(b []byte, size int) (drops.LinkCounters, error) {
 	if len(b) < statRequired*size {
 		return c, fmt.Errorf("stats struct of %d bytes, want at least %d", len(b), statRequired*size)
 	}
-	field := func(i int) uint64 {
-		off := i * size
-		if off+size > len(b) {
-			return 0
+	for f := range drops.NumLinkFields {
+		off := statIndex[f] * size
+		switch {
+		case off+size > len(b):
+			// A counter newer than the kernel: absent, not zero.
+		case size == 8:
+			c.Set(f, binary.NativeEndian.Uint64(b[off:]))
+		default:
+			c.Set(f, uint64(binary.NativeEndian.Uint32(b[off:])))
 		}
-		if size == 8 {
-			return binary.NativeEndian.Uint64(b[off:])
-		}
-		return uint64(binary.NativeEndian.Uint32(b[off:]))
 	}
-	c.RxPackets = field(statRxPackets)
-	c.TxPackets = field(statTxPackets)
-	c.RxErrors = field(statRxErrors)
-	c.TxErrors = field(statTxErrors)
-	c.RxDropped = field(statRxDropped)
-	c.TxDropped = field(statTxDropped)
-	c.RxFIFO = field(statRxFIFO)
-	c.RxMissed = field(statRxMissed)
-	c.RxNoHandler = field(statRxNoHandler)
 	return c, nil
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/mdlayher/netlink"
+
+	"github.com/skbtop/skbtop/drops"
 	"golang.org/x/sys/unix"
 )
 
@@ -36,47 +38,31 @@ var procFiles = []procFile{
 // whole life, so reading costs no namespace switches. Its methods may be
 // called from any goroutine.
 type Reader struct {
-	netns uint32
-
 	mu    sync.Mutex
 	conn  *netlink.Conn
 	files []*os.File // parallel to procFiles; nil for an absent optional file
 	buf   bytes.Buffer
 }
 
-// Open returns a reader for the network namespace at netnsPath
-// (/run/netns/NAME or /proc/PID/ns/net), or for the process's own namespace
-// when netnsPath is "". Entering another namespace needs CAP_SYS_ADMIN.
-func Open(netnsPath string) (_ *Reader, err error) {
+// Open returns a reader for the network namespace ns, or for the process's
+// own namespace when ns is nil. Entering another namespace needs
+// CAP_SYS_ADMIN. The reader keeps what it needs open; the caller may close
+// ns afterwards.
+func Open(ns *os.File) (_ *Reader, err error) {
 	r := &Reader{}
 	defer func() {
 		if err != nil {
 			r.Close()
 		}
 	}()
-	nsPath := netnsPath
-	if nsPath == "" {
-		nsPath = "/proc/self/ns/net"
-	}
-	ns, err := os.Open(nsPath)
-	if err != nil {
-		return nil, fmt.Errorf("open network namespace: %w", err)
-	}
-	defer ns.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(ns.Fd()), &st); err != nil {
-		return nil, fmt.Errorf("network namespace %s: %w", nsPath, err)
-	}
-	r.netns = uint32(st.Ino)
-
 	cfg := &netlink.Config{}
-	if netnsPath != "" {
+	if ns != nil {
 		cfg.NetNS = int(ns.Fd())
 	}
 	if r.conn, err = netlink.Dial(unix.NETLINK_ROUTE, cfg); err != nil {
 		return nil, fmt.Errorf("open rtnetlink socket: %w", err)
 	}
-	if netnsPath == "" {
+	if ns == nil {
 		r.files, err = openProcFiles()
 	} else {
 		err = inNetns(ns, func() error {
@@ -89,6 +75,17 @@ func Open(netnsPath string) (_ *Reader, err error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// OpenPath returns a reader for the network namespace at path
+// (/run/netns/NAME, /proc/PID/ns/net).
+func OpenPath(path string) (*Reader, error) {
+	ns, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open network namespace: %w", err)
+	}
+	defer ns.Close()
+	return Open(ns)
 }
 
 // openProcFiles opens the calling thread's namespace's counter files.
@@ -137,19 +134,20 @@ func inNetns(ns *os.File, fn func() error) error {
 	return <-errc
 }
 
-// Netns returns the inode number of the reader's network namespace, the
-// number traced drops carry in drops.Key.Netns.
-func (r *Reader) Netns() uint32 { return r.netns }
-
 // Links dumps every interface of the namespace with its counters
 // (RTM_GETLINK). When some link messages cannot be decoded it returns the
 // others with an error wrapping ErrMalformed (see DecodeLinks).
-func (r *Reader) Links() ([]Link, error) {
+func (r *Reader) Links() ([]drops.Link, error) {
 	msgs, err := r.dumpLinks()
 	if err != nil {
 		return nil, err
 	}
-	return DecodeLinks(msgs)
+	links, err := DecodeLinks(msgs)
+	out := make([]drops.Link, len(links))
+	for i, l := range links {
+		out[i] = drops.Link{Name: l.Name, Index: l.Index, Counters: l.Counters}
+	}
+	return out, err
 }
 
 // dumpLinks sends an RTM_GETLINK dump request and returns the raw replies.
@@ -175,16 +173,16 @@ func (r *Reader) dumpLinks() ([]netlink.Message, error) {
 }
 
 // Stack reads the namespace's drop-related protocol counters (see
-// StackCounterNames) from /proc/net/snmp, /proc/net/netstat and, when IPv6
-// is built in, /proc/net/snmp6. Counters this kernel lacks are absent from
-// the map.
-func (r *Reader) Stack() (map[string]uint64, error) {
+// StackCounterNames), in that order, from /proc/net/snmp, /proc/net/netstat
+// and, when IPv6 is built in, /proc/net/snmp6. Counters this kernel lacks
+// are left out.
+func (r *Reader) Stack() (drops.Stack, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.files == nil {
 		return nil, errors.New("read protocol counters: reader is closed")
 	}
-	out := make(map[string]uint64, len(stackNames))
+	picked := make(map[string]uint64, len(stackNames))
 	for i, pf := range procFiles {
 		f := r.files[i]
 		if f == nil {
@@ -199,7 +197,13 @@ func (r *Reader) Stack() (map[string]uint64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("/proc/net/%s: %w", pf.name, err)
 		}
-		pickStack(out, all)
+		pickStack(picked, all)
+	}
+	out := make(drops.Stack, 0, len(picked))
+	for _, n := range stackNames {
+		if v, ok := picked[n]; ok {
+			out = append(out, drops.StackValue{Name: n, Value: v})
+		}
 	}
 	return out, nil
 }

@@ -38,7 +38,7 @@ func TestRecord(t *testing.T) {
 	if err := l.SendUDP(9, counters.RecordUDP, 16); err != nil {
 		t.Fatal(err)
 	}
-	r, err := counters.Open(l.Receiver.Path)
+	r, err := counters.OpenPath(l.Receiver.Path)
 	if err != nil {
 		t.Fatal(err)
 	}

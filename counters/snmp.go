@@ -82,15 +82,6 @@ var stackNames = []string{
 	"Udp6MemErrors",
 }
 
-// stackOrder maps a counter name to its place in stackNames.
-var stackOrder = func() map[string]int {
-	m := make(map[string]int, len(stackNames))
-	for i, n := range stackNames {
-		m[n] = i
-	}
-	return m
-}()
-
 // StackCounterNames returns the names of the drop-related protocol counters
 // Reader.Stack reports, in the order skbtop shows them.
 func StackCounterNames() []string { return slices.Clone(stackNames) }

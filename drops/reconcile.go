@@ -1,6 +1,9 @@
 package drops
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // rxCountedSites are the kfree_skb sites that also count the packet in its
 // device's rx_dropped (or rx_nohandler), as of Linux 6.18, net/core/dev.c.
@@ -9,7 +12,7 @@ import "strings"
 // PFMEMALLOC by TCP, none of which touch the device counters. Functions
 // match with or without a compiler suffix (.constprop.0, .isra.0), since
 // both functions are static.
-var rxCountedSites = []struct{ function, reason string }{
+var rxCountedSites = []siteMatch{
 	// The drop: label of __netif_receive_skb_core, reached when no
 	// protocol handler took the frame (UNHANDLED_PROTO) or a pfmemalloc skb
 	// carried a protocol that may not use emergency reserves (PFMEMALLOC in
@@ -25,42 +28,58 @@ var rxCountedSites = []struct{ function, reason string }{
 	{"enqueue_to_backlog", "DEV_READY"},
 }
 
-// CountsInRxDropped reports whether the site's drops are also counted in
-// their interface's rx_dropped or rx_nohandler counter. It needs the site's
-// function name: with kernel symbols hidden, nothing is known to count.
-func CountsInRxDropped(s Site) bool {
-	for _, c := range rxCountedSites {
-		if s.Reason == c.reason && (s.Function == c.function || strings.HasPrefix(s.Function, c.function+".")) {
+// rule ties interface counters to the kfree_skb sites that count in them.
+type rule struct {
+	// counters are summed: the sites count in one or the other.
+	counters []LinkField
+	// sites match by function (with or without a compiler suffix) and
+	// reason; an empty function matches any.
+	sites []siteMatch
+}
+
+type siteMatch struct{ function, reason string }
+
+// rules are the interface counters traced drops can explain. A new one is
+// a row here.
+var rules = []rule{
+	{counters: []LinkField{RxDropped, RxNoHandler}, sites: rxCountedSites},
+}
+
+// matches reports whether site s counts in the rule's counters. It needs
+// the site's function name where the rule names one: with kernel symbols
+// hidden, nothing is known to count.
+func (r rule) matches(s Site) bool {
+	for _, c := range r.sites {
+		if s.Reason == c.reason && (c.function == "" || s.Function == c.function || strings.HasPrefix(s.Function, c.function+".")) {
 			return true
 		}
 	}
 	return false
 }
 
-// NICRingNote explains Reconciliation.NICRing in one line, for the TUI and
-// the headless output to show beside rx_missed and rx_fifo.
-const NICRingNote = "rx_missed and rx_fifo are frames the NIC dropped in its receive ring or FIFO before the kernel had an skb: " +
-	"kfree_skb never sees them, so no traced drop explains them (see ethtool -S; ring sizes with ethtool -g/-G)."
+// CountsInRxDropped reports whether the site's drops are also counted in
+// their interface's rx_dropped or rx_nohandler counter.
+func CountsInRxDropped(s Site) bool { return rules[0].matches(s) }
 
-// Reconciliation compares an interface's receive drop counters with the
-// drops traced on it over the same window. It answers "how much of
-// rx_dropped do the traced drops explain?":
+// Reconciliation compares an interface's drop counters with the drops
+// traced on it over the same window. It answers "how much of what the
+// interface counted as dropped do the traced drops explain?", one rule at a
+// time (see rules):
 //
-//	Counted   = ΔRxDropped + ΔRxNoHandler
+//	Counted   = the growth of the rule's counters (rx_dropped+rx_nohandler)
 //	Traced    = traced drops on the interface at sites that count in them
-//	            (CountsInRxDropped)
 //	Explained = min(Traced, Counted)
 //
 // rx_nohandler is added to rx_dropped because the same kernel site counts a
 // frame in one or the other (see rxCountedSites). Traced drops at other
 // sites of the interface, such as NO_SOCKET in __udp4_lib_rcv or
-// NETFILTER_DROP, do not count in rx_dropped: they show in protocol
+// NETFILTER_DROP, count in no interface counter: they show in protocol
 // counters (UdpNoPorts) or nowhere, and are reported as Elsewhere. What
 // Explained leaves of Counted was counted without passing a kfree_skb site
 // skbtop knows to count: typically drivers that count a lack of buffers as
 // rx_dropped without ever building an skb. Explained is capped because the
-// two figures come from different sources read at slightly different moments
-// (and windows reset separately if a caller resets only one).
+// two figures come from different sources read at slightly different
+// moments.
 //
 // NICRing is ΔRxMissed + ΔRxFIFO: frames the NIC dropped before the kernel
 // had an skb for them (ring full, FIFO overrun). kfree_skb never sees them,
@@ -70,39 +89,79 @@ const NICRingNote = "rx_missed and rx_fifo are frames the NIC dropped in its rec
 type Reconciliation struct {
 	// HasCounters is false when the interface's counters could not be
 	// read; then only the traced figures are set.
-	HasCounters bool    `json:"has_counters"`
-	Counted     uint64  `json:"counted"`
-	Traced      uint64  `json:"traced"`
-	Explained   uint64  `json:"explained"`
-	Unexplained uint64  `json:"unexplained"`
-	Elsewhere   uint64  `json:"elsewhere"`
-	NICRing     uint64  `json:"nic_ring"`
-	Fraction    float64 `json:"fraction"`
+	HasCounters bool `json:"has_counters"`
+	// Counted, Traced, Explained and Unexplained add up the rules.
+	Counted     uint64 `json:"counted"`
+	Traced      uint64 `json:"traced"`
+	Explained   uint64 `json:"explained"`
+	Unexplained uint64 `json:"unexplained"`
+	// Elsewhere counts traced drops at sites that count in no interface
+	// counter.
+	Elsewhere uint64  `json:"elsewhere"`
+	NICRing   uint64  `json:"nic_ring"`
+	Fraction  float64 `json:"fraction"`
+	// Counters reconciles each rule's counters on its own.
+	Counters []CounterReconciliation `json:"counters"`
+}
+
+// CounterReconciliation is one rule of a Reconciliation.
+type CounterReconciliation struct {
+	// Counters names the counters added up: "rx_dropped+rx_nohandler".
+	Counters    string `json:"counters"`
+	Counted     uint64 `json:"counted"`
+	Traced      uint64 `json:"traced"`
+	Explained   uint64 `json:"explained"`
+	Unexplained uint64 `json:"unexplained"`
 }
 
 // Reconcile compares ifc's counters with the sites traced on it (matched by
 // namespace and ifindex); pass the snapshot's sites. Fraction is
-// Explained/Counted, and 0 when nothing was counted.
+// Explained/Counted, and 0 when nothing was counted. Rules whose counters
+// the kernel does not report are left out.
 func Reconcile(ifc Interface, sites []Site) Reconciliation {
 	var r Reconciliation
+	traced := make([]uint64, len(rules))
 	for _, s := range sites {
 		if s.Ifindex == 0 || s.Ifindex != ifc.Ifindex || s.Netns != ifc.Netns {
 			continue
 		}
-		if CountsInRxDropped(s) {
-			r.Traced += s.Count
-		} else {
+		i := slices.IndexFunc(rules, func(r rule) bool { return r.matches(s) })
+		if i < 0 {
 			r.Elsewhere += s.Count
+			continue
 		}
+		traced[i] += s.Count
 	}
 	if ifc.Delta == nil {
+		for _, n := range traced {
+			r.Traced += n
+		}
 		return r
 	}
 	r.HasCounters = true
-	r.Counted = ifc.Delta.RxDropped + ifc.Delta.RxNoHandler
-	r.Explained = min(r.Traced, r.Counted)
-	r.Unexplained = r.Counted - r.Explained
-	r.NICRing = ifc.Delta.RxMissed + ifc.Delta.RxFIFO
+	for i, rl := range rules {
+		if !ifc.Delta.Has(rl.counters[0]) {
+			// A counter newer than this kernel: its sites' drops are
+			// counted nowhere we can read.
+			r.Elsewhere += traced[i]
+			continue
+		}
+		c := CounterReconciliation{Traced: traced[i]}
+		names := make([]string, len(rl.counters))
+		for j, f := range rl.counters {
+			c.Counted += ifc.Delta.Get(f)
+			names[j] = f.String()
+		}
+		c.Counters = strings.Join(names, "+")
+		c.Explained = min(c.Traced, c.Counted)
+		c.Unexplained = c.Counted - c.Explained
+		r.Counters = append(r.Counters, c)
+		r.Counted += c.Counted
+		r.Traced += c.Traced
+		r.Explained += c.Explained
+		r.Unexplained += c.Unexplained
+	}
+	r.NICRing = ifc.Delta.Get(RxMissed) + ifc.Delta.Get(RxFIFO)
 	if r.Counted > 0 {
 		r.Fraction = float64(r.Explained) / float64(r.Counted)
 	}

@@ -1,6 +1,10 @@
 package drops
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
 
 func TestCountsInRxDropped(t *testing.T) {
 	for _, tc := range []struct {
@@ -45,18 +49,26 @@ func TestReconcile(t *testing.T) {
 		ifc  Interface
 		want Reconciliation
 	}{
-		{"partly explained", ifc(&LinkCounters{RxDropped: 40, RxNoHandler: 10, RxMissed: 3, RxFIFO: 4}),
-			Reconciliation{HasCounters: true, Counted: 50, Traced: 35, Explained: 35, Unexplained: 15, Elsewhere: 7, NICRing: 7, Fraction: 0.7}},
-		{"traced more than counted is capped", ifc(&LinkCounters{RxDropped: 20}),
-			Reconciliation{HasCounters: true, Counted: 20, Traced: 35, Explained: 20, Elsewhere: 7, Fraction: 1}},
-		{"nothing counted", ifc(&LinkCounters{RxMissed: 9}),
-			Reconciliation{HasCounters: true, Traced: 35, Elsewhere: 7, NICRing: 9}},
+		{"partly explained", ifc(counters(map[LinkField]uint64{RxDropped: 40, RxNoHandler: 10, RxMissed: 3, RxFIFO: 4})),
+			Reconciliation{HasCounters: true, Counted: 50, Traced: 35, Explained: 35, Unexplained: 15, Elsewhere: 7, NICRing: 7, Fraction: 0.7,
+				Counters: []CounterReconciliation{{Counters: "rx_dropped+rx_nohandler", Counted: 50, Traced: 35, Explained: 35, Unexplained: 15}}}},
+		{"traced more than counted is capped", ifc(counters(map[LinkField]uint64{RxDropped: 20, RxNoHandler: 0})),
+			Reconciliation{HasCounters: true, Counted: 20, Traced: 35, Explained: 20, Elsewhere: 7, Fraction: 1,
+				Counters: []CounterReconciliation{{Counters: "rx_dropped+rx_nohandler", Counted: 20, Traced: 35, Explained: 20}}}},
+		{"nothing counted", ifc(counters(map[LinkField]uint64{RxDropped: 0, RxMissed: 9})),
+			Reconciliation{HasCounters: true, Traced: 35, Elsewhere: 7, NICRing: 9,
+				Counters: []CounterReconciliation{{Counters: "rx_dropped+rx_nohandler", Traced: 35}}}},
 		{"no counters", ifc(nil), Reconciliation{Traced: 35, Elsewhere: 7}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Reconcile(tc.ifc, sites); got != tc.want {
-				t.Errorf("Reconcile = %+v, want %+v", got, tc.want)
+			if diff := cmp.Diff(tc.want, Reconcile(tc.ifc, sites)); diff != "" {
+				t.Errorf("Reconcile (-want +got):\n%s", diff)
 			}
 		})
 	}
+}
+
+func counters(m map[LinkField]uint64) *LinkCounters {
+	c := LinkCountersOf(m)
+	return &c
 }

@@ -136,36 +136,9 @@ type Interface struct {
 	Delta *LinkCounters `json:"delta,omitempty"`
 	// Rates is the per-second change of Counters over the last interval.
 	Rates *LinkRates `json:"rates,omitempty"`
-	// RxDropped says how much of the window's rx_dropped the traced drops
-	// explain (see Reconcile).
-	RxDropped Reconciliation `json:"rx_dropped_reconciliation"`
-}
-
-// LinkCounters are the drop-related counters of one interface, from the
-// kernel's rtnl_link_stats64.
-type LinkCounters struct {
-	RxPackets   uint64 `json:"rx_packets"`
-	TxPackets   uint64 `json:"tx_packets"`
-	RxDropped   uint64 `json:"rx_dropped"`
-	TxDropped   uint64 `json:"tx_dropped"`
-	RxMissed    uint64 `json:"rx_missed"`
-	RxFIFO      uint64 `json:"rx_fifo"`
-	RxNoHandler uint64 `json:"rx_nohandler"`
-	RxErrors    uint64 `json:"rx_errors"`
-	TxErrors    uint64 `json:"tx_errors"`
-}
-
-// LinkRates are LinkCounters as per-second rates.
-type LinkRates struct {
-	RxPackets   float64 `json:"rx_packets"`
-	TxPackets   float64 `json:"tx_packets"`
-	RxDropped   float64 `json:"rx_dropped"`
-	TxDropped   float64 `json:"tx_dropped"`
-	RxMissed    float64 `json:"rx_missed"`
-	RxFIFO      float64 `json:"rx_fifo"`
-	RxNoHandler float64 `json:"rx_nohandler"`
-	RxErrors    float64 `json:"rx_errors"`
-	TxErrors    float64 `json:"tx_errors"`
+	// Reconciliation says how much of the window's counted drops the
+	// traced drops explain (see Reconcile).
+	Reconciliation Reconciliation `json:"reconciliation"`
 }
 
 // StackCounter is one drop-related protocol counter from /proc/net/snmp or
@@ -231,7 +204,7 @@ func (s Snapshot) Filtered(f Filter) Snapshot {
 			out.Sites = append(out.Sites, site)
 		}
 	}
-	out.Interfaces = nil
+	out.Interfaces = []Interface{}
 	for _, ifc := range s.Interfaces {
 		if f.Interface != "" && ifc.Name != f.Interface && ifc.Label() != f.Interface {
 			continue
@@ -239,6 +212,13 @@ func (s Snapshot) Filtered(f Filter) Snapshot {
 		out.Interfaces = append(out.Interfaces, ifc)
 	}
 	out.Recount()
+	if f.Symbol != "" {
+		// An interface's counters say nothing about the sites a symbol
+		// filter keeps: only interfaces with matching traced drops stay.
+		out.Interfaces = slices.DeleteFunc(out.Interfaces, func(i Interface) bool {
+			return i.TracedDrops == 0 && i.TracedRate == 0
+		})
+	}
 	return out
 }
 
@@ -311,7 +291,7 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 		return i.Counters == nil && i.TracedDrops == 0 && i.TracedRate == 0
 	})
 	for i := range out {
-		out[i].RxDropped = Reconcile(out[i], sites)
+		out[i].Reconciliation = Reconcile(out[i], sites)
 	}
 	slices.SortFunc(out, func(a, b Interface) int {
 		return cmp.Or(cmp.Compare(b.TracedDrops, a.TracedDrops), cmp.Compare(a.Name, b.Name),
@@ -374,12 +354,4 @@ func L4Name(proto uint8) string {
 		return "UDPLite"
 	}
 	return fmt.Sprintf("%d", proto)
-}
-
-// SetCounters adds the kernel's interface and protocol counters to a
-// snapshot. Interfaces are matched to traced drops by namespace and ifindex;
-// interfaces with traced drops but no counters keep their traced figures.
-func (s *Snapshot) SetCounters(ifaces []Interface, stack []StackCounter) {
-	s.Interfaces = traceInterfaces(ifaces, s.Sites)
-	s.StackCounters = stack
 }

@@ -11,7 +11,6 @@ import (
 // fixedResolver names keys from tables, as the kernel's names would.
 type fixedResolver struct {
 	funcs  map[uint64]Location
-	ifaces map[uint32]string
 	spaces map[uint32]string
 }
 
@@ -29,8 +28,6 @@ func (r fixedResolver) Reason(code uint32) string {
 	return map[uint32]string{2: "NOT_SPECIFIED", 3: "NO_SOCKET", 74: "UNHANDLED_PROTO"}[code]
 }
 
-func (r fixedResolver) Interface(netns, ifindex uint32) string { return r.ifaces[ifindex] }
-
 func (r fixedResolver) Namespace(netns uint32) string { return r.spaces[netns] }
 
 var (
@@ -40,7 +37,6 @@ var (
 			0xffffffff82000000: {Function: "__netif_receive_skb_core.constprop.0"},
 			0xffffffffc0001000: {Function: "nft_do_chain", Module: "nf_tables"},
 		},
-		ifaces: map[uint32]string{2: "eth0", 3: "veth1"},
 		spaces: map[uint32]string{7: "web"},
 	}
 	udp   = Key{Location: 0xffffffff810004bc, Reason: 3, Ifindex: 2, Netns: 1, L3: 0x0800, L4: 17}
@@ -49,8 +45,15 @@ var (
 	start = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 )
 
+// devices are the names the tracer reports for the keys' interfaces.
+var devices = []Device{{Netns: 1, Ifindex: 2, Name: "eth0"}, {Netns: 7, Ifindex: 3, Name: "veth1"}}
+
 func reading(sec int, h Health, counts ...Count) Reading {
-	return Reading{Time: start.Add(time.Duration(sec) * time.Second), Counts: counts, Health: h}
+	return Reading{Time: start.Add(time.Duration(sec) * time.Second), Counts: counts, Health: h, Devices: devices}
+}
+
+func newAgg() *Aggregator {
+	return NewAggregator(Config{Resolver: res, Host: "host", Kernel: "6.18", History: true})
 }
 
 func site(t *testing.T, s Snapshot, fn string) Site {
@@ -65,7 +68,7 @@ func site(t *testing.T, s Snapshot, fn string) Site {
 }
 
 func TestAggregatorCountsSinceBaseline(t *testing.T) {
-	a := NewAggregator(res, "host", "6.18")
+	a := newAgg()
 	// Before the first reading there is nothing, but a valid document.
 	if s := a.Snapshot(); s.Schema != SchemaV1 || len(s.Sites) != 0 || s.Sites == nil {
 		t.Fatalf("empty snapshot: %+v", s)
@@ -112,7 +115,7 @@ func TestAggregatorCountsSinceBaseline(t *testing.T) {
 }
 
 func TestAggregatorOverflowAndReset(t *testing.T) {
-	a := NewAggregator(res, "host", "6.18")
+	a := newAgg()
 	a.Update(reading(0, Health{}))
 	a.Update(reading(1, Health{OverflowPackets: 50, OverflowBytes: 500}, Count{Key: udp, Packets: 10}))
 	s := a.Snapshot()
@@ -120,16 +123,16 @@ func TestAggregatorOverflowAndReset(t *testing.T) {
 	if o.Count != 50 || o.Symbol() != OverflowFunction || s.Totals.KeysOverflowed != 50 || s.Totals.Drops != 60 {
 		t.Errorf("overflow site %+v, totals %+v: want 50 overflowed, 60 in all", o, s.Totals)
 	}
-	// A kernel map recreated under us: counters go backwards, and count
-	// from their new value instead of wrapping.
+	// A kernel map recreated under us: counters go backwards, and grow
+	// by their new value instead of wrapping; the 10 counted before stay.
 	a.Update(reading(2, Health{}, Count{Key: udp, Packets: 3}))
-	if u := site(t, a.Snapshot(), "__udp4_lib_rcv"); u.Count != 3 || u.Rate != 3 {
-		t.Errorf("after counters went backwards: count %d rate %v, want 3, 3", u.Count, u.Rate)
+	if u := site(t, a.Snapshot(), "__udp4_lib_rcv"); u.Count != 13 || u.Rate != 3 {
+		t.Errorf("after counters went backwards: count %d rate %v, want 13, 3", u.Count, u.Rate)
 	}
 }
 
 func TestAggregatorHistoryAndSamples(t *testing.T) {
-	a := NewAggregator(res, "host", "6.18")
+	a := newAgg()
 	for sec := range HistoryLen + 5 {
 		a.Update(reading(sec, Health{}, Count{Key: udp, Packets: uint64(sec * sec)}))
 	}
@@ -167,12 +170,16 @@ func ipv4UDP(t *testing.T) []byte {
 }
 
 func TestFiltered(t *testing.T) {
-	a := NewAggregator(res, "host", "6.18")
-	a.Update(reading(0, Health{}))
-	a.Update(reading(1, Health{Lost: 2},
-		Count{Key: udp, Packets: 30, Bytes: 1200}, Count{Key: lldp, Packets: 4, Bytes: 240}, Count{Key: nft, Packets: 6, Bytes: 360}))
+	a := newAgg()
+	eth0 := []Link{{Name: "eth0", Index: 2, Counters: LinkCountersOf(map[LinkField]uint64{RxDropped: 0})}}
+	r := reading(0, Health{})
+	r.Links, r.LinksNetns = eth0, 1
+	a.Update(r)
+	r = reading(1, Health{Lost: 2},
+		Count{Key: udp, Packets: 30, Bytes: 1200}, Count{Key: lldp, Packets: 4, Bytes: 240}, Count{Key: nft, Packets: 6, Bytes: 360})
+	r.Links, r.LinksNetns = eth0, 1
+	a.Update(r)
 	all := a.Snapshot()
-	all.SetCounters([]Interface{{Name: "eth0", Ifindex: 2, Netns: 1, Counters: &LinkCounters{}, Delta: &LinkCounters{}}}, nil)
 
 	tests := []struct {
 		filter     Filter
@@ -186,7 +193,9 @@ func TestFiltered(t *testing.T) {
 		{Filter{Interface: "eth0"}, []string{"__udp4_lib_rcv", "nft_do_chain"}, 36, 2, []string{"eth0"}},
 		{Filter{Interface: "veth1@web"}, []string{"__netif_receive_skb_core.constprop.0"}, 4, 1, []string{"veth1@web"}},
 		{Filter{Interface: "veth1"}, []string{"__netif_receive_skb_core.constprop.0"}, 4, 1, []string{"veth1@web"}},
-		{Filter{Symbol: "nothing-matches"}, nil, 0, 0, []string{"eth0"}},
+		// An interface's counters say nothing about the sites a symbol
+		// filter keeps.
+		{Filter{Symbol: "nothing-matches"}, nil, 0, 0, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.filter.String(), func(t *testing.T) {
@@ -242,8 +251,7 @@ func TestNames(t *testing.T) {
 }
 
 func TestAggregatorWithoutHistory(t *testing.T) {
-	a := NewAggregator(res, "host", "6.18")
-	a.SetHistory(false)
+	a := NewAggregator(Config{Resolver: res})
 	for sec := range 3 {
 		a.Update(reading(sec, Health{}, Count{Key: udp, Packets: uint64(10 * sec)}))
 	}

@@ -50,11 +50,51 @@ type Health struct {
 	RecursionMisses uint64
 }
 
-// Reading is one cumulative read of the kernel's counters.
+// Reading is one read of every source at one moment: the tracer's
+// cumulative counts with the device names it learned, and the kernel's
+// interface and protocol counters. Sources fill in raw, cumulative values;
+// the Aggregator alone turns them into windows and rates.
 type Reading struct {
 	Time   time.Time
 	Counts []Count
 	Health Health
+	// Devices names the interfaces of Counts' keys that the tracer had not
+	// named before (it reports each name once, or again when it changes).
+	Devices []Device
+	// Links are the interface counters of namespace LinksNetns; nil when
+	// they were not read this time (the view keeps the previous ones).
+	Links      []Link
+	LinksNetns uint32
+	// Stack are the namespace's protocol counters (UdpNoPorts, ...) in the
+	// order to show them; nil when they were not read this time.
+	Stack Stack
+	// Errors are the problems of this reading: a source that failed.
+	Errors []string
+}
+
+// Device is an interface name the tracer read from the kernel.
+type Device struct {
+	Netns, Ifindex uint32
+	Name           string
+}
+
+// Stack is a namespace's protocol counters as a source read them.
+type Stack []StackValue
+
+// Get returns the counter called name.
+func (s Stack) Get(name string) (uint64, bool) {
+	for _, v := range s {
+		if v.Name == name {
+			return v.Value, true
+		}
+	}
+	return 0, false
+}
+
+// StackValue is one cumulative protocol counter.
+type StackValue struct {
+	Name  string
+	Value uint64
 }
 
 // Sample is one individual drop the kernel sent through the ring buffer.
@@ -88,8 +128,6 @@ type Resolver interface {
 	// Reason names an enum skb_drop_reason value without its
 	// SKB_DROP_REASON_ prefix.
 	Reason(code uint32) string
-	// Interface names the device ifindex in namespace netns, "" if unknown.
-	Interface(netns, ifindex uint32) string
 	// Namespace names a network namespace for people; "" for the one
 	// skbtop reports on by default, so that only other namespaces carry a
 	// label.

@@ -20,20 +20,68 @@ import (
 // /run/netns/NAME or /proc/PID/ns/net): the number the kernel program
 // reports and filters on.
 func Inode(path string) (uint32, error) {
-	var fs unix.Statfs_t
-	if err := unix.Statfs(path, &fs); err != nil {
-		return 0, fmt.Errorf("network namespace %s: %w", path, err)
+	ns, err := Open(path)
+	if err != nil {
+		return 0, err
 	}
-	// Namespace files live on nsfs; anything else is a plain file or
-	// directory given by mistake.
+	defer ns.Close()
+	return ns.Inode, nil
+}
+
+// Namespace is an open network namespace: opened once, so that everything
+// skbtop does with it (filter on its inode, read its counters) concerns the
+// same namespace even if its name is reused meanwhile.
+type Namespace struct {
+	// File holds the namespace open.
+	File *os.File
+	// Inode is the namespace's inode number.
+	Inode uint32
+}
+
+// Open opens the network namespace at path, checking that it is one:
+// namespace files live on nsfs, and NS_GET_NSTYPE tells a network namespace
+// from a mount or PID namespace.
+func Open(path string) (*Namespace, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("network namespace %s: %w", path, err)
+	}
+	ns := &Namespace{File: f}
+	if err := ns.check(path); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return ns, nil
+}
+
+func (ns *Namespace) check(path string) error {
+	fd := int(ns.File.Fd())
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return fmt.Errorf("network namespace %s: %w", path, err)
+	}
 	if fs.Type != unix.NSFS_MAGIC {
-		return 0, fmt.Errorf("network namespace %s: not a namespace file (want /run/netns/NAME or /proc/PID/ns/net)", path)
+		return fmt.Errorf("network namespace %s: not a namespace file (want /run/netns/NAME or /proc/PID/ns/net)", path)
+	}
+	// NS_GET_NSTYPE came in Linux 4.11.
+	typ, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
+	if err == nil && typ != unix.CLONE_NEWNET {
+		return fmt.Errorf("network namespace %s: a namespace of another type (want /run/netns/NAME or /proc/PID/ns/net)", path)
 	}
 	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return 0, fmt.Errorf("network namespace %s: %w", path, err)
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("network namespace %s: %w", path, err)
 	}
-	return uint32(st.Ino), nil
+	ns.Inode = uint32(st.Ino)
+	return nil
+}
+
+// Close releases the namespace; a nil Namespace is a no-op.
+func (ns *Namespace) Close() error {
+	if ns == nil {
+		return nil
+	}
+	return ns.File.Close()
 }
 
 // minRescan limits how often an unknown namespace makes Names look again.

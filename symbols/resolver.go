@@ -4,15 +4,12 @@ import "github.com/skbtop/skbtop/drops"
 
 // Resolver names what the kernel program reports as numbers, for
 // drops.Aggregator: addresses through kallsyms, reasons through the kernel's
-// enum, interfaces through a lookup the caller provides.
+// enum, namespaces through a lookup the caller provides.
 type Resolver struct {
 	// Kallsyms resolves addresses; nil leaves them raw.
 	Kallsyms *Kallsyms
 	// Reasons names drop reasons; nil names them REASON_<n>.
 	Reasons *Reasons
-	// Interfaces names the device ifindex of namespace netns; nil or ""
-	// leaves the interface unnamed.
-	Interfaces func(netns, ifindex uint32) string
 	// Namespaces names network namespaces; nil leaves them unnamed.
 	Namespaces func(netns uint32) string
 }
@@ -35,14 +32,6 @@ func (r Resolver) Locate(addr uint64) (drops.Location, bool) {
 
 // Reason names a drop reason code.
 func (r Resolver) Reason(code uint32) string { return r.Reasons.Name(code) }
-
-// Interface names a device.
-func (r Resolver) Interface(netns, ifindex uint32) string {
-	if r.Interfaces == nil {
-		return ""
-	}
-	return r.Interfaces(netns, ifindex)
-}
 
 // Namespace names a network namespace.
 func (r Resolver) Namespace(netns uint32) string {

@@ -24,7 +24,7 @@ func TestReadManyKeys(t *testing.T) {
 			t.Errorf("remove test namespaces: %v", err)
 		}
 	})
-	tr := openTracer(t, Config{Netns: g.Receiver.Inode, MaxKeys: maxKeys, SampleLimit: -1})
+	tr := openTracer(t, Config{Netns: g.Receiver.Inode, MaxKeys: maxKeys})
 	types, err := netlab.UnhandledEthertypes()
 	if err != nil {
 		t.Fatal(err)

@@ -58,13 +58,13 @@ func newResolver(t *testing.T, tr *Tracer) symbols.Resolver {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons, Interfaces: tr.Interface, Namespaces: netns.NewNames(home).Name}
+	return symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons, Namespaces: netns.NewNames(home).Name}
 }
 
 // snapshot reads the tracer once and names what it counted.
 func snapshot(t *testing.T, tr *Tracer) drops.Snapshot {
 	t.Helper()
-	agg := drops.NewAggregator(newResolver(t, tr), "test", "test")
+	agg := drops.NewAggregator(drops.Config{Resolver: newResolver(t, tr)})
 	r, err := tr.Read()
 	if err != nil {
 		t.Fatalf("read: %v", err)

@@ -39,7 +39,7 @@ func (s *sampleReader) Close() error { return s.rd.Close() }
 
 // Samples calls fn for each sampled drop until ctx is done or the tracer is
 // closed. It returns nil in both cases; fn runs on the caller's goroutine.
-// Without sampling (Config.SampleLimit < 0) it just waits for ctx.
+// Without sampling (Config.SampleLimit 0) it just waits for ctx.
 func (t *Tracer) Samples(ctx context.Context, fn func(drops.Sample)) error {
 	if t.samples == nil {
 		<-ctx.Done()
@@ -66,7 +66,6 @@ func (t *Tracer) Samples(ctx context.Context, fn func(drops.Sample)) error {
 			if err != nil {
 				return err
 			}
-			t.learnName(s.Netns, s.Ifindex, s.Ifname)
 			fn(s)
 		}
 	}

@@ -46,9 +46,9 @@ type Config struct {
 	// Netns, when not zero, is the inode of the only network namespace
 	// whose drops are counted (see netns.Inode).
 	Netns uint32
-	// SampleLimit is how many drops each CPU samples per second; negative
-	// turns sampling off, zero means DefaultSampleLimit.
-	SampleLimit int
+	// SampleLimit is how many drops each CPU samples per second; zero
+	// turns sampling off.
+	SampleLimit uint32
 	// MaxKeys sizes the aggregate map; zero means DefaultMaxKeys.
 	MaxKeys uint32
 	// VerifierLog asks for the verifier's log in load errors.
@@ -61,14 +61,15 @@ type Tracer struct {
 	link    link.Link
 	samples *sampleReader
 
-	// readMu guards batch, the buffers of batch reads, and noBatch, set
-	// when the kernel cannot do them.
+	// readMu serializes Read: it guards batch, the buffers of batch
+	// reads, noBatch, set when the kernel cannot do them, and named.
 	readMu  sync.Mutex
 	batch   *countBatch
 	noBatch bool
 
-	mu    sync.Mutex
-	names map[devKey]string
+	// named holds the devices whose names Read has reported, with the
+	// name reported. Only Read uses it.
+	named map[devKey]string
 }
 
 type devKey struct{ netns, ifindex uint32 }
@@ -96,13 +97,7 @@ func Open(cfg Config) (*Tracer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load program spec: %w", err)
 	}
-	limit := uint32(DefaultSampleLimit)
-	switch {
-	case cfg.SampleLimit < 0:
-		limit = 0
-	case cfg.SampleLimit > 0:
-		limit = uint32(cfg.SampleLimit)
-	}
+	limit := cfg.SampleLimit
 	if err := spec.Variables[bpf.DropVarFilterNetns].Set(cfg.Netns); err != nil {
 		return nil, fmt.Errorf("set netns filter: %w", err)
 	}
@@ -111,7 +106,7 @@ func Open(cfg Config) (*Tracer, error) {
 	}
 	spec.Maps[bpf.DropMapCounts].MaxEntries = cmp.Or(cfg.MaxKeys, DefaultMaxKeys)
 
-	t := &Tracer{names: map[devKey]string{}}
+	t := &Tracer{named: map[devKey]string{}}
 	opts := &ebpf.CollectionOptions{}
 	if cfg.VerifierLog {
 		opts.Programs.LogLevel = ebpf.LogLevelInstruction
@@ -180,10 +175,13 @@ func (t *Tracer) Close() error {
 // It never deletes from the kernel's maps, so no increment is lost between
 // reads; callers compute deltas.
 func (t *Tracer) Read() (drops.Reading, error) {
+	t.readMu.Lock()
+	defer t.readMu.Unlock()
 	r := drops.Reading{Time: time.Now()}
 	if err := t.readCounts(&r); err != nil {
 		return r, err
 	}
+	t.nameDevices(&r)
 	var states []bpf.DropCpuState
 	if err := t.objs.State.Lookup(uint32(0), &states); err != nil {
 		return r, fmt.Errorf("read tracer state: %w", err)
@@ -208,8 +206,6 @@ const batchKeys = 1024
 
 // readCounts appends every key's count, summed over the CPUs, to r.Counts.
 func (t *Tracer) readCounts(r *drops.Reading) error {
-	t.readMu.Lock()
-	defer t.readMu.Unlock()
 	if t.batch == nil && !t.noBatch {
 		t.batch = &countBatch{keys: make([]bpf.DropKey, batchKeys)}
 		ncpu, err := ebpf.PossibleCPU()
@@ -284,36 +280,27 @@ func count(k bpf.DropKey, vals []bpf.DropValue) drops.Count {
 	return c
 }
 
-// Interface names the device ifindex of namespace netns as the kernel program
-// saw it when it first counted a drop there; "" if it never did.
-func (t *Tracer) Interface(netns, ifindex uint32) string {
-	k := devKey{netns, ifindex}
-	t.mu.Lock()
-	name, ok := t.names[k]
-	t.mu.Unlock()
-	if ok {
-		return name
-	}
+// nameDevices adds to r.Devices the names of the devices of r.Counts that
+// earlier reads did not report: the kernel program stores a device's name
+// when it first counts a drop there, so interfaces of namespaces skbtop
+// cannot enter, or that are already gone, are named too.
+func (t *Tracer) nameDevices(r *drops.Reading) {
 	var dn bpf.DropDevName
-	if err := t.objs.Devices.Lookup(bpf.DropDevKey{Netns: netns, Ifindex: ifindex}, &dn); err != nil {
-		return ""
+	for _, c := range r.Counts {
+		k := devKey{c.Netns, c.Ifindex}
+		if c.Ifindex == 0 {
+			continue
+		}
+		if _, ok := t.named[k]; ok {
+			continue
+		}
+		if err := t.objs.Devices.Lookup(bpf.DropDevKey{Netns: k.netns, Ifindex: k.ifindex}, &dn); err != nil {
+			continue
+		}
+		name := cString(dn.Name[:])
+		t.named[k] = name
+		r.Devices = append(r.Devices, drops.Device{Netns: k.netns, Ifindex: k.ifindex, Name: name})
 	}
-	name = cString(dn.Name[:])
-	t.mu.Lock()
-	t.names[k] = name
-	t.mu.Unlock()
-	return name
-}
-
-// learnName records an interface name seen in a sample, which is newer than
-// the one the program stored when the key was first counted.
-func (t *Tracer) learnName(netns, ifindex uint32, name string) {
-	if ifindex == 0 || name == "" {
-		return
-	}
-	t.mu.Lock()
-	t.names[devKey{netns, ifindex}] = name
-	t.mu.Unlock()
 }
 
 func cString(b []int8) string {

@@ -83,15 +83,17 @@ func fixtureSnapshot() drops.Snapshot {
 		},
 	}
 	counters := func(rxDropped, txDropped, rxMissed, rxFIFO, noHandler uint64) *drops.LinkCounters {
-		return &drops.LinkCounters{RxPackets: 9_000_000, TxPackets: 7_500_000, RxDropped: rxDropped, TxDropped: txDropped,
-			RxMissed: rxMissed, RxFIFO: rxFIFO, RxNoHandler: noHandler}
+		c := drops.LinkCountersOf(map[drops.LinkField]uint64{drops.RxPackets: 9_000_000, drops.TxPackets: 7_500_000,
+			drops.RxDropped: rxDropped, drops.TxDropped: txDropped, drops.RxMissed: rxMissed, drops.RxFIFO: rxFIFO,
+			drops.RxNoHandler: noHandler, drops.RxErrors: 0, drops.TxErrors: 0})
+		return &c
 	}
 	snap := drops.Snapshot{
 		Schema: drops.SchemaV1, Host: "edge-01", Kernel: "6.8.0-45-generic", Time: fixtureTime, WindowS: 312, IntervalS: 1,
 		Totals: drops.Totals{SamplesSuppressed: 31120},
 		Sites:  sites,
 		Interfaces: []drops.Interface{
-			{Name: "eth0", Ifindex: 2, Netns: netns, Counters: counters(9120, 0, 2400, 310, 0), Delta: counters(160, 0, 1204, 12, 0), Rates: &drops.LinkRates{RxDropped: 0.5, RxMissed: 4}},
+			{Name: "eth0", Ifindex: 2, Netns: netns, Counters: counters(9120, 0, 2400, 310, 0), Delta: counters(160, 0, 1204, 12, 0), Rates: &drops.LinkRates{}},
 			{Name: "veth0", Ifindex: 7, Netns: netns, Counters: counters(0, 3, 0, 0, 0), Delta: counters(0, 0, 0, 0, 0), Rates: &drops.LinkRates{}},
 			{Name: "eth1", Ifindex: 3, Netns: netns, Counters: counters(0, 0, 0, 0, 0), Delta: counters(0, 0, 0, 0, 0), Rates: &drops.LinkRates{}},
 			{Name: "bond0", Ifindex: 5, Netns: netns},

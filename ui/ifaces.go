@@ -84,18 +84,20 @@ func (p *ifacesPane) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
+// The fixed columns; after them come one column per drops.DropFields and
+// EXPL.
 const (
 	ifName = iota
 	ifRate
 	ifTraced
-	ifRxDrop
-	ifTxDrop
-	ifMissed
-	ifFIFO
-	ifNoHandler
-	ifRxErr
-	ifExplained
+	ifFirstCounter
 )
+
+// counterCols are the counter columns, in drops.DropFields order.
+var counterCols = drops.DropFields()
+
+// ifExplained is the EXPL column's index.
+var ifExplained = ifFirstCounter + len(counterCols)
 
 func (p ifacesPane) columns() []column {
 	names := make([]string, len(p.ifaces))
@@ -108,31 +110,28 @@ func (p ifacesPane) columns() []column {
 		ifTraced: {title: "TRACED", w: 7, min: 6, right: true},
 	}
 	if !p.counters {
-		cols = cols[:ifTraced+1]
 		fitColumns(cols, p.w, []int{ifName, ifRate}, []int{ifTraced}, -1)
 		return cols
 	}
-	cols = append(cols,
-		column{title: "rx_drop", w: 7, min: 6, right: true},
-		column{title: "tx_drop", w: 7, min: 6, right: true},
-		column{title: "rx_miss", w: 7, min: 6, right: true},
-		column{title: "rx_fifo", w: 7, min: 6, right: true},
-		column{title: "nohandlr", w: 8, min: 6, right: true},
-		column{title: "rx_err", w: 6, min: 6, right: true},
-		column{title: "EXPL", w: 5, min: 5, right: true},
-	)
-	fitColumns(cols, p.w,
-		[]int{ifName, ifRate, ifRxDrop, ifTxDrop, ifMissed, ifFIFO, ifNoHandler},
-		[]int{ifRxErr, ifNoHandler, ifFIFO, ifTxDrop, ifRate, ifExplained, ifMissed, ifTraced},
-		-1)
+	var hide []int
+	for i, f := range counterCols {
+		title := drops.LinkFields[f].Title
+		w := max(len(title), 6)
+		cols = append(cols, column{title: title, w: w, min: w, right: true})
+		// The last counters go first; rx_dropped, which EXPL explains,
+		// goes last.
+		hide = append([]int{ifFirstCounter + i}, hide...)
+	}
+	cols = append(cols, column{title: "EXPL", w: 5, min: 5, right: true})
+	hide = append(hide[:len(hide)-1], ifRate, ifExplained, ifTraced, hide[len(hide)-1])
+	fitColumns(cols, p.w, []int{ifName, ifRate}, hide, -1)
 	return cols
 }
 
-// explained is the part of an interface's rx_dropped (and rx_nohandler)
-// delta that traced drops account for, as drops.Reconcile computes it for
-// every output.
-func (p ifacesPane) explained(ifc drops.Interface) string {
-	r := drops.Reconcile(ifc, p.sites)
+// explained is the part of an interface's counted drops that traced drops
+// account for, from the snapshot's reconciliation.
+func explained(ifc drops.Interface) string {
+	r := ifc.Reconciliation
 	if !r.HasCounters || r.Counted == 0 {
 		return "-"
 	}
@@ -165,22 +164,20 @@ func (p ifacesPane) lines() []string {
 		cells[ifRate] = fmtRate(ifc.TracedRate)
 		cells[ifTraced] = fmtCount(ifc.TracedDrops)
 		if p.counters {
-			for j := ifRxDrop; j <= ifExplained; j++ {
-				cells[j] = "-"
+			for j := ifFirstCounter; j <= ifExplained; j++ {
+				cells[j], sts[j] = "-", nil
 			}
 			if d := ifc.Delta; d != nil {
-				cells[ifRxDrop] = fmtCount(d.RxDropped)
-				cells[ifTxDrop] = fmtCount(d.TxDropped)
-				cells[ifMissed] = fmtCount(d.RxMissed)
-				cells[ifFIFO] = fmtCount(d.RxFIFO)
-				cells[ifNoHandler] = fmtCount(d.RxNoHandler)
-				cells[ifRxErr] = fmtCount(d.RxErrors)
-				cells[ifExplained] = p.explained(ifc)
-				if d.RxMissed > 0 || d.RxFIFO > 0 {
-					sts[ifMissed], sts[ifFIFO] = &p.st.warn, &p.st.warn
-				} else {
-					sts[ifMissed], sts[ifFIFO] = nil, nil
+				for j, f := range counterCols {
+					if d.Has(f) {
+						cells[ifFirstCounter+j] = fmtCount(d.Get(f))
+					}
+					// NIC ring drops are the ones tracing cannot see.
+					if (f == drops.RxMissed || f == drops.RxFIFO) && d.Get(f) > 0 {
+						sts[ifFirstCounter+j] = &p.st.warn
+					}
 				}
+				cells[ifExplained] = explained(ifc)
 			}
 		}
 		switch {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/counters"
+	"github.com/skbtop/skbtop/drops"
 )
 
 // Kind is the sort of drop a Generator makes.
@@ -140,7 +141,7 @@ func NewGenerator(pairs int) (g *Generator, err error) {
 	if err = l.Receiver.DropUDP(DropPort); err != nil {
 		return nil, err
 	}
-	if g.counters, err = counters.Open(l.Receiver.Path); err != nil {
+	if g.counters, err = counters.OpenPath(l.Receiver.Path); err != nil {
 		return nil, err
 	}
 	return g, nil
@@ -189,7 +190,7 @@ func (g *Generator) Drops() (GroundTruth, error) {
 	if err != nil {
 		return t, err
 	}
-	t.NoPorts = stack["UdpNoPorts"]
+	t.NoPorts, _ = stack.Get("UdpNoPorts")
 	links, err := g.counters.Links()
 	if err != nil {
 		return t, err
@@ -197,8 +198,8 @@ func (g *Generator) Drops() (GroundTruth, error) {
 	for _, l := range links {
 		for _, v := range g.Veths {
 			if int(l.Index) == v.ReceiverIndex {
-				t.NoHandler += l.Counters.RxNoHandler
-				t.RxDropped += l.Counters.RxDropped
+				t.NoHandler += l.Counters.Get(drops.RxNoHandler)
+				t.RxDropped += l.Counters.Get(drops.RxDropped)
 			}
 		}
 	}

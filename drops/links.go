@@ -1,0 +1,159 @@
+package drops
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// LinkField names one of the interface counters skbtop reads from the
+// kernel's struct rtnl_link_stats64. Every output lists them from
+// LinkFields, so a new counter is one constant and one row there (and its
+// offset in counters).
+type LinkField int
+
+// The interface counters, in the order every output shows them.
+const (
+	RxPackets LinkField = iota
+	TxPackets
+	RxDropped
+	TxDropped
+	RxMissed
+	RxFIFO
+	RxNoHandler
+	RxErrors
+	TxErrors
+	NumLinkFields
+)
+
+// LinkFieldInfo describes one interface counter for the outputs.
+type LinkFieldInfo struct {
+	// Name is the kernel's name and the JSON key: "rx_dropped".
+	Name string
+	// Title is a column title of at most 8 characters: "rx_drop".
+	Title string
+	// Drop marks counters of dropped or failed packets: those shown in the
+	// interface tables, and whose movement makes an interface not quiet.
+	Drop bool
+}
+
+// LinkFields describes every LinkField, indexed by it.
+var LinkFields = [NumLinkFields]LinkFieldInfo{
+	RxPackets:   {Name: "rx_packets", Title: "rx_pkts"},
+	TxPackets:   {Name: "tx_packets", Title: "tx_pkts"},
+	RxDropped:   {Name: "rx_dropped", Title: "rx_drop", Drop: true},
+	TxDropped:   {Name: "tx_dropped", Title: "tx_drop", Drop: true},
+	RxMissed:    {Name: "rx_missed", Title: "rx_miss", Drop: true},
+	RxFIFO:      {Name: "rx_fifo", Title: "rx_fifo", Drop: true},
+	RxNoHandler: {Name: "rx_nohandler", Title: "nohandlr", Drop: true},
+	RxErrors:    {Name: "rx_errors", Title: "rx_err", Drop: true},
+	TxErrors:    {Name: "tx_errors", Title: "tx_err", Drop: true},
+}
+
+// String returns the counter's kernel name.
+func (f LinkField) String() string {
+	if f < 0 || f >= NumLinkFields {
+		return "link_field_" + strconv.Itoa(int(f))
+	}
+	return LinkFields[f].Name
+}
+
+// DropFields lists the counters marked Drop, in LinkFields order.
+func DropFields() []LinkField {
+	var out []LinkField
+	for f := range NumLinkFields {
+		if LinkFields[f].Drop {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// linkValues holds one value per LinkField and which of them the kernel
+// reported: a counter newer than the running kernel is absent, not zero,
+// and JSON leaves it out.
+type linkValues[T uint64 | float64] struct {
+	v   [NumLinkFields]T
+	has [NumLinkFields]bool
+}
+
+// LinkCounters are an interface's counters (cumulative, or their change
+// over a window).
+type LinkCounters = linkValues[uint64]
+
+// LinkRates are an interface's counters as per-second rates.
+type LinkRates = linkValues[float64]
+
+// Get returns field f, zero when absent.
+func (l linkValues[T]) Get(f LinkField) T { return l.v[f] }
+
+// Has reports whether the kernel reported field f.
+func (l linkValues[T]) Has(f LinkField) bool { return l.has[f] }
+
+// Set sets field f and marks it present.
+func (l *linkValues[T]) Set(f LinkField, v T) {
+	l.v[f] = v
+	l.has[f] = true
+}
+
+// MarshalJSON writes the present fields as an object in LinkFields order.
+func (l linkValues[T]) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	first := true
+	for f := range NumLinkFields {
+		if !l.has[f] {
+			continue
+		}
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		v, err := json.Marshal(l.v[f])
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&b, "%q:%s", LinkFields[f].Name, v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote; unknown keys are ignored.
+func (l *linkValues[T]) UnmarshalJSON(data []byte) error {
+	var m map[string]T
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	*l = linkValues[T]{}
+	for f := range NumLinkFields {
+		if v, ok := m[LinkFields[f].Name]; ok {
+			l.Set(f, v)
+		}
+	}
+	return nil
+}
+
+// Link is one interface's cumulative counters as a source read them.
+type Link struct {
+	// Name is the interface's name inside its namespace.
+	Name string
+	// Index is its ifindex inside its namespace.
+	Index uint32
+	// Counters are its cumulative counters.
+	Counters LinkCounters
+}
+
+// LinkCountersOf returns counters with the given fields present and every
+// other field absent.
+func LinkCountersOf(vals map[LinkField]uint64) LinkCounters {
+	var c LinkCounters
+	for f, v := range vals {
+		c.Set(f, v)
+	}
+	return c
+}
+
+// Equal reports whether both hold the same fields with the same values.
+func (l linkValues[T]) Equal(o linkValues[T]) bool { return l == o }
