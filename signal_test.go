@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,10 +90,15 @@ func TestSignalsDetach(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer cmd.Process.Kill()
-			// The first NDJSON line means the program is attached.
+			// The first NDJSON line means the program is attached. A line
+			// lists every interface of the host's namespace and, later, every
+			// site: on a busy host it outgrows bufio's default 64 KiB, and a
+			// scanner that gives up would leave skbtop blocked on a full pipe.
 			lines := bufio.NewScanner(stdout)
+			lines.Buffer(nil, 64<<20)
 			if !lines.Scan() {
-				t.Fatalf("no snapshot from skbtop: %v", cmd.Wait())
+				cmd.Process.Kill()
+				t.Fatalf("no snapshot from skbtop: %v, %v", lines.Err(), cmd.Wait())
 			}
 			ids := progIDs(t, cmd.Process.Pid)
 			if len(ids) == 0 {
@@ -104,6 +110,7 @@ func TestSignalsDetach(t *testing.T) {
 			go func() {
 				for lines.Scan() {
 				}
+				io.Copy(io.Discard, stdout)
 			}()
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("skbtop exited with %v after %s, want status 0", err, sig)

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/skbtop/skbtop/internal/kerneltest"
 )
 
 func openFixture(t *testing.T, name string) *os.File {
@@ -245,7 +247,7 @@ func readProcKallsyms(tb testing.TB) []byte {
 	tb.Helper()
 	data, err := os.ReadFile("/proc/kallsyms")
 	if err != nil {
-		tb.Skipf("cannot read /proc/kallsyms: %v", err)
+		kerneltest.SkipOrFail(tb, "cannot read /proc/kallsyms: %v", err)
 	}
 	return data
 }
@@ -254,7 +256,7 @@ func TestParseProcKallsyms(t *testing.T) {
 	data := readProcKallsyms(t)
 	tab, err := ParseKallsyms(bytes.NewReader(data))
 	if errors.Is(err, ErrRestricted) {
-		t.Skip("kernel hides addresses")
+		kerneltest.SkipOrFail(t, "the kernel hides symbol addresses (kernel.kptr_restrict)")
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/skbtop/skbtop/internal/kerneltest"
 )
 
 func TestParseReasonsFormat(t *testing.T) {
@@ -225,7 +227,7 @@ var wellKnownReasons = []string{"NO_SOCKET", "NOT_SPECIFIED", "NETFILTER_DROP", 
 func kernelSpec(t *testing.T) *btf.Spec {
 	t.Helper()
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		t.Skipf("no kernel BTF: %v", err)
+		kerneltest.SkipOrFail(t, "no kernel BTF: %v", err)
 	}
 	spec, err := btf.LoadKernelSpec()
 	if err != nil {

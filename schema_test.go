@@ -1,0 +1,167 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/skbtop/skbtop/internal/kerneltest"
+)
+
+var updateSchema = flag.Bool("update", false, "rewrite testdata/snapshot-schema.golden from this kernel's output")
+
+const schemaGolden = "testdata/snapshot-schema.golden"
+
+// schemaPaths adds every member of v to types as "path: type": objects'
+// members by name (sites.count), array elements as [] (sites[].samples[]),
+// types as JSON names them (object, array, string, number, bool, null).
+func schemaPaths(types map[string]map[string]bool, path string, v any) {
+	var typ string
+	switch v := v.(type) {
+	case map[string]any:
+		typ = "object"
+		for k, e := range v {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			schemaPaths(types, p, e)
+		}
+	case []any:
+		typ = "array"
+		for _, e := range v {
+			schemaPaths(types, path+"[]", e)
+		}
+	case string:
+		typ = "string"
+	case json.Number:
+		typ = "number"
+	case bool:
+		typ = "bool"
+	case nil:
+		typ = "null"
+	default:
+		typ = "unknown"
+	}
+	if path == "" {
+		return
+	}
+	if types[path] == nil {
+		types[path] = map[string]bool{}
+	}
+	types[path][typ] = true
+}
+
+// schemaLines renders the paths sorted, one "path: type" a line; a member
+// seen with more than one type lists them all (number|null).
+func schemaLines(types map[string]map[string]bool) []string {
+	var lines []string
+	for _, p := range slices.Sorted(maps.Keys(types)) {
+		lines = append(lines, p+": "+strings.Join(slices.Sorted(maps.Keys(types[p])), "|"))
+	}
+	return lines
+}
+
+// TestSnapshotSchema pins the snapshot document's members and their types:
+// every key of `--once --json`, with every optional part present, flattened
+// into "path: type" lines and compared with testdata/snapshot-schema.golden.
+// Renaming, removing, adding or retyping a member fails it; a deliberate
+// change of the document is made by regenerating the file (as root):
+//
+//	go test -run TestSnapshotSchema -update .
+//
+// Two runs make every optional member appear. The first reports on the
+// receiver namespace (--netns), so interfaces carry counters, deltas, rates
+// and the reconciliation and stack_counters lists what changed; drops at
+// four sites give samples of every shape (UDP and TCP ports, TCP flags, an
+// ICMP info, a frame with no IP at all). The second reports on the host's
+// namespace with both filters set: the drops are then in another namespace,
+// whose name sites and interfaces carry, and the filter is in the document.
+// Only warnings, which need something to fail, never appear.
+func TestSnapshotSchema(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	l := kerneltest.NewLink(t)
+
+	// Fewer drops than one CPU may sample in a second, so every site has
+	// samples.
+	const udp, tcp, frames, icmp = 10, 5, 6, 4
+	base := readTruth(t, l)
+	r := startOnce(t, "--once", "--json", "--duration", "2s", "--netns", l.Receiver.Path)
+	sendAll(t, l, 7001, udp, 32, 7002, tcp, frames)
+	sendBroadcastEcho(t, l, icmp)
+	waitTruth(t, l, base, groundTruth{"UdpNoPorts": udp, "TcpOutRsts": tcp, "IcmpInErrors": icmp, "rx_dropped": frames}, r.done)
+	doc := decodeDocument(t, r.wait())
+
+	base = readTruth(t, l)
+	r = startOnce(t, "--once", "--json", "--duration", "1s", "--iface", l.ReceiverIf, "--symbol", "udp4")
+	sendAll(t, l, 7001, udp, 32, 0, 0, 0)
+	waitTruth(t, l, base, groundTruth{"UdpNoPorts": udp}, r.done)
+	filtered := decodeDocument(t, r.wait())
+
+	// The documents' members first: a renamed one fails here, before the
+	// checks below trip over its absence.
+	types := map[string]map[string]bool{}
+	schemaPaths(types, "", doc)
+	schemaPaths(types, "", filtered)
+	compareSchema(t, schemaLines(types))
+
+	// Then that the documents are what the runs were for: every kind of
+	// drop counted exactly, every site with samples, the filtered run's
+	// site in another namespace.
+	if got := getString(t, doc, "schema"); got != "skbtop.snapshot/v1" {
+		t.Errorf("schema = %q, want skbtop.snapshot/v1", got)
+	}
+	sites := checkSites(t, doc, l, map[*siteKind]uint64{udpClosed: udp, tcpClosed: tcp, unhandled: frames, icmpBroadcast: icmp})
+	for k, s := range sites {
+		if len(getObjects(t, s, "samples")) == 0 {
+			t.Errorf("%s: no samples", k.name)
+		}
+	}
+	if got := getString(t, filtered, "schema"); got != "skbtop.snapshot/v1" {
+		t.Errorf("schema = %q, want skbtop.snapshot/v1", got)
+	}
+	sites = checkSites(t, filtered, l, map[*siteKind]uint64{udpClosed: udp})
+	if s := sites[udpClosed]; s != nil && getString(t, s, "namespace") != l.Receiver.Name {
+		t.Errorf("site namespace %q, want %q", s["namespace"], l.Receiver.Name)
+	}
+}
+
+// compareSchema compares the document's "path: type" lines with the golden
+// file, or rewrites the file with -update.
+func compareSchema(t *testing.T, got []string) {
+	t.Helper()
+	if *updateSchema {
+		text := "# The snapshot document's members (skbtop.snapshot/v1): see TestSnapshotSchema.\n" + strings.Join(got, "\n") + "\n"
+		if err := os.WriteFile(schemaGolden, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	b, err := os.ReadFile(schemaGolden)
+	if err != nil {
+		t.Fatalf("%v (create it with -update)", err)
+	}
+	var want []string
+	for line := range strings.Lines(string(b)) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			want = append(want, line)
+		}
+	}
+	for _, line := range want {
+		if !slices.Contains(got, line) {
+			t.Errorf("missing from the document: %s", line)
+		}
+	}
+	for _, line := range got {
+		if !slices.Contains(want, line) {
+			t.Errorf("not in %s: %s", schemaGolden, line)
+		}
+	}
+	if t.Failed() {
+		t.Logf("if the document changed on purpose, regenerate with: go test -run TestSnapshotSchema -update .")
+	}
+}
