@@ -119,7 +119,7 @@ type CounterReconciliation struct {
 // Explained/Counted, and 0 when nothing was counted. Rules whose counters
 // the kernel does not report are left out.
 func Reconcile(ifc Interface, sites []Site) Reconciliation {
-	var r Reconciliation
+	r := Reconciliation{Counters: []CounterReconciliation{}}
 	traced := make([]uint64, len(rules))
 	for _, s := range sites {
 		if s.Ifindex == 0 || s.Ifindex != ifc.Ifindex || s.Netns != ifc.Netns {

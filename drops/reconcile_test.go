@@ -58,7 +58,7 @@ func TestReconcile(t *testing.T) {
 		{"nothing counted", ifc(counters(map[LinkField]uint64{RxDropped: 0, RxMissed: 9})),
 			Reconciliation{HasCounters: true, Traced: 35, Elsewhere: 7, NICRing: 9,
 				Counters: []CounterReconciliation{{Counters: "rx_dropped+rx_nohandler", Traced: 35}}}},
-		{"no counters", ifc(nil), Reconciliation{Traced: 35, Elsewhere: 7}},
+		{"no counters", ifc(nil), Reconciliation{Traced: 35, Elsewhere: 7, Counters: []CounterReconciliation{}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, Reconcile(tc.ifc, sites)); diff != "" {
