@@ -121,9 +121,20 @@ func SortSites(sites []Site, o Order) {
 const NICRingNote = "rx_missed and rx_fifo are frames the NIC dropped in its receive ring or FIFO before the kernel had an skb: " +
 	"kfree_skb never sees them, so no traced drop explains them (see ethtool -S; ring sizes with ethtool -g/-G)."
 
-// ExplainedNote explains the EXPLAINED column of the interface tables.
-const ExplainedNote = "EXPLAINED: the part of the counted drops (rx_dropped+rx_nohandler, rx_otherhost_dropped) " +
-	"that traced drops at the sites counting there account for."
+// ExplainedNote explains the EXPLAINED column of the interface tables; it
+// names the counters of every reconciliation rule.
+var ExplainedNote = func() string {
+	names := make([]string, len(rules))
+	for i, r := range rules {
+		fields := make([]string, len(r.counters))
+		for j, f := range r.counters {
+			fields[j] = f.String()
+		}
+		names[i] = strings.Join(fields, "+")
+	}
+	return "EXPLAINED: the part of the counted drops (" + strings.Join(names, ", ") +
+		") that traced drops at the sites counting there account for."
+}()
 
 // CountersNote says what the counter columns of the interface tables hold.
 const CountersNote = "Counter columns are changes over the window."
