@@ -1,8 +1,10 @@
 package counters_test
 
 import (
+	"net"
 	"os"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -131,7 +133,8 @@ func TestKernelUnhandledEthertype(t *testing.T) {
 	}
 
 	want := drops.Reconciliation{HasCounters: true, Counted: n, Traced: n, Explained: n, Fraction: 1,
-		Counters: []drops.CounterReconciliation{{Counters: "rx_dropped+rx_nohandler", Counted: n, Traced: n, Explained: n}}}
+		Counters: []drops.CounterReconciliation{{Counters: "rx_dropped+rx_nohandler", Counted: n, Traced: n, Explained: n},
+			{Counters: "rx_otherhost_dropped"}}}
 	if diff := cmp.Diff(want, ifc.Reconciliation); diff != "" {
 		t.Errorf("reconciliation (-want +got):\n%s\nsites: %v", diff, snap.Sites)
 	}
@@ -224,5 +227,78 @@ func TestKernelOpenErrors(t *testing.T) {
 	}
 	if _, err := r.Stack(); err == nil {
 		t.Error("Stack() after Close succeeded")
+	}
+}
+
+// TestKernelOtherhost sends IPv4 frames addressed to another host's MAC
+// address to the receiver veth. ip_rcv_core counts each in the veth's
+// rx_otherhost_dropped (Linux 6.0+) and frees it with OTHERHOST: counter,
+// tracer and reconciliation must agree exactly.
+func TestKernelOtherhost(t *testing.T) {
+	const n = 17
+	l := kerneltest.NewLink(t)
+	r := openReader(t, l)
+	tr, err := tracer.Open(tracer.Config{Netns: l.Receiver.Inode})
+	if err != nil {
+		kerneltest.SkipOrFail(t, "cannot load the BPF program here: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := tr.Close(); err != nil {
+			t.Errorf("close tracer: %v", err)
+		}
+	})
+	reasons, err := symbols.LoadReasons()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kallsyms, err := symbols.OpenKallsyms("/proc/kallsyms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agg := drops.NewAggregator(drops.Config{Resolver: symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons}})
+	read := func() {
+		rd, err := tr.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd.Links, rd.LinksNetns = links(t, r), l.Receiver.Inode
+		agg.Update(rd)
+	}
+	read()
+	if !agg.Snapshot().Interfaces[0].Counters.Has(drops.RxOtherhostDropped) {
+		kerneltest.SkipOrFail(t, "this kernel has no rx_otherhost_dropped (Linux 6.0+)")
+	}
+	// A minimal IPv4/UDP header from 198.18.0.1 to 198.18.0.2, sent to a
+	// MAC address that is not the receiver's.
+	ipv4 := []byte{0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2}
+	if err := l.SendRaw(net.HardwareAddr{0x02, 0, 0, 0, 0, 0x99}, 0x0800, ipv4, n); err != nil {
+		t.Fatal(err)
+	}
+	read()
+	snap := agg.Snapshot()
+	ifc := iface(t, snap.Interfaces, l.ReceiverIndex)
+	if got := ifc.Delta.Get(drops.RxOtherhostDropped); got != n {
+		t.Errorf("rx_otherhost_dropped delta = %d, want %d", got, n)
+	}
+	var traced uint64
+	for _, s := range snap.Sites {
+		if s.Reason == "OTHERHOST" && s.Ifindex == uint32(l.ReceiverIndex) {
+			traced += s.Count
+			if s.L3 != "IPv4" || s.L4 != "UDP" {
+				t.Errorf("OTHERHOST site %s has protocol %s/%s, want IPv4/UDP", s.Symbol(), s.L3, s.L4)
+			}
+		}
+	}
+	if traced != n {
+		t.Errorf("traced OTHERHOST drops = %d, want %d; sites: %v", traced, n, snap.Sites)
+	}
+	want := drops.CounterReconciliation{Counters: "rx_otherhost_dropped", Counted: n, Traced: n, Explained: n}
+	if i := slices.IndexFunc(ifc.Reconciliation.Counters, func(c drops.CounterReconciliation) bool { return c.Counters == want.Counters }); i < 0 {
+		t.Errorf("no rx_otherhost_dropped row in %+v", ifc.Reconciliation)
+	} else if got := ifc.Reconciliation.Counters[i]; got != want {
+		t.Errorf("rx_otherhost_dropped reconciliation %+v, want %+v", got, want)
+	}
+	if rc := ifc.Reconciliation; rc.Explained != n || rc.Elsewhere != 0 {
+		t.Errorf("reconciliation explained %d elsewhere %d, want %d and 0", rc.Explained, rc.Elsewhere, n)
 	}
 }

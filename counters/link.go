@@ -64,6 +64,8 @@ var statIndex = [drops.NumLinkFields]int{
 	// rx_nohandler was appended in Linux 4.6; older kernels send a struct
 	// that ends before it, and then it is absent.
 	drops.RxNoHandler: 23,
+	// rx_otherhost_dropped was appended in Linux 6.0.
+	drops.RxOtherhostDropped: 24,
 }
 
 // statRequired is the number of leading fields a stats attribute must hold:

@@ -22,6 +22,7 @@ const (
 	RxMissed
 	RxFIFO
 	RxNoHandler
+	RxOtherhostDropped
 	RxErrors
 	TxErrors
 	NumLinkFields
@@ -47,8 +48,10 @@ var LinkFields = [NumLinkFields]LinkFieldInfo{
 	RxMissed:    {Name: "rx_missed", Title: "rx_miss", Drop: true},
 	RxFIFO:      {Name: "rx_fifo", Title: "rx_fifo", Drop: true},
 	RxNoHandler: {Name: "rx_nohandler", Title: "nohandlr", Drop: true},
-	RxErrors:    {Name: "rx_errors", Title: "rx_err", Drop: true},
-	TxErrors:    {Name: "tx_errors", Title: "tx_err", Drop: true},
+	// Packets for another host's MAC address (Linux 6.0+; absent before).
+	RxOtherhostDropped: {Name: "rx_otherhost_dropped", Title: "otherhst", Drop: true},
+	RxErrors:           {Name: "rx_errors", Title: "rx_err", Drop: true},
+	TxErrors:           {Name: "tx_errors", Title: "tx_err", Drop: true},
 }
 
 // String returns the counter's kernel name.

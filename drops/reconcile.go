@@ -43,6 +43,14 @@ type siteMatch struct{ function, reason string }
 // a row here.
 var rules = []rule{
 	{counters: []LinkField{RxDropped, RxNoHandler}, sites: rxCountedSites},
+	// ip_rcv_core and ip6_rcv_core count a packet addressed to another
+	// host's MAC address (PACKET_OTHERHOST: promiscuous mode, a bridge
+	// port, macvlan) in rx_otherhost_dropped and free it with OTHERHOST
+	// (Linux 6.0+). Both are static and may be inlined into their callers.
+	{counters: []LinkField{RxOtherhostDropped}, sites: []siteMatch{
+		{"ip_rcv_core", "OTHERHOST"}, {"ip_rcv", "OTHERHOST"},
+		{"ip6_rcv_core", "OTHERHOST"}, {"ipv6_rcv", "OTHERHOST"},
+	}},
 }
 
 // matches reports whether site s counts in the rule's counters. It needs
