@@ -271,6 +271,10 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 		out[i] = ifc
 		index[id{ifc.Netns, ifc.Ifindex}] = i
 	}
+	// Each interface's own sites, so that reconciling costs one pass over
+	// the sites, not one per interface: thousands of each on a host full
+	// of containers.
+	var own [][]Site
 	for _, s := range sites {
 		if s.Ifindex == 0 {
 			continue
@@ -284,15 +288,26 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 		}
 		out[i].TracedDrops += s.Count
 		out[i].TracedRate += s.Rate
+		if own == nil {
+			own = make([][]Site, len(out), len(out)+len(sites))
+		}
+		for len(own) <= i {
+			own = append(own, nil)
+		}
+		own[i] = append(own[i], s)
+	}
+	for i := range out {
+		var mine []Site
+		if i < len(own) {
+			mine = own[i]
+		}
+		out[i].Reconciliation = Reconcile(out[i], mine)
 	}
 	// A row kept only for traced drops the sites no longer have (a filter
 	// took them out) says nothing.
 	out = slices.DeleteFunc(out, func(i Interface) bool {
 		return i.Counters == nil && i.TracedDrops == 0 && i.TracedRate == 0
 	})
-	for i := range out {
-		out[i].Reconciliation = Reconcile(out[i], sites)
-	}
 	slices.SortFunc(out, func(a, b Interface) int {
 		return cmp.Or(cmp.Compare(b.TracedDrops, a.TracedDrops), cmp.Compare(a.Name, b.Name),
 			cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Ifindex, b.Ifindex))
