@@ -10,6 +10,8 @@
 // counters.
 
 #include "headers/skbtop.h"
+// libbpf's headers, vendored in headers/bpf: gen.go compiles with
+// -nostdinc -I headers, so these never come from the system.
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
