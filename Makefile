@@ -2,10 +2,17 @@
 # yourself. Run as root: the kernel tests and skbtop itself load BPF.
 .PHONY: build generate test lint bench microbench
 
+# The clang bpf/gen.go pins (clang-N); bpf2go strips with llvm-strip-N.
+CLANG := $(shell sed -n '/^\/\/go:generate/s/.* -cc \(clang-[0-9][0-9]*\) .*/\1/p' bpf/gen.go)
+LLVM_STRIP := $(CLANG:clang-%=llvm-strip-%)
+
 build: ## Build the skbtop binary.
 	go build -o skbtop .
 
-generate: ## Regenerate the BPF object and its Go bindings (needs clang-16, libbpf-dev).
+generate: ## Regenerate the BPF object and its Go bindings (needs the clang pinned in bpf/gen.go).
+	@test -n "$(CLANG)" || { echo "no -cc clang-N in bpf/gen.go's go:generate line"; exit 1; }
+	@command -v $(CLANG) >/dev/null && command -v $(LLVM_STRIP) >/dev/null || \
+		{ echo "generate needs $(CLANG) and $(LLVM_STRIP): apt-get install $(CLANG) $(CLANG:clang-%=llvm-%)"; exit 1; }
 	go generate ./bpf
 
 test: ## Run every test, kernel tests included (as root).

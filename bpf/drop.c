@@ -10,6 +10,8 @@
 // counters.
 
 #include "headers/skbtop.h"
+// libbpf's headers, vendored in headers/bpf: gen.go compiles with
+// -nostdinc -I headers, so these never come from the system.
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
@@ -109,10 +111,10 @@ struct {
 
 // samples is a BPF ring buffer written with BPF_RB_NO_WAKEUP and drained by
 // user space on a timer, so no drop pays for a wakeup. Which transport
-// carries samples hardly matters at the default rate: with bpf_stats on a
-// flood of 1.1M frames, a run cost 184 ns with sampling off, 194 ns at 64
-// samples per CPU-second (the suppressed path), and 386 ns when every drop
-// was sampled: about 200 ns per sample, paid by 64 drops a second per CPU.
+// carries samples hardly matters at the default rate: a CPU sends at most
+// sample_limit samples a second, and every other drop takes the suppressed
+// path, which costs little more than sampling off. BENCHMARKS.md ("Sample
+// cost in the kernel") has the figures.
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
