@@ -18,7 +18,13 @@ type Key struct {
 	// Ifindex is skb->dev's index inside its namespace, 0 without a device.
 	Ifindex uint32
 	// Netns is the inode number of the network namespace, 0 when unknown.
+	// The kernel hands a freed namespace's inode to the next one made, so
+	// it names a namespace only together with NetnsCookie.
 	Netns uint32
+	// NetnsCookie is the namespace's cookie (struct net's net_cookie,
+	// Linux 5.14+), which the kernel never reuses while it runs; 0 on
+	// kernels without it, where Netns alone identifies the namespace.
+	NetnsCookie uint64
 	// L3 is the host-order ethertype from skb->protocol.
 	L3 uint16
 	// L4 is the IP protocol number read from the packet, 0 when none.
@@ -48,6 +54,9 @@ type Health struct {
 	// RecursionMisses counts program runs the kernel skipped because another
 	// BPF program was running on the same CPU; those drops are not counted.
 	RecursionMisses uint64
+	// Keys is how many keys the kernel's aggregate map holds now, out of
+	// MaxKeys. Unlike the others these are levels, not cumulative counts.
+	Keys, MaxKeys uint32
 }
 
 // Reading is one read of every source at one moment: the tracer's
@@ -55,9 +64,14 @@ type Health struct {
 // interface and protocol counters. Sources fill in raw, cumulative values;
 // the Aggregator alone turns them into windows and rates.
 type Reading struct {
-	Time   time.Time
+	Time time.Time
+	// Counts are the cumulative counts of the keys the kernel map holds.
 	Counts []Count
-	Health Health
+	// Retired are the final counts of keys the tracer took out of the
+	// kernel map in this read. A retired key that drops again comes back
+	// in Counts counting from zero.
+	Retired []Count
+	Health  Health
 	// Devices names the interfaces of Counts' keys that the tracer had not
 	// named before (it reports each name once, or again when it changes).
 	Devices []Device
@@ -75,6 +89,7 @@ type Reading struct {
 // Device is an interface name the tracer read from the kernel.
 type Device struct {
 	Netns, Ifindex uint32
+	NetnsCookie    uint64
 	Name           string
 }
 
