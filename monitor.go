@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"time"
 
 	"github.com/skbtop/skbtop/counters"
 	"github.com/skbtop/skbtop/drops"
@@ -18,11 +20,14 @@ import (
 // reader feeds the aggregator in between. It is built in one call,
 // openMonitor, and released with Close.
 type monitor struct {
-	ns    *netns.Namespace // the namespace watched (--netns), nil for ours
-	home  uint32           // its inode, or our own namespace's
-	tr    *tracer.Tracer
-	links *counters.Reader // nil when counters could not be opened
-	agg   *drops.Aggregator
+	// ns is the namespace watched (--netns) while it exists, nil for
+	// ours; nsPath is the path it was given by.
+	ns     *netns.Namespace
+	nsPath string
+	home   uint32 // its inode, or our own namespace's
+	tr     *tracer.Tracer
+	links  *counters.Reader // nil when counters could not be opened
+	agg    *drops.Aggregator
 
 	stopSamples context.CancelFunc
 	samplesDone chan struct{}
@@ -34,7 +39,7 @@ type monitor struct {
 // samples. Only a failure to open the tracer is an error; anything else
 // degrades the view and says so in its warnings.
 func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
-	m := &monitor{ns: ns}
+	m := &monitor{ns: ns, nsPath: o.netns}
 	defer func() {
 		if err != nil {
 			m.Close()
@@ -93,6 +98,8 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 		Resolver:    symbols.Resolver{Kallsyms: syms.k, Reasons: reasons, Namespaces: netns.NewNames(m.home).Name},
 		Host:        host,
 		Kernel:      kernelRelease(),
+		Home:        drops.NamespaceID{Inode: m.home},
+		Only:        ns != nil,
 		History:     !o.once && !o.json,
 		AllCounters: o.allCounters,
 		Warnings:    warnings,
@@ -118,6 +125,7 @@ var errTracer = errors.New("read drop counts")
 // failure to read the tracer is an error (wrapping errTracer); a counter
 // source that fails shows as a warning in the snapshot.
 func (m *monitor) Snapshot() (drops.Snapshot, error) {
+	m.checkWatched()
 	r, err := m.tr.Read()
 	if err != nil {
 		return drops.Snapshot{}, errors.Join(errTracer, err)
@@ -135,6 +143,29 @@ func (m *monitor) Snapshot() (drops.Snapshot, error) {
 	}
 	m.agg.Update(r)
 	return m.agg.Snapshot(), nil
+}
+
+// checkWatched notices the watched namespace being deleted (its bind mount
+// removed, or its process gone): skbtop then says so, with the time, and
+// lets go of it, so that the kernel can free it. The drops it counted stay;
+// drops of a new namespace that gets its inode are not counted (see
+// drops.Config.Only).
+func (m *monitor) checkWatched() {
+	if m.ns == nil {
+		return
+	}
+	ino, err := netns.Inode(m.nsPath)
+	if err == nil && ino == m.ns.Inode {
+		return
+	}
+	m.agg.Warn(fmt.Sprintf("watched network namespace %s (inode %d) was deleted at %s: no longer watched; its drops so far are kept",
+		m.nsPath, m.ns.Inode, time.Now().Format(time.TimeOnly)))
+	if m.links != nil {
+		m.links.Close()
+		m.links = nil
+	}
+	m.ns.Close()
+	m.ns = nil
 }
 
 // Reset restarts every count and counter delta at zero.

@@ -21,6 +21,13 @@ type Config struct {
 	Resolver Resolver
 	// Host and Kernel stamp every snapshot.
 	Host, Kernel string
+	// Home is the namespace reported on: its interfaces go by their names
+	// alone, and its link counters are in the readings.
+	Home NamespaceID
+	// Only counts drops in Home alone, by cookie where the kernel has one:
+	// the kernel filters on the inode, which a namespace made after Home
+	// is gone may hold.
+	Only bool
 	// History keeps each site's rate over the last HistoryLen intervals
 	// (Site.History, the live view's sparklines). Headless outputs never
 	// show it, and with a full map it is most of skbtop's memory.
@@ -31,11 +38,26 @@ type Config struct {
 	Warnings []string
 }
 
+// NamespaceID identifies a network namespace: its inode, which the kernel
+// reuses, and its cookie, which it never does (0 on kernels before 5.14).
+type NamespaceID struct {
+	Inode  uint32
+	Cookie uint64
+}
+
 // Aggregator is the one place where readings become what skbtop shows:
 // every source's cumulative values go in through Update, each through a
 // meter (see window.go) with one reset rule, and Snapshot returns the
 // finished document that every output only formats. The refresh loop, the
 // sample reader and the UI may use it concurrently.
+//
+// It also keeps identities true over time. A namespace is its inode and
+// cookie, so a new namespace that gets a deleted one's inode is another
+// namespace, and the old one's rows are marked gone. An interface is its
+// namespace, ifindex and a lifetime that ends when the index comes back
+// under another name or disappears from the namespace's own interface list:
+// the rows of an ended lifetime keep their counts under their last name,
+// marked gone, and the new interface counts from zero.
 type Aggregator struct {
 	cfg Config
 
@@ -47,27 +69,51 @@ type Aggregator struct {
 	start, last time.Time
 	interval    float64
 
-	sites  map[Key]*siteState
+	// sites holds every row's meters, current and ended lifetimes alike;
+	// live maps a kernel key to the row that counts it now.
+	sites  map[siteKey]*siteState
+	live   map[Key]*siteState
 	health healthMeters
+	keys   [2]uint32 // Health.Keys, Health.MaxKeys
 
-	links      map[linkID]*linkState
-	linksNetns uint32
-	linksRead  bool
-	stack      []stackState
+	links     map[linkID]*linkState
+	linksRead bool
+	stack     []stackState
 
-	// names are interface names by namespace and ifindex, from the
-	// tracer, samples and link counters.
-	names    map[devKey]string
+	ifaces     map[ifaceID]*ifaceLife
+	namespaces map[NamespaceID]*nsLife
+	// newest is the highest cookie seen for each inode: the namespace
+	// that holds the inode now. asked is the cookie of the namespace the
+	// resolver last named for each inode.
+	newest map[uint32]uint64
+	asked  map[uint32]uint64
+
 	samples  map[Key][]Packet
 	errors   []string
 	warnings []string
+
+	// cache is the last snapshot; dirty says something it shows changed
+	// since. An idle map of thousands of sites costs nothing to show.
+	cache Snapshot
+	dirty bool
+}
+
+// siteKey is a row: a kernel key during one lifetime of its interface.
+type siteKey struct {
+	Key
+	gen uint32
 }
 
 type siteState struct {
+	key            siteKey
 	packets, bytes meter
 	hist           *history
 	// seen is whether the latest reading had the key.
 	seen bool
+	// gone marks a row whose interface lifetime ended; ifname is the name
+	// its interface had.
+	gone   bool
+	ifname string
 }
 
 type healthMeters struct {
@@ -84,11 +130,30 @@ func (hm *healthMeters) each(h Health, fn func(m *meter, v uint64)) {
 	fn(&hm.recursion, h.RecursionMisses)
 }
 
-type devKey struct{ netns, ifindex uint32 }
+// ifaceID is an interface across its lifetimes.
+type ifaceID struct {
+	cookie         uint64
+	netns, ifindex uint32
+}
 
-// linkID identifies an interface. An ifindex the kernel hands to a new
-// interface with another name is another interface: its counters start
-// from their own baseline rather than continuing the old one's.
+// ifaceLife is an interface's current lifetime: gen counts the lifetimes.
+type ifaceLife struct {
+	name string
+	gen  uint32
+	gone bool
+}
+
+// nsLife is what is known of a namespace.
+type nsLife struct {
+	name  string
+	named bool
+	gone  bool
+}
+
+// linkID identifies an interface of the home namespace's counters. An
+// ifindex the kernel hands to a new interface with another name is another
+// interface: its counters start from their own baseline rather than
+// continuing the old one's.
 type linkID struct {
 	index uint32
 	name  string
@@ -110,11 +175,16 @@ type stackState struct {
 // NewAggregator returns an aggregator with no readings.
 func NewAggregator(cfg Config) *Aggregator {
 	return &Aggregator{
-		cfg:     cfg,
-		sites:   map[Key]*siteState{},
-		links:   map[linkID]*linkState{},
-		names:   map[devKey]string{},
-		samples: map[Key][]Packet{},
+		cfg:        cfg,
+		sites:      map[siteKey]*siteState{},
+		live:       map[Key]*siteState{},
+		links:      map[linkID]*linkState{},
+		ifaces:     map[ifaceID]*ifaceLife{},
+		namespaces: map[NamespaceID]*nsLife{},
+		newest:     map[uint32]uint64{},
+		asked:      map[uint32]uint64{},
+		samples:    map[Key][]Packet{},
+		dirty:      true,
 	}
 }
 
@@ -123,6 +193,7 @@ func (a *Aggregator) Warn(msg string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.warnings = append(a.warnings, msg)
+	a.dirty = true
 }
 
 // Update records a reading. The first one is the baseline: counts are drops
@@ -132,62 +203,164 @@ func (a *Aggregator) Update(r Reading) {
 	defer a.mu.Unlock()
 	first := !a.started
 	if first {
-		a.started, a.start = true, r.Time
+		a.started, a.start, a.last = true, r.Time, r.Time
 	} else {
 		a.interval = r.Time.Sub(a.last).Seconds()
 	}
+	if r.Links != nil {
+		a.updateLinks(r)
+	}
 	for _, d := range r.Devices {
-		a.names[devKey{d.Netns, d.Ifindex}] = d.Name
+		a.learn(ifaceID{d.NetnsCookie, d.Netns, d.Ifindex}, d.Name, true)
 	}
 	a.updateSites(r, first)
 	a.health.each(r.Health, func(m *meter, v uint64) {
 		if first {
-			*m = newMeter(v, r.Time, r.Time, false)
-		} else {
-			m.observe(v, r.Time)
+			*m = baseline(v, r.Time)
+			return
 		}
+		m.add(v)
+		a.settle(m, r.Time)
 	})
-	if r.Links != nil {
-		a.updateLinks(r)
-	}
+	a.keys = [2]uint32{r.Health.Keys, r.Health.MaxKeys}
 	if r.Stack != nil {
 		a.updateStack(r)
 	}
+	if !slices.Equal(a.errors, r.Errors) {
+		a.dirty = true
+	}
 	a.errors = r.Errors
 	a.last = r.Time
+}
+
+// settle settles m and notes whether what it shows changed.
+func (a *Aggregator) settle(m *meter, now time.Time) {
+	before := m.rate
+	m.settle(now)
+	if m.rate != before || m.rate != 0 {
+		a.dirty = true
+	}
+}
+
+// learn records the name of an interface. A name other than the one it
+// had ends the interface's lifetime when rename (the kernel program named
+// it at a new key: the index now belongs to another interface); samples
+// only fill in names.
+func (a *Aggregator) learn(id ifaceID, name string, rename bool) {
+	if id.ifindex == 0 || name == "" {
+		return
+	}
+	life := a.ifaces[id]
+	switch {
+	case life == nil:
+		a.ifaces[id] = &ifaceLife{name: name}
+	case life.name == "":
+		life.name = name
+	case life.name != name && rename:
+		life.name, life.gen, life.gone = name, life.gen+1, false
+	default:
+		return
+	}
+	a.dirty = true
+}
+
+// ignored reports whether a key is outside what Config.Only asks for.
+func (a *Aggregator) ignored(k Key) bool {
+	home := a.cfg.Home
+	return a.cfg.Only && home.Cookie != 0 && k.NetnsCookie != 0 && k.NetnsCookie != home.Cookie
+}
+
+// row returns the state that counts kernel key k now, making one when k is
+// new or its interface began a new lifetime: the new row continues from
+// the old one's last value, which the kernel key still carries.
+func (a *Aggregator) row(k Key, prev time.Time, first bool) *siteState {
+	gen := uint32(0)
+	if k.Ifindex != 0 {
+		if life := a.ifaces[ifaceID{k.NetnsCookie, k.Netns, k.Ifindex}]; life != nil {
+			gen = life.gen
+		}
+	}
+	st := a.live[k]
+	if st != nil && st.key.gen == gen {
+		return st
+	}
+	if k.NetnsCookie > a.newest[k.Netns] {
+		a.newest[k.Netns] = k.NetnsCookie
+	}
+	next := &siteState{key: siteKey{k, gen}, packets: fresh(prev), bytes: fresh(prev)}
+	if life := a.ifaces[ifaceID{k.NetnsCookie, k.Netns, k.Ifindex}]; life != nil {
+		next.ifname = life.name
+	}
+	if first {
+		next.packets, next.bytes = baseline(0, prev), baseline(0, prev)
+	}
+	if st != nil {
+		// The old lifetime's row keeps its counts; the kernel's value
+		// so far is its, so the new row counts from there.
+		st.gone = true
+		next.packets.cur, next.bytes.cur = st.packets.cur, st.bytes.cur
+	}
+	if old := a.sites[next.key]; old != nil {
+		// The same lifetime again (a gone interface came back under its
+		// old name and index): keep counting on its row.
+		old.packets.cur, old.bytes.cur = next.packets.cur, next.bytes.cur
+		old.gone = false
+		next = old
+	}
+	a.sites[next.key] = next
+	a.live[k] = next
+	a.dirty = true
+	return next
 }
 
 func (a *Aggregator) updateSites(r Reading, first bool) {
 	for _, st := range a.sites {
 		st.seen = false
 	}
-	for _, c := range r.Counts {
-		st := a.sites[c.Key]
-		if st == nil {
-			// A key added since the last reading: all of its drops are
-			// new. In the first reading, they are the baseline.
-			st = &siteState{
-				packets: newMeter(c.Packets, r.Time, a.last, !first),
-				bytes:   newMeter(c.Bytes, r.Time, a.last, !first),
-			}
-			a.sites[c.Key] = st
-		} else {
-			st.packets.observe(c.Packets, r.Time)
-			st.bytes.observe(c.Bytes, r.Time)
+	// A key's final value first, then its new live one, which counts from
+	// zero: both may be in one reading.
+	for _, c := range r.Retired {
+		if a.ignored(c.Key) {
+			continue
 		}
+		st := a.row(c.Key, a.last, first)
+		if first {
+			// Drops before the start are the baseline.
+			st.packets.cur, st.bytes.cur = c.Packets, c.Bytes
+		}
+		st.packets.add(c.Packets)
+		st.bytes.add(c.Bytes)
+		st.packets.retire()
+		st.bytes.retire()
 		st.seen = true
 	}
-	for k, st := range a.sites {
-		if !st.seen {
-			st.packets.idle()
-			st.bytes.idle()
-			if st.packets.delta == 0 {
-				// Gone from the kernel with nothing in the window: no
-				// row to keep.
-				delete(a.sites, k)
-				delete(a.samples, k)
-				continue
+	for _, c := range r.Counts {
+		if a.ignored(c.Key) {
+			continue
+		}
+		st := a.row(c.Key, a.last, first)
+		if first && !st.seen {
+			st.packets.cur, st.bytes.cur = c.Packets, c.Bytes
+		}
+		st.packets.add(c.Packets)
+		st.bytes.add(c.Bytes)
+		st.seen = true
+	}
+	for sk, st := range a.sites {
+		if first {
+			st.packets.pending, st.bytes.pending = 0, 0
+		}
+		a.settle(&st.packets, r.Time)
+		st.bytes.settle(r.Time)
+		if !st.seen && st.packets.delta == 0 {
+			// Gone from the kernel with nothing in the window: no row
+			// to keep.
+			delete(a.sites, sk)
+			if a.live[sk.Key] == st {
+				delete(a.live, sk.Key)
+				delete(a.samples, sk.Key)
 			}
+			continue
 		}
 		if a.cfg.History && !first {
 			if st.hist == nil {
@@ -199,26 +372,39 @@ func (a *Aggregator) updateSites(r Reading, first bool) {
 }
 
 func (a *Aggregator) updateLinks(r Reading) {
-	a.linksRead, a.linksNetns = true, r.LinksNetns
+	a.linksRead = true
+	home := a.cfg.Home
 	for _, st := range a.links {
 		st.seen = false
 	}
+	present := make(map[uint32]bool, len(r.Links))
 	for _, l := range r.Links {
+		present[l.Index] = true
 		id := linkID{l.Index, l.Name}
-		a.names[devKey{r.LinksNetns, l.Index}] = l.Name
+		life := a.ifaces[ifaceID{home.Cookie, home.Inode, l.Index}]
+		if life != nil && life.gone {
+			// The index came back: a new interface, even under the old
+			// name.
+			life.name, life.gen, life.gone = l.Name, life.gen+1, false
+			a.dirty = true
+		} else {
+			a.learn(ifaceID{home.Cookie, home.Inode, l.Index}, l.Name, true)
+		}
 		st := a.links[id]
 		if st == nil {
 			// An interface seen for the first time starts its window
 			// here: its counters count from its creation, not from ours.
 			st = &linkState{}
 			for f := range NumLinkFields {
-				st.fields[f] = newMeter(l.Counters.Get(f), r.Time, r.Time, false)
+				st.fields[f] = baseline(l.Counters.Get(f), r.Time)
 				st.has[f] = l.Counters.Has(f)
 			}
 			a.links[id] = st
+			a.dirty = true
 		} else {
 			for f := range NumLinkFields {
-				st.fields[f].observe(l.Counters.Get(f), r.Time)
+				st.fields[f].add(l.Counters.Get(f))
+				a.settle(&st.fields[f], r.Time)
 				st.has[f] = l.Counters.Has(f)
 			}
 			st.rated = true
@@ -228,6 +414,14 @@ func (a *Aggregator) updateLinks(r Reading) {
 	for id, st := range a.links {
 		if !st.seen {
 			delete(a.links, id)
+			a.dirty = true
+		}
+	}
+	// The home namespace's own list says which of its interfaces are gone.
+	for id, life := range a.ifaces {
+		if id.netns == home.Inode && id.cookie == home.Cookie && !present[id.ifindex] && !life.gone {
+			life.gone = true
+			a.dirty = true
 		}
 	}
 }
@@ -241,9 +435,11 @@ func (a *Aggregator) updateStack(r Reading) {
 	for _, v := range r.Stack {
 		m, ok := old[v.Name]
 		if ok {
-			m.observe(v.Value, r.Time)
+			m.add(v.Value)
+			a.settle(&m, r.Time)
 		} else {
-			m = newMeter(v.Value, r.Time, r.Time, false)
+			m = baseline(v.Value, r.Time)
+			a.dirty = true
 		}
 		a.stack = append(a.stack, stackState{v.Name, m})
 	}
@@ -255,12 +451,15 @@ func (a *Aggregator) Reset() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.start = a.last
-	for k, st := range a.sites {
+	for sk, st := range a.sites {
 		st.packets.reset()
 		st.bytes.reset()
-		if !st.seen {
-			delete(a.sites, k)
-			delete(a.samples, k)
+		if !st.seen || st.gone {
+			delete(a.sites, sk)
+			if a.live[sk.Key] == st {
+				delete(a.live, sk.Key)
+				delete(a.samples, sk.Key)
+			}
 		}
 	}
 	a.health.each(Health{}, func(m *meter, _ uint64) { m.reset() })
@@ -272,30 +471,36 @@ func (a *Aggregator) Reset() {
 	for i := range a.stack {
 		a.stack[i].m.reset()
 	}
+	a.dirty = true
 }
 
 // AddSample keeps a sampled packet for its site's detail view; its device
-// name is the newest the kernel had.
+// name fills in an interface the tracer has not named.
 func (a *Aggregator) AddSample(s Sample) {
 	p := DecodePacket(s)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if s.Ifindex != 0 && s.Ifname != "" {
-		a.names[devKey{s.Netns, s.Ifindex}] = s.Ifname
-	}
+	a.learn(ifaceID{s.NetnsCookie, s.Netns, s.Ifindex}, s.Ifname, false)
 	list := a.samples[s.Key]
 	if len(list) == SamplesPerSite {
 		list = append(list[:0:0], list[1:]...)
 	}
 	a.samples[s.Key] = append(list, p)
+	a.dirty = true
 }
 
 // Snapshot returns the finished, unfiltered view: sites sorted by rate,
 // totals, protocols, interfaces with their counters and reconciliation,
-// protocol counters and warnings. Outputs format it; none recomputes it.
+// protocol counters and warnings. Outputs format it and must not change
+// it: while nothing changes, every call returns the same one.
 func (a *Aggregator) Snapshot() Snapshot {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if !a.dirty && a.started {
+		snap := a.cache
+		snap.Time, snap.WindowS, snap.IntervalS = a.last, a.last.Sub(a.start).Seconds(), a.interval
+		return snap
+	}
 	snap := Snapshot{
 		Schema:     SchemaV1,
 		Host:       a.cfg.Host,
@@ -314,17 +519,19 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.IntervalS = a.interval
 	// Room for every key and the overflow site: a full map is thousands.
 	snap.Sites = make([]Site, 0, len(a.sites)+1)
-	for k, st := range a.sites {
+	for _, st := range a.sites {
 		if st.packets.delta == 0 && st.packets.rate == 0 {
 			// Nothing dropped here in the window.
 			continue
 		}
-		site := a.siteLocked(k)
+		site := a.siteLocked(st)
 		site.Count, site.Rate, site.Bytes = st.packets.delta, st.packets.rate, st.bytes.delta
 		if st.hist != nil {
 			site.History = st.hist.slice()
 		}
-		site.Samples = slices.Clone(a.samples[k])
+		if a.live[st.key.Key] == st {
+			site.Samples = slices.Clone(a.samples[st.key.Key])
+		}
 		snap.Sites = append(snap.Sites, site)
 	}
 	h := &a.health
@@ -337,19 +544,21 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.Totals.SamplesSuppressed = h.suppressed.delta
 	snap.Totals.KeysOverflowed = h.overflowPackets.delta
 	snap.Totals.RecursionMisses = h.recursion.delta
+	snap.Totals.Keys, snap.Totals.MaxKeys = a.keys[0], a.keys[1]
 	snap.Interfaces = a.interfacesLocked()
 	snap.StackCounters = a.stackLocked()
 	snap.Recount()
+	a.cache, a.dirty = snap, false
 	return snap
 }
 
-// interfacesLocked returns the interfaces whose counters were read, in
-// ifindex order; Recount adds their traced drops.
+// interfacesLocked returns the home namespace's interfaces whose counters
+// were read, in ifindex order; Recount adds their traced drops.
 func (a *Aggregator) interfacesLocked() []Interface {
 	out := make([]Interface, 0, len(a.links))
-	ns := a.cfg.Resolver.Namespace(a.linksNetns)
+	home := a.cfg.Home
 	for id, st := range a.links {
-		ifc := Interface{Name: id.name, Ifindex: id.index, Netns: a.linksNetns, Namespace: ns,
+		ifc := Interface{Name: id.name, Ifindex: id.index, Netns: home.Inode, NetnsCookie: home.Cookie,
 			Counters: &LinkCounters{}, Delta: &LinkCounters{}}
 		if st.rated {
 			ifc.Rates = &LinkRates{}
@@ -387,28 +596,75 @@ func (a *Aggregator) stackLocked() []StackCounter {
 	return out
 }
 
-// siteLocked names the parts of a key.
-func (a *Aggregator) siteLocked(k Key) Site {
+// namespaceLocked names namespace id for a row: "" for home, its name, or
+// ns:INODE when it has none; gone when it no longer exists.
+func (a *Aggregator) namespaceLocked(id NamespaceID) (name string, gone bool) {
+	if id.Inode == 0 {
+		return "", false
+	}
+	home := a.cfg.Home
+	if id.Inode == home.Inode && (id.Cookie == home.Cookie || id.Cookie == 0 || home.Cookie == 0) {
+		return "", false
+	}
+	ns := a.namespaces[id]
+	if ns == nil {
+		ns = &nsLife{}
+		a.namespaces[id] = ns
+	}
+	if id.Cookie != 0 && id.Cookie < a.newest[id.Inode] {
+		// Cookies only grow: a newer namespace holds the inode, so this
+		// one is gone. Its name is the last it had.
+		ns.gone = true
+	} else if !ns.named {
+		// Named once while it lives: a name is looked up again until
+		// one is found, but never after, as the inode may change hands.
+		// A name the resolver has for the inode from another namespace
+		// is stale.
+		asked, ok := a.asked[id.Inode]
+		fresh := ok && asked != id.Cookie
+		a.asked[id.Inode] = id.Cookie
+		ns.name = a.cfg.Resolver.Namespace(id.Inode, fresh)
+		ns.named = ns.name != ""
+	}
+	name = ns.name
+	if name == "" {
+		name = fmt.Sprintf("ns:%d", id.Inode)
+	}
+	return name, ns.gone
+}
+
+// siteLocked names the parts of a row.
+func (a *Aggregator) siteLocked(st *siteState) Site {
+	k := st.key.Key
 	res := a.cfg.Resolver
 	loc, _ := res.Locate(k.Location)
 	s := Site{
-		Function:   loc.Function,
-		Module:     loc.Module,
-		Address:    fmt.Sprintf("0x%x", k.Location),
-		Reason:     res.Reason(k.Reason),
-		ReasonCode: k.Reason,
-		Ifindex:    k.Ifindex,
-		Netns:      k.Netns,
-		Namespace:  res.Namespace(k.Netns),
-		L3:         L3Name(k.L3),
-		L4:         L4Name(k.L4),
-		Key:        k,
+		Function:    loc.Function,
+		Module:      loc.Module,
+		Address:     fmt.Sprintf("0x%x", k.Location),
+		Reason:      res.Reason(k.Reason),
+		ReasonCode:  k.Reason,
+		Ifindex:     k.Ifindex,
+		Netns:       k.Netns,
+		NetnsCookie: k.NetnsCookie,
+		L3:          L3Name(k.L3),
+		L4:          L4Name(k.L4),
+		Gone:        st.gone,
+		Key:         k,
 	}
+	s.Namespace, s.Gone = a.namespaceLocked(NamespaceID{k.Netns, k.NetnsCookie})
+	s.Gone = s.Gone || st.gone
 	if loc.Function != "" {
 		s.Offset = fmt.Sprintf("0x%x", loc.Offset)
 	}
 	if k.Ifindex != 0 {
-		s.Interface = a.names[devKey{k.Netns, k.Ifindex}]
+		life := a.ifaces[ifaceID{k.NetnsCookie, k.Netns, k.Ifindex}]
+		if life != nil && !st.gone {
+			st.ifname = life.name
+			s.Gone = s.Gone || (life.gone && st.key.gen == life.gen)
+		}
+		// An ended lifetime keeps the name it had.
+		s.Interface = st.ifname
 		if s.Interface == "" {
 			s.Interface = fmt.Sprintf("if%d", k.Ifindex)
 		}

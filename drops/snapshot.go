@@ -48,6 +48,10 @@ type Totals struct {
 	KeysOverflowed uint64 `json:"keys_overflowed"`
 	// RecursionMisses counts drops the kernel did not let the program see.
 	RecursionMisses uint64 `json:"recursion_misses"`
+	// Keys is how many keys the kernel's aggregate map holds now, out of
+	// MaxKeys: keys idle for a refresh are taken out.
+	Keys    uint32 `json:"keys"`
+	MaxKeys uint32 `json:"max_keys"`
 }
 
 // OverflowFunction is the Function of the site that stands for drops counted
@@ -65,14 +69,20 @@ type Site struct {
 	Interface  string `json:"interface"`
 	Ifindex    uint32 `json:"ifindex"`
 	Netns      uint32 `json:"netns"`
-	// Namespace names Netns ("web", "pid 812 (nginx)") when it is not the
-	// namespace skbtop reports on by default.
-	Namespace string  `json:"namespace,omitempty"`
-	L3        string  `json:"l3"`
-	L4        string  `json:"l4"`
-	Count     uint64  `json:"count"`
-	Bytes     uint64  `json:"bytes"`
-	Rate      float64 `json:"rate"`
+	// NetnsCookie is the namespace's cookie, which the kernel never
+	// reuses; absent on kernels before 5.14.
+	NetnsCookie uint64 `json:"netns_cookie,omitempty"`
+	// Namespace names Netns ("web", "pid 812 (nginx)", or ns:INODE when it
+	// has no name) when it is not the namespace skbtop reports on.
+	Namespace string `json:"namespace,omitempty"`
+	// Gone says the interface or its namespace no longer exists: the row
+	// keeps its own drops under its last name.
+	Gone  bool    `json:"gone,omitempty"`
+	L3    string  `json:"l3"`
+	L4    string  `json:"l4"`
+	Count uint64  `json:"count"`
+	Bytes uint64  `json:"bytes"`
+	Rate  float64 `json:"rate"`
 	// Samples are the most recent sampled packets of this site, newest last.
 	Samples []Packet `json:"samples,omitempty"`
 	// History holds the site's rate per interval over the last minute,
@@ -99,16 +109,23 @@ func (s Site) Symbol() string {
 
 // InterfaceLabel names the site's interface for people: eth0, or eth0@web
 // when it lives in another namespace than the one reported on.
-func (s Site) InterfaceLabel() string { return ifaceLabel(s.Interface, s.Namespace) }
+func (s Site) InterfaceLabel() string { return ifaceLabel(s.Interface, s.Namespace, s.Gone) }
 
 // Label names the interface for people, as Site.InterfaceLabel does.
-func (i Interface) Label() string { return ifaceLabel(i.Name, i.Namespace) }
+func (i Interface) Label() string { return ifaceLabel(i.Name, i.Namespace, i.Gone) }
 
-func ifaceLabel(name, ns string) string {
-	if name == "" || ns == "" {
+// ifaceLabel is eth0, eth0@web, or eth0@web (gone).
+func ifaceLabel(name, ns string, gone bool) string {
+	if name == "" {
 		return name
 	}
-	return name + "@" + ns
+	if ns != "" {
+		name += "@" + ns
+	}
+	if gone {
+		name += " (gone)"
+	}
+	return name
 }
 
 // Protocol is one row of the protocol breakdown.
@@ -125,8 +142,12 @@ type Interface struct {
 	Name    string `json:"name"`
 	Ifindex uint32 `json:"ifindex"`
 	Netns   uint32 `json:"netns"`
+	// NetnsCookie is as Site.NetnsCookie.
+	NetnsCookie uint64 `json:"netns_cookie,omitempty"`
 	// Namespace names Netns, as Site.Namespace does.
-	Namespace   string  `json:"namespace,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	// Gone is as Site.Gone.
+	Gone        bool    `json:"gone,omitempty"`
 	TracedDrops uint64  `json:"traced_drops"`
 	TracedRate  float64 `json:"traced_rate"`
 	// Counters are the interface's cumulative kernel counters, nil when
@@ -263,13 +284,17 @@ func protocols(sites []Site) []Protocol {
 // sites, adding interfaces that have traced drops but no counters. Sites
 // without a device are not attributed to any interface.
 func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
-	type id struct{ netns, ifindex uint32 }
+	type id struct {
+		cookie         uint64
+		netns, ifindex uint32
+		gone           bool
+	}
 	index := map[id]int{}
 	out := make([]Interface, len(ifaces))
 	for i, ifc := range ifaces {
 		ifc.TracedDrops, ifc.TracedRate = 0, 0
 		out[i] = ifc
-		index[id{ifc.Netns, ifc.Ifindex}] = i
+		index[id{ifc.NetnsCookie, ifc.Netns, ifc.Ifindex, ifc.Gone}] = i
 	}
 	// Each interface's own sites, so that reconciling costs one pass over
 	// the sites, not one per interface: thousands of each on a host full
@@ -279,12 +304,13 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 		if s.Ifindex == 0 {
 			continue
 		}
-		k := id{s.Netns, s.Ifindex}
+		k := id{s.NetnsCookie, s.Netns, s.Ifindex, s.Gone}
 		i, ok := index[k]
 		if !ok {
 			i = len(out)
 			index[k] = i
-			out = append(out, Interface{Name: s.Interface, Ifindex: s.Ifindex, Netns: s.Netns, Namespace: s.Namespace})
+			out = append(out, Interface{Name: s.Interface, Ifindex: s.Ifindex, Netns: s.Netns, NetnsCookie: s.NetnsCookie,
+				Namespace: s.Namespace, Gone: s.Gone})
 		}
 		out[i].TracedDrops += s.Count
 		out[i].TracedRate += s.Rate

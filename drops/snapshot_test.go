@@ -28,7 +28,7 @@ func (r fixedResolver) Reason(code uint32) string {
 	return map[uint32]string{2: "NOT_SPECIFIED", 3: "NO_SOCKET", 74: "UNHANDLED_PROTO"}[code]
 }
 
-func (r fixedResolver) Namespace(netns uint32) string { return r.spaces[netns] }
+func (r fixedResolver) Namespace(netns uint32, fresh bool) string { return r.spaces[netns] }
 
 var (
 	res = fixedResolver{
@@ -53,7 +53,7 @@ func reading(sec int, h Health, counts ...Count) Reading {
 }
 
 func newAgg() *Aggregator {
-	return NewAggregator(Config{Resolver: res, Host: "host", Kernel: "6.18", History: true})
+	return NewAggregator(Config{Resolver: res, Host: "host", Kernel: "6.18", History: true, Home: NamespaceID{Inode: 1}})
 }
 
 func site(t *testing.T, s Snapshot, fn string) Site {
@@ -251,7 +251,7 @@ func TestNames(t *testing.T) {
 }
 
 func TestAggregatorWithoutHistory(t *testing.T) {
-	a := NewAggregator(Config{Resolver: res})
+	a := NewAggregator(Config{Resolver: res, Home: NamespaceID{Inode: 1}})
 	for sec := range 3 {
 		a.Update(reading(sec, Health{}, Count{Key: udp, Packets: uint64(10 * sec)}))
 	}

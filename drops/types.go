@@ -143,8 +143,8 @@ type Resolver interface {
 	// Reason names an enum skb_drop_reason value without its
 	// SKB_DROP_REASON_ prefix.
 	Reason(code uint32) string
-	// Namespace names a network namespace for people; "" for the one
-	// skbtop reports on by default, so that only other namespaces carry a
-	// label.
-	Namespace(netns uint32) string
+	// Namespace names the network namespace with inode netns for people,
+	// "" when it cannot. With fresh, a name it knew for that inode may be
+	// stale: a new namespace holds the inode now.
+	Namespace(netns uint32, fresh bool) string
 }

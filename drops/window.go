@@ -8,47 +8,53 @@ import "time"
 // a site's drops and bytes, the tracer's health, an interface's counters, a
 // protocol counter — goes through a meter, so there is one reset rule:
 //
-//   - Growth is added up interval by interval rather than taken against a
-//     baseline value. A counter that goes backwards (the kernel map was
-//     recreated, an interface recreated under the same index and name, a
-//     driver reset its statistics, a 32-bit counter wrapped) grew by its
-//     new value in that interval, as far as anyone can tell, and what it
-//     counted before stays in the window.
+//   - Growth is added up reading by reading rather than taken against a
+//     baseline value. A counter that goes backwards (an interface recreated
+//     under the same index and name, a driver reset its statistics, a
+//     32-bit counter wrapped) grew by its new value in that interval, as far
+//     as anyone can tell, and what it counted before stays in the window.
+//   - A counter the source retires (a key the tracer took out of the
+//     kernel map) first grows to its final value, then counts from zero.
 //   - Reset zeroes the growth; the rate, which describes the last interval,
 //     stays.
 //   - A counter missing from a reading keeps its growth and has rate zero.
+//
+// Within one reading a meter may be added to more than once (a key's final
+// value, then its new live one); settle closes the reading.
 type meter struct {
 	cur   uint64
 	delta uint64
 	rate  float64
-	// at is when cur was read.
-	at time.Time
+	// at is when the meter last settled; pending is what it grew since.
+	at      time.Time
+	pending uint64
 }
 
-// newMeter starts a meter at its first reading v taken at now. When fresh,
-// the counter was born inside the window (a kernel map key added since the
-// last reading: every one of its drops happened since), so v counts in full
-// and its rate is over the interval since prev; otherwise v is the baseline
-// and nothing has grown yet.
-func newMeter(v uint64, now, prev time.Time, fresh bool) meter {
-	m := meter{cur: v, at: now}
-	if fresh {
-		m.delta = v
-		m.rate = rate(v, now.Sub(prev).Seconds())
-	}
-	return m
+// baseline starts a meter at value v read at now: nothing has grown yet.
+func baseline(v uint64, now time.Time) meter { return meter{cur: v, at: now} }
+
+// fresh starts a meter for a counter born since the reading at prev (a
+// kernel map key added since): it counts from zero, so all of its first
+// value is growth, at a rate over the interval since prev.
+func fresh(prev time.Time) meter { return meter{at: prev} }
+
+// add records value v.
+func (m *meter) add(v uint64) {
+	m.pending += grew(v, m.cur)
+	m.cur = v
 }
 
-// observe records reading v taken at now.
-func (m *meter) observe(v uint64, now time.Time) {
-	d := grew(v, m.cur)
-	m.delta += d
-	m.rate = rate(d, now.Sub(m.at).Seconds())
-	m.cur, m.at = v, now
-}
+// retire records that the counter restarts from zero after its last value.
+func (m *meter) retire() { m.cur = 0 }
 
-// idle records that the counter was not in the reading taken at now.
-func (m *meter) idle() { m.rate = 0 }
+// settle closes the reading taken at now: the growth since the last one
+// joins the window and sets the rate. A meter nothing was added to since
+// settles at rate zero.
+func (m *meter) settle(now time.Time) {
+	m.delta += m.pending
+	m.rate = rate(m.pending, now.Sub(m.at).Seconds())
+	m.at, m.pending = now, 0
+}
 
 // reset starts the window again.
 func (m *meter) reset() { m.delta = 0 }

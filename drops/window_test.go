@@ -108,7 +108,7 @@ func TestWindowStack(t *testing.T) {
 		return Stack{{"UdpNoPorts", noPorts}, {"UdpInErrors", inErrors}}
 	}
 	for _, all := range []bool{false, true} {
-		a := NewAggregator(Config{Resolver: res, AllCounters: all})
+		a := NewAggregator(Config{Resolver: res, AllCounters: all, Home: NamespaceID{Inode: 1}})
 		r := reading(0, Health{})
 		r.Stack = stack(10, 3)
 		a.Update(r)
@@ -133,16 +133,28 @@ func TestWindowStack(t *testing.T) {
 
 func TestMeter(t *testing.T) {
 	t0 := time.Unix(0, 0)
-	m := newMeter(7, t0, t0, false)
-	m.observe(17, t0.Add(2*time.Second))
+	m := baseline(7, t0)
+	m.add(17)
+	m.settle(t0.Add(2 * time.Second))
 	if m.delta != 10 || m.rate != 5 {
 		t.Errorf("delta %d rate %v, want 10, 5", m.delta, m.rate)
 	}
-	m.observe(17, t0.Add(2*time.Second))
+	m.settle(t0.Add(2 * time.Second))
 	if m.rate != 0 {
 		t.Errorf("rate over no time %v, want 0", m.rate)
 	}
-	if f := newMeter(6, t0.Add(3*time.Second), t0, true); f.delta != 6 || f.rate != 2 {
+	// Retired at 25, then live again at 4 in the same reading: 8+4 grew.
+	m.add(25)
+	m.retire()
+	m.add(4)
+	m.settle(t0.Add(4 * time.Second))
+	if m.delta != 22 || m.rate != 6 {
+		t.Errorf("after a retirement: delta %d rate %v, want 22, 6", m.delta, m.rate)
+	}
+	f := fresh(t0)
+	f.add(6)
+	f.settle(t0.Add(3 * time.Second))
+	if f.delta != 6 || f.rate != 2 {
 		t.Errorf("fresh meter delta %d rate %v, want 6, 2", f.delta, f.rate)
 	}
 }

@@ -109,13 +109,19 @@ func NewNames(home uint32) *Names {
 // Name returns a name for the namespace: its `ip netns` name, docker/ID for
 // Docker's, or "pid N (comm)" for the lowest process living in it; "" for
 // the home namespace, inode 0, or a namespace it cannot find (one with no
-// process and no bind mount left).
-func (n *Names) Name(inode uint32) string {
+// process and no bind mount left). With fresh, the name it has for the inode
+// is stale (the kernel gave the inode of a namespace that is gone to a new
+// one) and it looks again at once.
+func (n *Names) Name(inode uint32, fresh bool) string {
 	if inode == 0 || inode == n.home {
 		return ""
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if fresh {
+		delete(n.names, inode)
+		n.scanned = time.Time{}
+	}
 	if name, ok := n.names[inode]; ok {
 		return name
 	}

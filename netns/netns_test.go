@@ -24,10 +24,10 @@ func TestNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := NewNames(home)
-	if got := n.Name(home); got != "" {
+	if got := n.Name(home, false); got != "" {
 		t.Errorf("home namespace named %q, want \"\"", got)
 	}
-	if got := n.Name(0); got != "" {
+	if got := n.Name(0, false); got != "" {
 		t.Errorf("inode 0 named %q", got)
 	}
 	kerneltest.NeedRoot(t)
@@ -45,12 +45,21 @@ func TestNames(t *testing.T) {
 	clock := time.Now()
 	n.now = func() time.Time { return clock }
 	n.scanned = clock
-	if got := n.Name(ino); got != "" {
+	if got := n.Name(ino, false); got != "" {
 		t.Errorf("named %q before a rescan was due", got)
 	}
 	clock = clock.Add(minRescan)
-	if got := n.Name(ino); got != name {
+	if got := n.Name(ino, false); got != name {
 		t.Errorf("Name(%d) = %q, want %q", ino, got, name)
+	}
+	// A name known for the inode from a namespace that is gone is used
+	// until asked afresh, which looks again at once.
+	n.names[ino] = "stale"
+	if got := n.Name(ino, false); got != "stale" {
+		t.Errorf("Name(%d) = %q, want the cached %q", ino, got, "stale")
+	}
+	if got := n.Name(ino, true); got != name {
+		t.Errorf("Name(%d, fresh) = %q, want %q", ino, got, name)
 	}
 }
 

@@ -10,8 +10,9 @@ type Resolver struct {
 	Kallsyms *Kallsyms
 	// Reasons names drop reasons; nil names them REASON_<n>.
 	Reasons *Reasons
-	// Namespaces names network namespaces; nil leaves them unnamed.
-	Namespaces func(netns uint32) string
+	// Namespaces names network namespaces (see netns.Names.Name); nil
+	// leaves them unnamed.
+	Namespaces func(netns uint32, fresh bool) string
 }
 
 var _ drops.Resolver = Resolver{}
@@ -34,9 +35,9 @@ func (r Resolver) Locate(addr uint64) (drops.Location, bool) {
 func (r Resolver) Reason(code uint32) string { return r.Reasons.Name(code) }
 
 // Namespace names a network namespace.
-func (r Resolver) Namespace(netns uint32) string {
+func (r Resolver) Namespace(netns uint32, fresh bool) string {
 	if r.Namespaces == nil {
 		return ""
 	}
-	return r.Namespaces(netns)
+	return r.Namespaces(netns, fresh)
 }

@@ -1,0 +1,194 @@
+package drops
+
+import (
+	"testing"
+)
+
+// namesByCall names inode 50 "web" until asked afresh, then "db": the
+// namespace deleted and a new one holding its inode.
+type namesByCall struct {
+	fixedResolver
+	fresh *int
+}
+
+func (r namesByCall) Namespace(netns uint32, fresh bool) string {
+	if netns != 50 {
+		return ""
+	}
+	if fresh {
+		*r.fresh++
+	}
+	if *r.fresh > 0 {
+		return "db"
+	}
+	return "web"
+}
+
+func rows(s Snapshot) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, site := range s.Sites {
+		out[site.InterfaceLabel()] += site.Count
+	}
+	return out
+}
+
+func equalRows(t *testing.T, what string, got, want map[string]uint64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: rows %v, want %v", what, got, want)
+		return
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: rows %v, want %v", what, got, want)
+			return
+		}
+	}
+}
+
+// TestReusedNamespaceInode: a namespace is deleted and a new one gets its
+// inode. Each keeps its own drops under its own name; the old one is gone.
+func TestReusedNamespaceInode(t *testing.T) {
+	var fresh int
+	a := NewAggregator(Config{Resolver: namesByCall{res, &fresh}, Home: NamespaceID{Inode: 1, Cookie: 7}})
+	old := Key{Location: 0xffffffff810004bc, Reason: 3, Ifindex: 2, Netns: 50, NetnsCookie: 100, L3: 0x0800, L4: 17}
+	young := old
+	young.NetnsCookie = 200
+	r := reading(0, Health{})
+	a.Update(r)
+	r = reading(1, Health{}, Count{Key: old, Packets: 60})
+	r.Devices = []Device{{Netns: 50, NetnsCookie: 100, Ifindex: 2, Name: "veth1"}}
+	a.Update(r)
+	equalRows(t, "before", rows(a.Snapshot()), map[string]uint64{"veth1@web": 60})
+	r = reading(2, Health{}, Count{Key: young, Packets: 40})
+	r.Retired = []Count{{Key: old, Packets: 60}}
+	r.Devices = []Device{{Netns: 50, NetnsCookie: 200, Ifindex: 2, Name: "veth2"}}
+	a.Update(r)
+	s := a.Snapshot()
+	equalRows(t, "after", rows(s), map[string]uint64{"veth1@web (gone)": 60, "veth2@db": 40})
+	if fresh != 1 {
+		t.Errorf("the new namespace was named afresh %d times, want once", fresh)
+	}
+	if s.Totals.Drops != 100 {
+		t.Errorf("total %d, want 100", s.Totals.Drops)
+	}
+	gone := 0
+	for _, ifc := range s.Interfaces {
+		if ifc.Gone {
+			gone++
+			if ifc.Label() != "veth1@web (gone)" || ifc.TracedDrops != 60 {
+				t.Errorf("gone interface %+v", ifc)
+			}
+		}
+	}
+	if gone != 1 || len(s.Interfaces) != 2 {
+		t.Errorf("interfaces %+v, want veth1@web gone and veth2@db", s.Interfaces)
+	}
+}
+
+// TestReusedIfindex: in the home namespace an interface is deleted and a
+// new one made with its index. The old one's drops stay its own.
+func TestReusedIfindex(t *testing.T) {
+	a := NewAggregator(Config{Resolver: res, Home: NamespaceID{Inode: 1, Cookie: 7}})
+	k := Key{Location: 0xffffffff810004bc, Reason: 3, Ifindex: 5, Netns: 1, NetnsCookie: 7, L3: 0x0800, L4: 17}
+	links := func(sec int, ls []Link, counts ...Count) Reading {
+		r := reading(sec, Health{}, counts...)
+		r.Links, r.LinksNetns = ls, 1
+		return r
+	}
+	lo := Link{Name: "lo", Index: 1}
+	a.Update(links(0, []Link{lo, {Name: "veth5", Index: 5}}))
+	a.Update(links(1, []Link{lo, {Name: "veth5", Index: 5}}, Count{Key: k, Packets: 30}))
+	// Deleted: the next list has no index 5.
+	a.Update(links(2, []Link{lo}, Count{Key: k, Packets: 30}))
+	if got := rows(a.Snapshot()); got["veth5 (gone)"] != 30 {
+		t.Errorf("deleted interface rows %v, want veth5 (gone) 30", got)
+	}
+	// Made again with index 5, under the same name: a new interface.
+	a.Update(links(3, []Link{lo, {Name: "veth5", Index: 5}}, Count{Key: k, Packets: 37}))
+	equalRows(t, "recreated", rows(a.Snapshot()), map[string]uint64{"veth5 (gone)": 30, "veth5": 7})
+	// Another name at index 5, seen by the tracer before any list.
+	r := reading(4, Health{}, Count{Key: k, Packets: 40})
+	r.Devices = []Device{{Netns: 1, NetnsCookie: 7, Ifindex: 5, Name: "eth9"}}
+	a.Update(r)
+	equalRows(t, "renamed", rows(a.Snapshot()), map[string]uint64{"veth5 (gone)": 37, "eth9": 3})
+}
+
+// TestRetiredKeys: keys the tracer takes out of the kernel map keep their
+// counts, exactly, and count from zero when they come back.
+func TestRetiredKeys(t *testing.T) {
+	a := newAgg()
+	a.Update(reading(0, Health{}, Count{Key: udp, Packets: 10, Bytes: 100}))
+	// Between reads: 5 more, then the key is retired at 15; 3 new drops
+	// landed in the other map, and nft was added and retired unseen.
+	r := reading(1, Health{}, Count{Key: udp, Packets: 3, Bytes: 30})
+	r.Retired = []Count{{Key: udp, Packets: 15, Bytes: 150}, {Key: nft, Packets: 4, Bytes: 40}}
+	a.Update(r)
+	s := a.Snapshot()
+	if u := site(t, s, "__udp4_lib_rcv"); u.Count != 8 || u.Bytes != 80 || u.Rate != 8 {
+		t.Errorf("udp: count %d bytes %d rate %v, want 8, 80, 8", u.Count, u.Bytes, u.Rate)
+	}
+	if n := site(t, s, "nft_do_chain"); n.Count != 4 {
+		t.Errorf("nft: count %d, want 4", n.Count)
+	}
+	// Retired again at 3 (nothing new), then gone from the kernel: the
+	// count stays, the rate is zero.
+	r = reading(2, Health{})
+	r.Retired = []Count{{Key: udp, Packets: 3, Bytes: 30}}
+	a.Update(r)
+	if u := site(t, a.Snapshot(), "__udp4_lib_rcv"); u.Count != 8 || u.Rate != 0 {
+		t.Errorf("udp idle: count %d rate %v, want 8, 0", u.Count, u.Rate)
+	}
+	a.Update(reading(3, Health{}, Count{Key: udp, Packets: 2}))
+	if u := site(t, a.Snapshot(), "__udp4_lib_rcv"); u.Count != 10 || u.Rate != 2 {
+		t.Errorf("udp back: count %d rate %v, want 10, 2", u.Count, u.Rate)
+	}
+}
+
+// TestUnnamedNamespace: a namespace skbtop cannot name is still not the
+// home one.
+func TestUnnamedNamespace(t *testing.T) {
+	a := NewAggregator(Config{Resolver: res, Home: NamespaceID{Inode: 1}})
+	k := Key{Location: 0xffffffff810004bc, Reason: 3, Ifindex: 156, Netns: 4026532459, L3: 0x0800, L4: 17}
+	a.Update(reading(0, Health{}))
+	r := reading(1, Health{}, Count{Key: k, Packets: 2})
+	r.Devices = []Device{{Netns: 4026532459, Ifindex: 156, Name: "srx156"}}
+	a.Update(r)
+	equalRows(t, "unnamed", rows(a.Snapshot()), map[string]uint64{"srx156@ns:4026532459": 2})
+}
+
+// TestOnlyHome: with Only, keys of another namespace holding the watched
+// one's inode are not counted.
+func TestOnlyHome(t *testing.T) {
+	a := NewAggregator(Config{Resolver: res, Home: NamespaceID{Inode: 1, Cookie: 7}, Only: true})
+	mine := udp
+	mine.NetnsCookie = 7
+	other := udp
+	other.NetnsCookie = 8
+	a.Update(reading(0, Health{}))
+	a.Update(reading(1, Health{}, Count{Key: mine, Packets: 3}, Count{Key: other, Packets: 50}))
+	if s := a.Snapshot(); s.Totals.Drops != 3 {
+		t.Errorf("total %d, want only the watched namespace's 3", s.Totals.Drops)
+	}
+}
+
+// TestIdleSnapshotIsCached: with nothing new, a snapshot is not rebuilt.
+func TestIdleSnapshotIsCached(t *testing.T) {
+	a := newAgg()
+	a.Update(reading(0, Health{}))
+	a.Update(reading(1, Health{}, Count{Key: udp, Packets: 3}, Count{Key: nft, Packets: 4}))
+	a.Update(reading(2, Health{}, Count{Key: udp, Packets: 3}, Count{Key: nft, Packets: 4}))
+	s1 := a.Snapshot()
+	a.Update(reading(3, Health{}, Count{Key: udp, Packets: 3}, Count{Key: nft, Packets: 4}))
+	s2 := a.Snapshot()
+	if &s1.Sites[0] != &s2.Sites[0] {
+		t.Error("an idle snapshot was rebuilt")
+	}
+	if s2.WindowS != 3 || s2.Totals.Drops != 7 {
+		t.Errorf("cached snapshot window %v drops %d, want 3 and 7", s2.WindowS, s2.Totals.Drops)
+	}
+	a.Update(reading(4, Health{}, Count{Key: udp, Packets: 4}, Count{Key: nft, Packets: 4}))
+	if s3 := a.Snapshot(); &s3.Sites[0] == &s2.Sites[0] || s3.Totals.Drops != 8 {
+		t.Errorf("a changed snapshot was not rebuilt: %d drops", s3.Totals.Drops)
+	}
+}
