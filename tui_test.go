@@ -129,6 +129,10 @@ func TestTUI(t *testing.T) {
 	if len(matches) != 1 {
 		t.Fatalf("want one snapshot in %s, found %v; screen:\n%s", dir, matches, screen)
 	}
+	// Samples hold addresses and ports: the file is its owner's alone.
+	if fi, err := os.Stat(matches[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("snapshot %s: mode %v, %v; want 0600", matches[0], fi.Mode(), err)
+	}
 	b, err := os.ReadFile(matches[0])
 	if err != nil {
 		t.Fatal(err)

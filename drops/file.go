@@ -17,7 +17,8 @@ const FileTimeFormat = "20060102-150405"
 
 // WriteFile saves the snapshot as indented JSON to
 // skbtop-YYYYMMDD-HHMMSS.json in dir ("." when empty), named after now, and
-// returns the file's path. The file appears atomically: it is written to a
+// returns the file's path. The file is readable by its owner alone. It
+// appears atomically: it is written to a
 // temporary file in dir and renamed, so a reader never sees half a document
 // and a failed write leaves nothing behind. A second snapshot in the same
 // second gets a numbered name rather than replacing the first.
@@ -46,7 +47,11 @@ func WriteFile(dir string, s Snapshot, now time.Time) (path string, err error) {
 		f.Close()
 		return "", fmt.Errorf("write snapshot: %w", err)
 	}
-	if err = f.Chmod(0o644); err != nil {
+	// The file stays private as os.CreateTemp made it (0600, or stricter
+	// with the umask): samples hold addresses and ports of real traffic.
+	// Synced before the rename, so a crash leaves the whole document or
+	// none.
+	if err = f.Sync(); err != nil {
 		f.Close()
 		return "", fmt.Errorf("write snapshot: %w", err)
 	}

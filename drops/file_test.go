@@ -50,8 +50,9 @@ func TestWriteFile(t *testing.T) {
 		t.Errorf("read back filter %+v, sites %+v, totals %+v; want the veth0 site only", got.Filter, got.Sites, got.Totals)
 	}
 	assertOnly(t, dir, "skbtop-20250314-092701.json")
-	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
-		t.Errorf("mode = %v, %v; want 0644", fi.Mode(), err)
+	// Samples hold addresses and ports: the file is its owner's alone.
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode = %v, %v; want 0600", fi.Mode(), err)
 	}
 }
 
