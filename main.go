@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +30,36 @@ import (
 // second in all the ring overflows and samples are lost anyway; each
 // sampled drop also costs about 200 ns more (BENCHMARKS.md).
 const maxSamples = 10000
+
+// The range of --interval: below 100 ms a refresh is mostly skbtop's own
+// work (reading and retiring every key, naming, rendering) and no person
+// reads that fast; above an hour rates say little.
+const (
+	minInterval = 100 * time.Millisecond
+	maxInterval = time.Hour
+)
+
+// The range of --max-keys. Keys that drop in no refresh leave the kernel's
+// map, so it needs room only for the sites active in one interval; the
+// kernel preallocates it (twice, see tracer) on every CPU, so a million
+// keys already costs gigabytes on a large machine (see maxKeysWarning).
+const (
+	minMaxKeys = 64
+	maxMaxKeys = 1 << 20
+)
+
+// maxKeysWarning returns a warning when the kernel memory --max-keys asks
+// for is more than a quarter of the memory available, "" otherwise.
+func maxKeysWarning(maxKeys uint, ncpu int, available uint64) string {
+	// Two maps; per key a hash element (its key, list and lock, about
+	// 64 bytes) and a 16-byte value per possible CPU.
+	need := uint64(2*maxKeys) * (64 + 16*uint64(ncpu))
+	if available == 0 || need <= available/4 {
+		return ""
+	}
+	return fmt.Sprintf("--max-keys %d asks the kernel for about %d MiB (%d CPUs), more than a quarter of the %d MiB available",
+		maxKeys, need>>20, ncpu, available>>20)
+}
 
 // memoryLimit is the heap size at which the garbage collector starts working
 // harder. A full kernel map (16k sites) makes each snapshot several MB of
@@ -62,6 +93,8 @@ type options struct {
 	maxKeys     uint
 	allCounters bool
 	debug       bool
+	// warnings are shown in every snapshot.
+	warnings []string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -73,13 +106,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.once, "once", false, "collect for --duration, print one report and exit")
 	fs.DurationVar(&o.duration, "duration", 0, "how long to collect in headless modes (default 5s with --once, unlimited otherwise)")
 	fs.BoolVar(&o.json, "json", false, "print snapshots as JSON: one per --interval (NDJSON), or one at the end with --once")
-	fs.DurationVar(&o.interval, "interval", time.Second, "refresh interval")
+	fs.DurationVar(&o.interval, "interval", time.Second, "refresh interval, 100ms to 1h")
 	fs.StringVar(&o.filter.Interface, "iface", "", "show only drops on this interface (name as seen in its namespace)")
 	fs.StringVar(&o.filter.Symbol, "symbol", "", "show only drop sites whose function contains this text")
 	fs.StringVar(&o.netns, "netns", "", "count only drops in this network namespace (/run/netns/NAME or /proc/PID/ns/net)")
 	fs.StringVar(&o.snapshotDir, "snapshot-dir", ".", "directory the TUI's 's' key writes snapshots to")
-	fs.IntVar(&o.samples, "samples", tracer.DefaultSampleLimit, "drops sampled per CPU per second for packet details (0 turns sampling off)")
-	fs.UintVar(&o.maxKeys, "max-keys", tracer.DefaultMaxKeys, "size of the kernel's aggregate map; drops beyond it are still counted, as overflow")
+	fs.IntVar(&o.samples, "samples", tracer.DefaultSampleLimit, fmt.Sprintf("drops sampled per CPU per second for packet details, 0 (off) to %d", maxSamples))
+	fs.UintVar(&o.maxKeys, "max-keys", tracer.DefaultMaxKeys, fmt.Sprintf("size of the kernel's aggregate map, %d to %d; drops beyond it are still counted, as overflow", minMaxKeys, maxMaxKeys))
 	fs.BoolVar(&o.allCounters, "all-counters", false, "show protocol counters that did not change too")
 	fs.BoolVar(&o.debug, "debug", false, "show the BPF verifier log when loading fails")
 	if err := fs.Parse(args); err != nil {
@@ -94,14 +127,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case fs.NArg() > 0:
 		return o, usageError{fmt.Errorf("unexpected argument %q (see skbtop -h)", fs.Arg(0))}
-	case o.interval <= 0:
-		return o, usageError{fmt.Errorf("-interval must be positive, got %s", o.interval)}
+	case o.interval < minInterval || o.interval > maxInterval:
+		return o, usageError{fmt.Errorf("-interval must be between %s and %s, got %s", minInterval, maxInterval, o.interval)}
 	case o.duration < 0:
 		return o, usageError{fmt.Errorf("-duration must be positive, got %s", o.duration)}
 	case o.samples < 0 || o.samples > maxSamples:
 		return o, usageError{fmt.Errorf("-samples must be between 0 and %d, got %d", maxSamples, o.samples)}
-	case o.maxKeys == 0 || o.maxKeys > 1<<24:
-		return o, usageError{fmt.Errorf("-max-keys must be between 1 and %d, got %d", 1<<24, o.maxKeys)}
+	case o.maxKeys < minMaxKeys || o.maxKeys > maxMaxKeys:
+		return o, usageError{fmt.Errorf("-max-keys must be between %d and %d, got %d", minMaxKeys, maxMaxKeys, o.maxKeys)}
 	}
 	if fi, err := os.Stat(o.snapshotDir); err != nil {
 		return o, usageError{fmt.Errorf("-snapshot-dir: %w", err)}
@@ -137,6 +170,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			ns.Close()
 			return err
 		}
+	}
+	ncpu, _ := ebpf.PossibleCPU()
+	if w := maxKeysWarning(o.maxKeys, ncpu, memAvailable()); w != "" {
+		// Said before loading, which may take long with such a map.
+		fmt.Fprintf(stderr, "skbtop: warning: %s\n", w)
+		o.warnings = append(o.warnings, w)
 	}
 	mon, err := openMonitor(o, ns)
 	if err != nil {
@@ -175,6 +214,22 @@ func report(err error, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "skbtop: %s\n", strings.ReplaceAll(msg, "\n", " "))
 	return 1
+}
+
+// memAvailable returns MemAvailable from /proc/meminfo in bytes, 0 when it
+// cannot be read.
+func memAvailable() uint64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 func kernelRelease() string {

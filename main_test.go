@@ -24,12 +24,15 @@ func TestBadCommandLines(t *testing.T) {
 		want string
 	}{
 		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
-		{[]string{"--interval", "0s"}, "-interval must be positive"},
+		{[]string{"--interval", "0s"}, "-interval must be between 100ms and 1h0m0s, got 0s"},
+		{[]string{"--interval", "1ns"}, "-interval must be between 100ms and 1h0m0s, got 1ns"},
+		{[]string{"--interval", "2h"}, "-interval must be between 100ms and 1h0m0s, got 2h0m0s"},
 		{[]string{"--interval", "soon"}, "invalid value"},
 		{[]string{"--samples", "-3"}, "-samples must be between 0 and 10000, got -3"},
 		{[]string{"--samples", "4294967296"}, "-samples must be between 0 and 10000, got 4294967296"},
 		{[]string{"--netns", "/proc/self/ns/mnt"}, "a namespace of another type"},
-		{[]string{"--max-keys", "0"}, "-max-keys must be between"},
+		{[]string{"--max-keys", "0"}, "-max-keys must be between 64 and 1048576, got 0"},
+		{[]string{"--max-keys", "16777216"}, "-max-keys must be between 64 and 1048576, got 16777216"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--netns", "/nonexistent/ns"}, "network namespace /nonexistent/ns"},
 		{[]string{"--netns", os.TempDir()}, "not a namespace file"},
@@ -152,5 +155,21 @@ func TestReportPermission(t *testing.T) {
 	code := report(errors.Join(errors.New("load BPF program"), os.ErrPermission), &b)
 	if code != 1 || !strings.Contains(b.String(), "run as root or grant CAP_BPF,CAP_PERFMON") {
 		t.Errorf("exit %d, message %q", code, b.String())
+	}
+}
+
+func TestMaxKeysWarning(t *testing.T) {
+	const gib = 1 << 30
+	// 16384 keys on 2 CPUs: 2 x 16384 x (64+32) bytes = 3 MiB.
+	if w := maxKeysWarning(16384, 2, 8*gib); w != "" {
+		t.Errorf("the default size warns: %s", w)
+	}
+	// A million keys on 256 CPUs: 2 x 2^20 x (64+4096) bytes = 8320 MiB.
+	w := maxKeysWarning(1<<20, 256, 16*gib)
+	if want := "--max-keys 1048576 asks the kernel for about 8320 MiB (256 CPUs), more than a quarter of the 16384 MiB available"; w != want {
+		t.Errorf("warning %q, want %q", w, want)
+	}
+	if w := maxKeysWarning(1<<20, 256, 0); w != "" {
+		t.Errorf("warns without knowing the memory available: %s", w)
 	}
 }

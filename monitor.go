@@ -71,7 +71,7 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 		return nil, err
 	}
 
-	var warnings []string
+	warnings := o.warnings
 	switch {
 	case syms.err != nil:
 		// Without names skbtop still counts; sites show raw addresses.
