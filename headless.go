@@ -42,19 +42,31 @@ func runOnce(ctx context.Context, mon *monitor, o options, stdout, stderr io.Wri
 }
 
 // runNDJSON prints one snapshot per interval, one JSON document a line,
-// until ctx is done or o.duration has passed. Samples are left out to keep
-// lines short; --once --json and the TUI's snapshots carry them.
+// until ctx is done or o.duration has passed. The first line is the whole
+// (empty) window; each later one lists only the sites and interfaces that
+// dropped in its interval (drops.Snapshot.Changes), with totals for the
+// whole window. Samples are left out to keep lines short; --once --json and
+// the TUI's snapshots carry them.
 func runNDJSON(ctx context.Context, mon *monitor, o options, stdout io.Writer) error {
 	enc := json.NewEncoder(stdout)
+	first := true
 	emit := func() error {
 		snap, err := mon.Snapshot()
 		if err != nil {
 			return err
 		}
 		snap = snap.Filtered(o.filter)
-		for i := range snap.Sites {
-			snap.Sites[i].Samples = nil
+		if !first {
+			snap = snap.Changes()
 		}
+		first = false
+		// A copy without samples: the snapshot's sites are shared.
+		sites := make([]drops.Site, len(snap.Sites))
+		for i, s := range snap.Sites {
+			s.Samples = nil
+			sites[i] = s
+		}
+		snap.Sites = sites
 		if err := enc.Encode(snap); err != nil {
 			return fmt.Errorf("write snapshot: %w", err)
 		}

@@ -29,6 +29,11 @@ type Snapshot struct {
 	Interfaces []Interface `json:"interfaces"`
 	// StackCounters are the namespace's drop-related SNMP counters.
 	StackCounters []StackCounter `json:"stack_counters,omitempty"`
+	// Partial marks a document that lists only the sites and interfaces
+	// that dropped in the last interval (NDJSON lines after the first); a
+	// site not listed keeps the count it had where it last appeared.
+	// Totals and protocols always cover the whole window.
+	Partial bool `json:"partial,omitempty"`
 	// Warnings say what the view cannot show, such as hidden symbol
 	// addresses or a counter source that failed.
 	Warnings []string `json:"warnings,omitempty"`
@@ -241,6 +246,45 @@ func (s Snapshot) Filtered(f Filter) Snapshot {
 		})
 	}
 	return out
+}
+
+// Changes returns a copy of the snapshot that lists only the sites and
+// interfaces that dropped in the last interval, marked Partial: what a
+// stream needs to say each interval, where repeating thousands of idle
+// sites every second would be most of its bytes.
+func (s Snapshot) Changes() Snapshot {
+	out := s
+	out.Partial = true
+	out.Sites = []Site{}
+	for _, site := range s.Sites {
+		if site.Rate > 0 {
+			out.Sites = append(out.Sites, site)
+		}
+	}
+	out.Interfaces = []Interface{}
+	for _, ifc := range s.Interfaces {
+		if ifc.active() {
+			out.Interfaces = append(out.Interfaces, ifc)
+		}
+	}
+	return out
+}
+
+// active reports whether the interface dropped in the last interval: traced
+// drops, or a drop counter that moved.
+func (i Interface) active() bool {
+	if i.TracedRate > 0 {
+		return true
+	}
+	if i.Rates == nil {
+		return false
+	}
+	for _, f := range DropFields() {
+		if i.Rates.Get(f) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Recount sets the totals, the protocol breakdown and the interfaces' traced

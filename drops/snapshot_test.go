@@ -260,3 +260,21 @@ func TestAggregatorWithoutHistory(t *testing.T) {
 		t.Errorf("without history: %+v, want no history, count 20, rate 10", u)
 	}
 }
+
+func TestChanges(t *testing.T) {
+	a := newAgg()
+	a.Update(reading(0, Health{}))
+	a.Update(reading(1, Health{}, Count{Key: udp, Packets: 30}, Count{Key: nft, Packets: 6}))
+	a.Update(reading(2, Health{}, Count{Key: udp, Packets: 35}, Count{Key: nft, Packets: 6}))
+	s := a.Snapshot()
+	c := s.Changes()
+	if !c.Partial || s.Partial {
+		t.Errorf("partial: changes %v, snapshot %v", c.Partial, s.Partial)
+	}
+	if len(c.Sites) != 1 || c.Sites[0].Function != "__udp4_lib_rcv" || c.Sites[0].Count != 35 {
+		t.Errorf("changes list %+v, want the UDP site alone with its window count 35", c.Sites)
+	}
+	if c.Totals.Drops != 41 || len(s.Sites) != 2 {
+		t.Errorf("totals %d (want the window's 41), the snapshot has %d sites (want 2)", c.Totals.Drops, len(s.Sites))
+	}
+}
