@@ -20,6 +20,8 @@ func runTUI(ctx context.Context, mon *monitor, o options) error {
 		Interval:    o.interval,
 		SnapshotDir: o.snapshotDir,
 		Filter:      o.filter,
+		// https://no-color.org: set and not empty.
+		NoColor: os.Getenv("NO_COLOR") != "",
 	})
 }
 

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"charm.land/bubbles/v2/textinput"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -108,7 +107,7 @@ func New(src Source, opts Options) Model {
 		opts:    opts,
 		keys:    &keys,
 		isDark:  true,
-		noColor: os.Getenv("NO_COLOR") != "",
+		noColor: opts.NoColor,
 		help:    help.New(),
 		crash:   &crashBox{},
 		timer:   tickAfter,

@@ -627,14 +627,15 @@ func TestEmptySnapshot(t *testing.T) {
 }
 
 func TestNoColor(t *testing.T) {
-	t.Setenv("NO_COLOR", "")
+	// The caller reads the environment (tui.go); the UI goes by its
+	// options alone.
+	t.Setenv("NO_COLOR", "1")
 	hs := newHarness(t, fixtureSource(), 120, 40, Options{})
 	hs.tick()
 	if v := hs.m.View().Content; !strings.Contains(v, "38;") {
-		t.Fatal("the colour test is broken: even the normal view has no colour")
+		t.Fatal("without Options.NoColor the view has no colour: either the colour test is broken or the UI reads NO_COLOR itself")
 	}
-	t.Setenv("NO_COLOR", "1")
-	hs = newHarness(t, fixtureSource(), 120, 40, Options{})
+	hs = newHarness(t, fixtureSource(), 120, 40, Options{NoColor: true})
 	hs.tick()
 	v := hs.m.View().Content
 	for _, sgr := range []string{"38;", "48;"} {

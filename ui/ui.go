@@ -36,6 +36,9 @@ type Options struct {
 	Filter drops.Filter
 	// Now is the clock, time.Now when nil; tests inject their own.
 	Now func() time.Time
+	// NoColor draws with attributes only (bold, faint, reverse), for a
+	// NO_COLOR environment; the caller reads the environment.
+	NoColor bool
 }
 
 func (o Options) withDefaults() Options {
