@@ -280,7 +280,7 @@ func (m *Model) setFilter(f drops.Filter) {
 
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
-	if msg.String() == "ctrl+c" {
+	if key.Matches(msg, k.Interrupt) {
 		return tea.Quit
 	}
 	switch m.mode {
@@ -378,11 +378,9 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 	case m.mode == modeDetail:
 		// Other keys do nothing in the detail.
 	case key.Matches(msg, k.Tab):
-		if msg.String() == "shift+tab" {
-			m.focus = (m.focus + paneCount - 1) % paneCount
-		} else {
-			m.focus = (m.focus + 1) % paneCount
-		}
+		m.focus = (m.focus + 1) % paneCount
+	case key.Matches(msg, k.BackTab):
+		m.focus = (m.focus + paneCount - 1) % paneCount
 	case key.Matches(msg, k.Enter):
 		switch m.focus {
 		case paneSites:

@@ -461,6 +461,10 @@ func TestPanes(t *testing.T) {
 	if !strings.Contains(hs.view(), "DROP SITE") {
 		t.Error("tab should cycle back to the sites")
 	}
+	hs.press("shift+tab")
+	if v := hs.view(); strings.Contains(v, "DROP SITE") || !strings.Contains(v, "KERNEL COUNTER") {
+		t.Errorf("shift+tab from the sites should go back to the protocols:\n%s", v)
+	}
 }
 
 func TestInterfacesWithoutCounters(t *testing.T) {
@@ -577,7 +581,7 @@ func TestHelp(t *testing.T) {
 	hs.tick()
 	hs.press("?")
 	v := hs.view()
-	for _, want := range []string{"pause", "reset", "save", "symbol", "iface", "kfree_skb never sees them"} {
+	for _, want := range []string{"pause", "reset", "save", "symbol", "iface", "shift+tab", "ctrl+c", "kfree_skb never sees them"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("help lacks %q:\n%s", want, v)
 		}
