@@ -54,9 +54,8 @@ type savedMsg struct {
 	err  error
 }
 
-// crashBox records a panic in View, which cannot return a command; the next
-// Update quits with it. It is shared by all copies of the model.
-type crashBox struct{ err error }
+// fatalMsg carries a panic in a command the model started.
+type fatalMsg struct{ err error }
 
 // Model is the root bubbletea model of the live view.
 type Model struct {
@@ -68,7 +67,6 @@ type Model struct {
 	noColor bool
 	help    help.Model
 	input   textinput.Model
-	crash   *crashBox
 	// timer starts the wait for the next tick; tests replace it.
 	timer func(time.Duration) tea.Cmd
 
@@ -109,7 +107,6 @@ func New(src Source, opts Options) Model {
 		isDark:  true,
 		noColor: opts.NoColor,
 		help:    help.New(),
-		crash:   &crashBox{},
 		timer:   tickAfter,
 		filter:  opts.Filter,
 	}
@@ -144,18 +141,31 @@ func (m Model) Init() tea.Cmd {
 	return tea.Batch(tea.RequestBackgroundColor, m.fetch(true))
 }
 
-// fetch pulls a snapshot off the UI goroutine. A panic in the Source becomes
-// a fatal error rather than a dead terminal.
+// fetch pulls a snapshot off the UI goroutine.
 func (m Model) fetch(next bool) tea.Cmd {
 	src := m.src
+	return guard(func() tea.Msg {
+		snap, err := src.Snapshot()
+		return snapshotMsg{snap: snap, err: err, next: next}
+	})
+}
+
+// guard runs a command the model starts, turning a panic in it (in the
+// Source, say) into a fatal error the model quits with and Run returns.
+// This is the UI's only recover, because commands are where bubbletea's
+// own is not enough: a panic in Update or View unwinds bubbletea's loop,
+// which restores the terminal, prints the panic and makes Run return
+// tea.ErrProgramPanic; a panic in a command's goroutine is printed while
+// the alternate screen is still up, so it vanishes with it and only
+// "program experienced a panic" would be left to report.
+func guard(cmd tea.Cmd) tea.Cmd {
 	return func() (msg tea.Msg) {
 		defer func() {
 			if r := recover(); r != nil {
-				msg = snapshotMsg{err: Fatal(panicError(r)), next: next}
+				msg = fatalMsg{panicError(r)}
 			}
 		}()
-		snap, err := src.Snapshot()
-		return snapshotMsg{snap: snap, err: err, next: next}
+		return cmd()
 	}
 }
 
@@ -168,21 +178,9 @@ func tickAfter(d time.Duration) tea.Cmd {
 	return tea.Tick(d, func(time.Time) tea.Msg { return tickMsg{} })
 }
 
-// Update handles one message. A panic inside it is stored as the fatal
-// error and quits the program, so Run can restore the terminal and report
-// it.
-func (m Model) Update(msg tea.Msg) (res tea.Model, cmd tea.Cmd) {
-	defer func() {
-		if r := recover(); r != nil {
-			m.fatal = panicError(r)
-			res, cmd = m, tea.Quit
-		}
-	}()
-	if m.crash.err != nil {
-		m.fatal = m.crash.err
-		return m, tea.Quit
-	}
-	cmd = m.update(msg)
+// Update handles one message.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.update(msg)
 	m.layout()
 	return m, cmd
 }
@@ -218,6 +216,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.apply()
 		}
 		return next
+	case fatalMsg:
+		m.fatal = msg.err
+		return tea.Quit
 	case savedMsg:
 		if msg.err != nil {
 			m.setStatus("save failed: "+msg.err.Error(), true)
@@ -422,7 +423,7 @@ func (m *Model) save() tea.Cmd {
 		return nil
 	}
 	snap, dir, now := m.view, m.opts.SnapshotDir, m.opts.Now()
-	return func() tea.Msg {
+	return guard(func() tea.Msg {
 		path, err := drops.WriteFile(dir, snap, now)
 		if err == nil {
 			if abs, aerr := filepath.Abs(path); aerr == nil {
@@ -430,19 +431,12 @@ func (m *Model) save() tea.Cmd {
 			}
 		}
 		return savedMsg{path: path, err: err}
-	}
+	})
 }
 
 // View renders the whole screen in the alternate screen buffer.
-func (m Model) View() (v tea.View) {
-	defer func() {
-		if r := recover(); r != nil {
-			m.crash.err = panicError(r)
-			v = tea.NewView("skbtop: internal error, quitting…")
-			v.AltScreen = true
-		}
-	}()
-	v = tea.NewView(m.render())
+func (m Model) View() tea.View {
+	v := tea.NewView(m.render())
 	v.AltScreen = true
 	v.WindowTitle = "skbtop"
 	if m.shown.Host != "" {

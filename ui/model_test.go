@@ -523,43 +523,6 @@ func TestSourcePanicIsFatal(t *testing.T) {
 	}
 }
 
-// resetPanics panics in Reset, which the model calls inside Update.
-type resetPanics struct{ fakeSource }
-
-func (r *resetPanics) Reset() { panic("reset exploded") }
-
-func TestUpdatePanicIsFatal(t *testing.T) {
-	m := New(&resetPanics{fakeSource{snap: fixtureSnapshot()}}, Options{})
-	next, _ := m.Update(sizeMsg(80, 24))
-	next, cmd := next.Update(keyMsg("c"))
-	if cmd == nil {
-		t.Fatal("a panic in Update should quit")
-	}
-	if _, ok := cmd().(tea.QuitMsg); !ok {
-		t.Error("a panic in Update should return tea.Quit")
-	}
-	if f := next.(Model).fatal; f == nil || !strings.Contains(f.Error(), "reset exploded") {
-		t.Errorf("fatal = %v, want the panic", f)
-	}
-}
-
-func TestViewPanicIsFatal(t *testing.T) {
-	m := New(fixtureSource(), Options{})
-	next, _ := m.Update(sizeMsg(80, 24))
-	mm := next.(Model)
-	mm.st = nil // every view function dereferences the styles
-	if v := mm.View(); !strings.Contains(v.Content, "internal error") {
-		t.Errorf("a panicking View should show an error, got %q", v.Content)
-	}
-	_, cmd := mm.Update(tickMsg{})
-	if cmd == nil {
-		t.Fatal("the Update after a View panic should quit")
-	}
-	if _, ok := cmd().(tea.QuitMsg); !ok {
-		t.Error("the Update after a View panic should return tea.Quit")
-	}
-}
-
 func TestQuit(t *testing.T) {
 	for _, k := range []string{"q", "ctrl+c"} {
 		hs := newHarness(t, fixtureSource(), 80, 24, Options{})

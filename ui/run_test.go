@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -89,7 +90,7 @@ func TestSteadyStateBytes(t *testing.T) {
 		}
 		cancel()
 	}()
-	err := run(ctx, src, Options{Interval: 40 * time.Millisecond, SnapshotDir: t.TempDir()},
+	err := run(ctx, New(src, Options{Interval: 40 * time.Millisecond, SnapshotDir: t.TempDir()}),
 		tea.WithInput(nil), tea.WithOutput(out), tea.WithWindowSize(120, 40),
 		tea.WithColorProfile(colorprofile.TrueColor))
 	if err != nil {
@@ -121,7 +122,7 @@ func TestRunReturns(t *testing.T) {
 	opts := []tea.ProgramOption{tea.WithOutput(&bytes.Buffer{}), tea.WithWindowSize(80, 24)}
 
 	// q quits cleanly.
-	err := run(context.Background(), fixtureSource(), Options{Interval: time.Hour},
+	err := run(context.Background(), New(fixtureSource(), Options{Interval: time.Hour}),
 		append(opts, tea.WithInput(strings.NewReader("q")))...)
 	if err != nil {
 		t.Errorf("quitting with q: run = %v, want nil", err)
@@ -129,21 +130,79 @@ func TestRunReturns(t *testing.T) {
 
 	// A fatal Source error comes back once the program has ended.
 	src := &fakeSource{err: Fatal(errors.New("perf ring: closed"))}
-	err = run(context.Background(), src, Options{Interval: time.Hour}, append(opts, tea.WithInput(nil))...)
+	err = run(context.Background(), New(src, Options{Interval: time.Hour}), append(opts, tea.WithInput(nil))...)
 	if err == nil || err.Error() != "perf ring: closed" {
 		t.Errorf("fatal source: run = %v, want the source's error", err)
 	}
 
-	// So does a panic in the Source, with its message.
-	err = run(context.Background(), &fakeSource{panics: true}, Options{Interval: time.Hour}, append(opts, tea.WithInput(nil))...)
-	if err == nil || !strings.Contains(err.Error(), "source exploded") {
-		t.Errorf("panicking source: run = %v, want the panic", err)
+	// So does a panic in the Source, with its message and its stack: the
+	// model's one recover turns it into the fatal error.
+	err = run(context.Background(), New(&fakeSource{panics: true}, Options{Interval: time.Hour}), append(opts, tea.WithInput(nil))...)
+	if err == nil || !strings.Contains(err.Error(), "source exploded") || !strings.Contains(err.Error(), "(*fakeSource).Snapshot") {
+		t.Errorf("panicking source: run = %v, want the panic and its stack", err)
 	}
 
 	// A cancelled context ends the program without an error.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := run(ctx, fixtureSource(), Options{Interval: time.Hour}, append(opts, tea.WithInput(nil))...); err != nil {
+	if err := run(ctx, New(fixtureSource(), Options{Interval: time.Hour}), append(opts, tea.WithInput(nil))...); err != nil {
 		t.Errorf("cancelled context: run = %v, want nil", err)
 	}
+}
+
+// resetPanics panics in Reset, which the model calls inside Update.
+type resetPanics struct{ fakeSource }
+
+func (r *resetPanics) Reset() { panic("reset exploded") }
+
+// TestRunModelPanics checks the net bubbletea keeps under Update and View,
+// which the model leaves to it: the program ends, Run returns an error
+// wrapping tea.ErrProgramPanic, and the panic is printed to stderr once the
+// terminal is restored.
+func TestRunModelPanics(t *testing.T) {
+	broken := New(fixtureSource(), Options{Interval: time.Hour})
+	broken.st = nil // every view function dereferences the styles
+	for _, tc := range []struct {
+		name  string
+		m     Model
+		input string
+		want  string
+	}{
+		{"update", New(&resetPanics{fakeSource{snap: fixtureSnapshot()}}, Options{Interval: time.Hour}), "c", "reset exploded"},
+		{"view", broken, "", "nil pointer dereference"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			stderr := captureStderr(t, func() {
+				err = run(context.Background(), tc.m, tea.WithOutput(&bytes.Buffer{}), tea.WithWindowSize(80, 24),
+					tea.WithInput(strings.NewReader(tc.input)))
+			})
+			if !errors.Is(err, tea.ErrProgramPanic) {
+				t.Errorf("run = %v, want an error wrapping tea.ErrProgramPanic", err)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr lacks the panic %q:\n%s", tc.want, stderr)
+			}
+		})
+	}
+}
+
+// captureStderr runs f with os.Stderr, where bubbletea prints a panic it
+// caught, going to a file, and returns what was written there.
+func captureStderr(t *testing.T, f func()) string {
+	t.Helper()
+	tmp, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tmp.Close()
+	saved := os.Stderr
+	os.Stderr = tmp
+	defer func() { os.Stderr = saved }()
+	f()
+	b, err := os.ReadFile(tmp.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
