@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -492,7 +494,10 @@ func TestWideShowsAllPanes(t *testing.T) {
 	}
 }
 
-func TestSourceErrors(t *testing.T) {
+// TestSourceErrorClears: a non-fatal Source error goes to the status line,
+// the data on screen stays, the message stays while the error does, and it
+// clears once reads succeed again.
+func TestSourceErrorClears(t *testing.T) {
 	src := fixtureSource()
 	hs := newHarness(t, src, 80, 24, Options{})
 	hs.tick()
@@ -502,14 +507,46 @@ func TestSourceErrors(t *testing.T) {
 	if !strings.Contains(v, "reading drops: read counts: map lookup failed") || !strings.Contains(v, "__udp4_lib_rcv") {
 		t.Errorf("a non-fatal error goes to the status line, keeping the data:\n%s", v)
 	}
-	if hs.quit {
-		t.Fatal("a non-fatal error quit")
+	if hs.quit || hs.m.fatal != nil {
+		t.Fatalf("a non-fatal error quit: %v", hs.m.fatal)
+	}
+	hs.clock.Advance(statusTTL)
+	hs.tick()
+	if !strings.Contains(hs.view(), "map lookup failed") {
+		t.Error("the error went away while reads still fail")
+	}
+	src.err = nil
+	hs.tick()
+	hs.clock.Advance(statusTTL)
+	hs.tick()
+	if v := hs.view(); strings.Contains(v, "map lookup failed") || !strings.Contains(v, "q quit") {
+		t.Errorf("the error should have cleared for the key help once reads succeed:\n%s", v)
+	}
+}
+
+// errRing stands for the error a dead tracer returns.
+var errRing = errors.New("ring buffer closed")
+
+// TestSourceFatalError: a Source error marked Fatal quits the program at
+// once, and Run returns it, unwrapped from Fatal but with its own chain.
+func TestSourceFatalError(t *testing.T) {
+	src := fixtureSource()
+	hs := newHarness(t, src, 80, 24, Options{})
+	hs.tick()
+	src.err = Fatal(fmt.Errorf("read drop counts: %w", errRing))
+	hs.tick()
+	if !hs.quit || !errors.Is(hs.m.fatal, errRing) {
+		t.Errorf("a fatal error should quit and be stored: quit %v, fatal %v", hs.quit, hs.m.fatal)
 	}
 
-	src.err = Fatal(errors.New("ring buffer closed"))
-	hs.tick()
-	if !hs.quit || hs.m.fatal == nil || hs.m.fatal.Error() != "ring buffer closed" {
-		t.Errorf("a fatal error should quit and be stored: quit %v, fatal %v", hs.quit, hs.m.fatal)
+	src = &fakeSource{err: Fatal(fmt.Errorf("read drop counts: %w", errRing))}
+	err := run(context.Background(), New(src, Options{Interval: time.Hour}),
+		tea.WithInput(nil), tea.WithOutput(&bytes.Buffer{}), tea.WithWindowSize(80, 24))
+	if !errors.Is(err, errRing) || err.Error() != "read drop counts: ring buffer closed" {
+		t.Errorf("run = %v, want the source's error", err)
+	}
+	if _, fatal := isFatal(err); fatal {
+		t.Error("run returned the error still marked Fatal")
 	}
 }
 

@@ -128,15 +128,9 @@ func TestRunReturns(t *testing.T) {
 		t.Errorf("quitting with q: run = %v, want nil", err)
 	}
 
-	// A fatal Source error comes back once the program has ended.
-	src := &fakeSource{err: Fatal(errors.New("perf ring: closed"))}
-	err = run(context.Background(), New(src, Options{Interval: time.Hour}), append(opts, tea.WithInput(nil))...)
-	if err == nil || err.Error() != "perf ring: closed" {
-		t.Errorf("fatal source: run = %v, want the source's error", err)
-	}
-
-	// So does a panic in the Source, with its message and its stack: the
-	// model's one recover turns it into the fatal error.
+	// A fatal Source error comes back (TestSourceFatalError), and so does
+	// a panic in the Source, with its message and its stack: the model's
+	// one recover turns it into the fatal error.
 	err = run(context.Background(), New(&fakeSource{panics: true}, Options{Interval: time.Hour}), append(opts, tea.WithInput(nil))...)
 	if err == nil || !strings.Contains(err.Error(), "source exploded") || !strings.Contains(err.Error(), "(*fakeSource).Snapshot") {
 		t.Errorf("panicking source: run = %v, want the panic and its stack", err)
