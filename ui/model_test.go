@@ -182,10 +182,16 @@ func TestInterfaceFilter(t *testing.T) {
 		t.Errorf("interfaces pane should show eth0 only:\n%s", v)
 	}
 
-	// The picker opens on the current choice; esc clears the filter.
+	// The picker opens on the current choice, and its cursor stays where
+	// the user moves it while refreshes come in; esc clears the filter.
 	hs.press("i")
-	if hs.m.picker.Selected() != "eth0" {
-		t.Errorf("picker opened on %q, want eth0", hs.m.picker.Selected())
+	if ifc, _ := hs.m.picker.Selected(); ifc.Label() != "eth0" {
+		t.Errorf("picker opened on %q, want eth0", ifc.Label())
+	}
+	hs.press("down")
+	hs.tick()
+	if ifc, _ := hs.m.picker.Selected(); ifc.Label() != "eth1" {
+		t.Errorf("picker cursor on %q after down and a refresh, want eth1", ifc.Label())
 	}
 	hs.press("esc")
 	if hs.m.filter.Interface != "" || hs.m.mode != modeNormal {
