@@ -7,19 +7,22 @@ import (
 	"github.com/skbtop/skbtop/drops"
 )
 
-// ifacesPane lists interfaces: the drops traced on each and, when the
-// kernel's link counters could be read, how those counters moved.
+// ifacesPane lists the interfaces that are not quiet: the drops traced on
+// each and, when the kernel's link counters could be read, how those
+// counters moved.
 type ifacesPane struct {
 	*shared
 	list[drops.Interface, string]
 	w, h int
 
+	quiet    int  // quiet interfaces left out
 	counters bool // whether any row has counters
 }
 
-// ifaceNote explains the counters traced drops can never account for, and
-// the EXPL column.
-const ifaceNote = drops.NICRingNote + " EXPL: the part of rx_drop+nohandlr that traced drops at sites counting there explain."
+// ifaceNote says what the counter columns hold, what EXPLAINED means and
+// why tracing cannot explain rx_missed and rx_fifo: the notes every
+// interface table prints.
+const ifaceNote = drops.CountersNote + " " + drops.ExplainedNote + " " + drops.NICRingNote
 
 func newIfacesPane(sh *shared) ifacesPane {
 	return ifacesPane{shared: sh, list: newList(&sh.keys, drops.Interface.Label)}
@@ -31,24 +34,31 @@ func (p *ifacesPane) SetSize(w, h int) {
 	p.setHeight(p.h - 1 - len(p.note()))
 }
 
-// SetInterfaces replaces the rows, keeping the selection on the same
-// interface.
+// SetInterfaces replaces the rows, leaving quiet interfaces out and keeping
+// the selection on the same interface.
 func (p *ifacesPane) SetInterfaces(ifaces []drops.Interface) {
-	p.counters = slices.ContainsFunc(ifaces, func(i drops.Interface) bool { return i.Delta != nil })
-	p.setItems(ifaces)
+	shown := slices.DeleteFunc(slices.Clone(ifaces), drops.Interface.Quiet)
+	p.quiet = len(ifaces) - len(shown)
+	p.counters = slices.ContainsFunc(shown, func(i drops.Interface) bool { return i.Delta != nil })
+	p.setItems(shown)
 	p.SetSize(p.w, p.h)
 }
 
-// note is the note's lines under the rows, when there are counters.
+// note is the note's lines under the rows: shown when there are counters
+// and every row fits above it.
 func (p ifacesPane) note() []string {
-	if !p.counters || p.h < 5 {
+	if !p.counters {
 		return nil
 	}
-	return wrap(ifaceNote, p.w)
+	note := wrap(ifaceNote, p.w)
+	if p.h-1-len(p.items) < len(note) {
+		return nil
+	}
+	return note
 }
 
 // The fixed columns; after them come one column per drops.DropFields and
-// EXPL.
+// EXPLAINED.
 const (
 	ifName = iota
 	ifRate
@@ -59,7 +69,7 @@ const (
 // counterCols are the counter columns, in drops.DropFields order.
 var counterCols = drops.DropFields()
 
-// ifExplained is the EXPL column's index.
+// ifExplained is the EXPLAINED column's index.
 var ifExplained = ifFirstCounter + len(counterCols)
 
 func (p ifacesPane) columns() []column {
@@ -81,13 +91,15 @@ func (p ifacesPane) columns() []column {
 		title := drops.LinkFields[f].Title
 		w := max(len(title), 6)
 		cols = append(cols, column{title: title, w: w, min: w, right: true})
-		// The last counters go first; rx_dropped, which EXPL explains,
-		// goes last.
+		// The last counters go first; rx_dropped, which EXPLAINED
+		// explains, goes last.
 		hide = append([]int{ifFirstCounter + i}, hide...)
 	}
-	cols = append(cols, column{title: "EXPL", w: 5, min: 5, right: true})
+	// The title is the one drops.ExplainedNote names. It takes what room
+	// is left once the counters fit; cut, it still reads as EXPL… .
+	cols = append(cols, column{title: "EXPLAINED", w: 5, min: 5, max: 9, right: true})
 	hide = append(hide[:len(hide)-1], ifRate, ifExplained, ifTraced, hide[len(hide)-1])
-	fitColumns(cols, p.w, []int{ifName, ifRate}, hide, -1)
+	fitColumns(cols, p.w, []int{ifName, ifRate}, hide, ifExplained)
 	return cols
 }
 
@@ -102,7 +114,7 @@ func explained(ifc drops.Interface) string {
 }
 
 // View renders the column header, the rows and, with counters, the note on
-// what tracing cannot see.
+// what they mean.
 func (p ifacesPane) View() string {
 	if p.h <= 0 || p.w <= 0 {
 		return ""
@@ -110,7 +122,7 @@ func (p ifacesPane) View() string {
 	cols := p.columns()
 	lines := []string{headerRow(cols, p.st.colHead)}
 	if len(p.items) == 0 {
-		lines = append(lines, p.st.muted.Render("No interface has traced drops."))
+		lines = append(lines, p.st.muted.Render("No interface dropped packets in this window."))
 		return joinLines(block(lines, p.w, p.h))
 	}
 	lines = append(lines, p.rows(p.st, cols, p.w, func(ifc drops.Interface) ([]string, []*lipgloss.Style) {

@@ -39,6 +39,10 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// prose is the view with every run of white space, line ends included,
+// folded to one space, so that wrapped text can be looked for whole.
+func prose(view string) string { return strings.Join(strings.Fields(view), " ") }
+
 // siteRows returns the drop-site symbols in the order the view lists them.
 func siteRows(view string, symbols ...string) []string {
 	type pos struct {
@@ -159,7 +163,8 @@ func TestInterfaceFilter(t *testing.T) {
 	hs.tick()
 	hs.press("i")
 	v := hs.view()
-	for _, name := range []string{"all interfaces", "veth0", "eth0", "eth1", "bond0", "lo"} {
+	// Quiet interfaces too: one may be what the user wants to watch.
+	for _, name := range []string{"all interfaces", "veth0", "eth0", "eth1", "bond0", "lo", "docker0"} {
 		if !strings.Contains(v, name) {
 			t.Errorf("picker lacks %q:\n%s", name, v)
 		}
@@ -453,11 +458,26 @@ func TestPanes(t *testing.T) {
 	hs.tick()
 	hs.press("tab")
 	v := hs.view()
-	for _, want := range []string{"rx_drop", "rx_miss", "1204", "98%", "kfree_skb never sees them"} {
+	for _, want := range []string{"rx_drop", "rx_miss", "1204", "98%", "EXPLAINED", "Interfaces 5"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("interfaces pane lacks %q:\n%s", want, v)
 		}
 	}
+	// The notes are drops' own, whole.
+	for _, note := range []string{drops.CountersNote, drops.ExplainedNote, drops.NICRingNote} {
+		if !strings.Contains(prose(v), note) {
+			t.Errorf("interfaces pane lacks the note %q:\n%s", note, v)
+		}
+	}
+	// The quiet interface is left out, and the title says so.
+	if strings.Contains(v, "docker0") {
+		t.Errorf("interfaces pane shows the quiet docker0:\n%s", v)
+	}
+	hs.send(sizeMsg(120, 40))
+	if v := hs.view(); !strings.Contains(v, "Interfaces  5 · 1 quiet not shown") || strings.Contains(v, "docker0") {
+		t.Errorf("the interfaces title should count the quiet interface it leaves out:\n%s", v)
+	}
+	hs.send(sizeMsg(80, 24))
 	hs.press("tab")
 	v = hs.view()
 	for _, want := range []string{"IPv4/UDP", "IPv4/TCP", "802.2", "83%", "█"} {
@@ -587,8 +607,8 @@ func TestHelp(t *testing.T) {
 	hs.tick()
 	hs.press("?")
 	v := hs.view()
-	for _, want := range []string{"pause", "reset", "save", "symbol", "iface", "shift+tab", "ctrl+c", "kfree_skb never sees them"} {
-		if !strings.Contains(v, want) {
+	for _, want := range []string{"pause", "reset", "save", "symbol", "iface", "shift+tab", "ctrl+c", drops.NICRingNote} {
+		if !strings.Contains(prose(v), want) {
 			t.Errorf("help lacks %q:\n%s", want, v)
 		}
 	}

@@ -145,8 +145,8 @@ func (m Model) paneInfo(p pane, long bool) (name, info string) {
 	switch p {
 	case paneIfaces:
 		info = strconv.Itoa(len(m.ifaces.items))
-		if m.ifaces.counters && long {
-			info += " · counters: Δ over " + m.window()
+		if m.ifaces.quiet > 0 && long {
+			info += " · " + strconv.Itoa(m.ifaces.quiet) + " quiet not shown"
 		}
 		return "Interfaces", info
 	case paneProtos:
@@ -274,18 +274,17 @@ func (m Model) statusLine() string {
 	return truncate(m.help.ShortHelpView(m.keys.ShortHelp()), w)
 }
 
-// legend explains the columns on the help screen.
+// legend explains the drop-site columns on the help screen; the notes of
+// the interface table and savedNote follow it.
 var legend = []string{
 	"RATE/s    drops per second over the last refresh interval",
 	"TOTAL     drops since skbtop started or since the last reset (c)",
 	"SHARE     part of all drops in the view (the filter applies)",
 	"LAST 60s  per-second rate over the last minute, scaled to each row's peak",
-	"Interfaces: kernel link counters, Δ over the same window. EXPL is the part of",
-	"rx_drop+nohandlr that traced drops at sites counting there explain (such as",
-	"UNHANDLED_PROTO, CPU_BACKLOG). rx_miss/rx_fifo happen in the NIC before any",
-	"skb exists, so kfree_skb never sees them.",
-	"Saved snapshots (s) hold the filtered view as JSON in the snapshot directory.",
 }
+
+// savedNote says what 's' writes.
+const savedNote = "Saved snapshots (s) hold the filtered view as JSON in the snapshot directory."
 
 func (m Model) helpLines(h int) []string {
 	lines := []string{m.title("Keys", "any key closes", true)}
@@ -293,6 +292,11 @@ func (m Model) helpLines(h int) []string {
 	lines = append(lines, "")
 	for _, l := range legend {
 		lines = append(lines, m.st.muted.Render(l))
+	}
+	for _, text := range []string{"Interfaces: " + ifaceNote, savedNote} {
+		for _, l := range wrap(text, m.width) {
+			lines = append(lines, m.st.muted.Render(l))
+		}
 	}
 	return block(lines, m.width, h)
 }
