@@ -149,7 +149,7 @@ func writeInterfaces(w io.Writer, ifaces []drops.Interface) {
 			for _, f := range fields {
 				fmt.Fprint(w, "\t", strings.ToUpper(f.String()))
 			}
-			fmt.Fprintln(w, "\tEXPLAINED")
+			fmt.Fprintln(w, "\t"+drops.ExplainedTitle)
 		}
 		shown++
 		fmt.Fprintf(w, "%s\t%d", ifc.Label(), ifc.TracedDrops)

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/skbtop/skbtop/drops"
 	"github.com/skbtop/skbtop/ui"
 )
 
@@ -16,11 +17,29 @@ var errNoTerminal = errors.New("the live view needs a terminal: use --once or --
 // runTUI runs the live view until the user quits or a signal cancels ctx.
 // The terminal is restored before it returns, so main can print its error.
 func runTUI(ctx context.Context, mon *monitor, o options) error {
-	return ui.Run(ctx, mon, ui.Options{
+	return ui.Run(ctx, liveSource{mon}, ui.Options{
 		Interval:    o.interval,
 		SnapshotDir: o.snapshotDir,
 		Filter:      o.filter,
+		// https://no-color.org: set and not empty.
+		NoColor: os.Getenv("NO_COLOR") != "",
 	})
+}
+
+// liveSource is the monitor as the live view reads it. A failure to read
+// the tracer (errTracer) means the counts are gone: it is marked ui.Fatal,
+// so the view quits and runTUI returns it for main to print, rather than
+// showing a frozen picture under a status message. Anything else is shown
+// on the status line and the next refresh tries again.
+type liveSource struct{ ui.Source }
+
+// Snapshot reads the source, marking tracer failures fatal.
+func (s liveSource) Snapshot() (drops.Snapshot, error) {
+	snap, err := s.Source.Snapshot()
+	if errors.Is(err, errTracer) {
+		err = ui.Fatal(err)
+	}
+	return snap, err
 }
 
 // needTerminal checks, before anything is loaded, that the live view has a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,9 +13,65 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/skbtop/skbtop/drops"
 	"github.com/skbtop/skbtop/internal/kerneltest"
+	"github.com/skbtop/skbtop/ui"
 )
+
+// failingSource fails every read with err.
+type failingSource struct{ err error }
+
+func (f failingSource) Snapshot() (drops.Snapshot, error) { return drops.Snapshot{}, f.err }
+func (failingSource) Reset()                              {}
+
+// TestLiveSourceTracerErrorIsFatal checks that a failure to read the tracer
+// ends the live view, and that any other error does not: the model's first
+// refresh, driven through ui's exported API, quits only for the first.
+func TestLiveSourceTracerErrorIsFatal(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		err   error
+		quits bool
+	}{
+		{"tracer", errors.Join(errTracer, errors.New("lookup batch: bad file descriptor")), true},
+		{"other", errors.New("interface counters: netlink: no buffer space"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := liveSource{failingSource{tc.err}}
+			if _, err := src.Snapshot(); tc.quits && !errors.Is(err, errTracer) {
+				t.Fatalf("Snapshot = %v, want errTracer still in the chain", err)
+			}
+			var m tea.Model = ui.New(src, ui.Options{Interval: time.Millisecond})
+			quit := false
+			// Init pulls the first snapshot; run its commands and feed
+			// their messages back, one level deep.
+			var msgs []tea.Msg
+			switch msg := m.Init()().(type) {
+			case tea.BatchMsg:
+				for _, cmd := range msg {
+					msgs = append(msgs, cmd())
+				}
+			default:
+				msgs = append(msgs, msg)
+			}
+			for _, msg := range msgs {
+				var cmd tea.Cmd
+				m, cmd = m.Update(msg)
+				if cmd == nil {
+					continue
+				}
+				if _, ok := cmd().(tea.QuitMsg); ok {
+					quit = true
+				}
+			}
+			if quit != tc.quits {
+				t.Errorf("error %q: the view quit = %v, want %v", tc.err, quit, tc.quits)
+			}
+		})
+	}
+}
 
 // tmuxPane drives the real binary in a detached tmux session on a private
 // server, reading the screen as a user would see it.

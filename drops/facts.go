@@ -121,6 +121,10 @@ func SortSites(sites []Site, o Order) {
 const NICRingNote = "rx_missed and rx_fifo are frames the NIC dropped in its receive ring or FIFO before the kernel had an skb: " +
 	"kfree_skb never sees them, so no traced drop explains them (see ethtool -S; ring sizes with ethtool -g/-G)."
 
+// ExplainedTitle is the title of the interface tables' column that says how
+// much of the counted drops the traced ones explain.
+const ExplainedTitle = "EXPLAINED"
+
 // ExplainedNote explains the EXPLAINED column of the interface tables; it
 // names the counters of every reconciliation rule.
 var ExplainedNote = func() string {
@@ -132,7 +136,7 @@ var ExplainedNote = func() string {
 		}
 		names[i] = strings.Join(fields, "+")
 	}
-	return "EXPLAINED: the part of the counted drops (" + strings.Join(names, ", ") +
+	return ExplainedTitle + ": the part of the counted drops (" + strings.Join(names, ", ") +
 		") that traced drops at the sites counting there account for."
 }()
 

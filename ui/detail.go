@@ -11,9 +11,11 @@ import (
 )
 
 // detailPane shows one drop site: its figures, what its reason means and
-// its recent sampled packets, decoded.
+// its recent sampled packets, decoded. It has no Update: the keys it
+// answers step through the sites pane's rows, and the model shows the
+// selected one.
 type detailPane struct {
-	st   *styles
+	*shared
 	w, h int
 
 	site   drops.Site
@@ -44,12 +46,8 @@ func (p *detailPane) Refresh(view drops.Snapshot) {
 
 // View renders the detail.
 func (p detailPane) View() string {
-	return joinLines(p.lines())
-}
-
-func (p detailPane) lines() []string {
 	if p.h <= 0 || p.w <= 0 {
-		return nil
+		return ""
 	}
 	s, st := p.site, p.st
 	var lines []string
@@ -59,8 +57,8 @@ func (p detailPane) lines() []string {
 	}
 	lines = append(lines, head)
 
-	facts := st.reason.Render(orDash(s.Reason)) + st.muted.Render(" · ") + orDash(s.InterfaceLabel()) +
-		st.muted.Render(" · ") + orDash(proto(s.L3, s.L4)) + st.muted.Render(" · ") +
+	facts := st.reason.Render(drops.OrDash(s.Reason)) + st.muted.Render(" · ") + drops.OrDash(s.InterfaceLabel()) +
+		st.muted.Render(" · ") + drops.OrDash(s.Proto()) + st.muted.Render(" · ") +
 		st.strong.Render(fmtRate(s.Rate)+"/s") + st.muted.Render(" · ") +
 		fmtThousands(s.Count) + " drops" + st.muted.Render(" · ") + fmtBytes(s.Bytes)
 	if p.totals.Drops > 0 {
@@ -113,11 +111,11 @@ func (p detailPane) lines() []string {
 		for _, l := range wrap(msg, p.w) {
 			lines = append(lines, st.muted.Render(l))
 		}
-		return block(lines, p.w, p.h)
+		return joinLines(block(lines, p.w, p.h))
 	}
 	lines = append(lines, st.title.Render("Recent samples, newest first"))
 	lines = append(lines, p.sampleLines(p.h-len(lines))...)
-	return block(lines, p.w, p.h)
+	return joinLines(block(lines, p.w, p.h))
 }
 
 // sampleLines renders up to h lines of the sample table: a header and the
@@ -133,7 +131,7 @@ func (p detailPane) sampleLines(h int) []string {
 	srcs, dsts, protos, infos := make([]string, len(pkts)), make([]string, len(pkts)), make([]string, len(pkts)), make([]string, len(pkts))
 	for i, pk := range pkts {
 		srcs[i], dsts[i] = hostPort(pk.Src, pk.SrcPort), hostPort(pk.Dst, pk.DstPort)
-		protos[i], infos[i] = proto(pk.L3, pk.L4), pk.Info
+		protos[i], infos[i] = pk.Proto(), pk.Info
 		cells[i] = []string{
 			pk.Time.Local().Format("15:04:05.000"),
 			strconv.FormatUint(uint64(pk.CPU), 10),
@@ -172,11 +170,4 @@ func hostPort(host string, port uint16) string {
 		return host
 	}
 	return net.JoinHostPort(host, strconv.FormatUint(uint64(port), 10))
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

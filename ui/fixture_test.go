@@ -29,7 +29,8 @@ func at(ms int) time.Time { return fixtureTime.Add(-time.Duration(ms) * time.Mil
 // fixtureSnapshot is a realistic unfiltered snapshot of a troubled box: DNS
 // replies to a restarted resolver, a firewall dropping SSH from a scanner,
 // multicast on the wrong interface, STP frames nobody listens for, an
-// unanswered ARP next hop and a slow UDP reader on loopback.
+// unanswered ARP next hop and a slow UDP reader on loopback; a docker
+// bridge is quiet.
 func fixtureSnapshot() drops.Snapshot {
 	const netns = 4026531840
 	sites := []drops.Site{
@@ -98,6 +99,8 @@ func fixtureSnapshot() drops.Snapshot {
 			{Name: "eth1", Ifindex: 3, Netns: netns, Counters: counters(0, 0, 0, 0, 0), Delta: counters(0, 0, 0, 0, 0), Rates: &drops.LinkRates{}},
 			{Name: "bond0", Ifindex: 5, Netns: netns},
 			{Name: "lo", Ifindex: 1, Netns: netns, Counters: counters(0, 0, 0, 0, 0), Delta: counters(0, 0, 0, 0, 0), Rates: &drops.LinkRates{}},
+			// Quiet: its counters did not move and nothing was traced on it.
+			{Name: "docker0", Ifindex: 4, Netns: netns, Counters: counters(12, 0, 0, 0, 0), Delta: counters(0, 0, 0, 0, 0), Rates: &drops.LinkRates{}},
 		},
 		StackCounters: []drops.StackCounter{
 			{Name: "UdpNoPorts", Value: 1_204_311, Delta: 24_718, Rate: 412},
@@ -153,6 +156,8 @@ func keyMsg(name string) tea.KeyPressMsg {
 		return tea.KeyPressMsg{Code: tea.KeyEscape}
 	case "tab":
 		return tea.KeyPressMsg{Code: tea.KeyTab}
+	case "shift+tab":
+		return tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift}
 	case "up":
 		return tea.KeyPressMsg{Code: tea.KeyUp}
 	case "down":

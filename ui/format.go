@@ -185,14 +185,6 @@ func fmtDuration(d time.Duration) string {
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
 
-// proto renders a site's or protocol row's L3/L4 pair: IPv4/UDP, ARP.
-func proto(l3, l4 string) string {
-	if l4 == "" {
-		return l3
-	}
-	return l3 + "/" + l4
-}
-
 // sparkBlocks are the sparkline levels, lowest first.
 var sparkBlocks = []rune("▁▂▃▄▅▆▇█")
 

@@ -12,6 +12,7 @@ type keyMap struct {
 	Top      key.Binding
 	Bottom   key.Binding
 	Tab      key.Binding
+	BackTab  key.Binding
 	Enter    key.Binding
 	Back     key.Binding
 	Filter   key.Binding
@@ -22,27 +23,31 @@ type keyMap struct {
 	Save     key.Binding
 	Help     key.Binding
 	Quit     key.Binding
+	// Interrupt quits from anywhere, even while typing a filter.
+	Interrupt key.Binding
 }
 
 func newKeyMap() keyMap {
 	return keyMap{
-		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
-		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "page up")),
-		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+d"), key.WithHelp("pgdn", "page down")),
-		Top:      key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g/home", "first")),
-		Bottom:   key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G/end", "last")),
-		Tab:      key.NewBinding(key.WithKeys("tab", "shift+tab"), key.WithHelp("tab", "pane")),
-		Enter:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("↵", "detail")),
-		Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back/clear")),
-		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "symbol")),
-		Iface:    key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "iface")),
-		Sort:     key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "sort")),
-		Pause:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
-		Reset:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "reset")),
-		Save:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save")),
-		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
-		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Up:        key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:      key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		PageUp:    key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "page up")),
+		PageDown:  key.NewBinding(key.WithKeys("pgdown", "ctrl+d"), key.WithHelp("pgdn", "page down")),
+		Top:       key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g/home", "first")),
+		Bottom:    key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G/end", "last")),
+		Tab:       key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "pane")),
+		BackTab:   key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
+		Enter:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("↵", "detail")),
+		Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back/clear")),
+		Filter:    key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "symbol")),
+		Iface:     key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "iface")),
+		Sort:      key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "sort")),
+		Pause:     key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
+		Reset:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "reset")),
+		Save:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save")),
+		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+		Interrupt: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
 	}
 }
 
@@ -55,8 +60,8 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Tab, k.Enter, k.Back, k.Sort},
+		{k.Tab, k.BackTab, k.Enter, k.Back, k.Sort},
 		{k.Filter, k.Iface, k.Pause, k.Reset, k.Save},
-		{k.Help, k.Quit},
+		{k.Help, k.Quit, k.Interrupt},
 	}
 }

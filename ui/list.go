@@ -1,73 +1,131 @@
 package ui
 
 import (
+	"slices"
+
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 )
 
-// list is the cursor and scroll position of a pane's rows.
-type list struct {
-	cursor int // selected row
-	offset int // first visible row
-	n      int // number of rows
-	h      int // visible rows
+// list is the rows of a pane with a cursor, a scroll position and the
+// selected row's identity. Rows are replaced every refresh, often in
+// another order; the cursor follows the selected row by its identity, and
+// only when that row is gone does it stay where it was, on the row that
+// took its place. Every pane that lists rows embeds one: its Update is the
+// pane's, and rows is the one renderer of their lines.
+type list[T any, K comparable] struct {
+	nav     *keyMap   // the navigation keys
+	id      func(T) K // a row's identity
+	items   []T
+	cursor  int // index of the selected row
+	offset  int // first visible row
+	height  int // visible rows
+	sel     K   // identity of the selected row, kept across refreshes
+	hasSel  bool
+	focused bool // whether the pane has the keyboard
 }
 
-func (l *list) setLen(n int) {
-	l.n = n
+func newList[T any, K comparable](keys *keyMap, id func(T) K) list[T, K] {
+	return list[T, K]{nav: keys, id: id}
+}
+
+// setItems replaces the rows, keeping the cursor on the selected row.
+func (l *list[T, K]) setItems(items []T) {
+	l.items = items
+	if l.hasSel {
+		if i := slices.IndexFunc(items, func(t T) bool { return l.id(t) == l.sel }); i >= 0 {
+			l.cursor = i
+		}
+	}
 	l.clamp()
 }
 
-func (l *list) setHeight(h int) {
-	l.h = max(h, 0)
+// selectID puts the cursor on the row with identity id, or on the first row
+// when there is none.
+func (l *list[T, K]) selectID(id K) {
+	l.cursor = max(slices.IndexFunc(l.items, func(t T) bool { return l.id(t) == id }), 0)
 	l.clamp()
 }
 
-func (l *list) set(i int) {
-	l.cursor = i
+// setHeight sets how many rows are visible.
+func (l *list[T, K]) setHeight(h int) {
+	l.height = max(h, 0)
 	l.clamp()
 }
 
-func (l *list) clamp() {
-	l.cursor = min(max(l.cursor, 0), max(l.n-1, 0))
-	if l.h <= 0 {
-		l.offset = l.cursor
-		return
+// Selected returns the row under the cursor.
+func (l list[T, K]) Selected() (T, bool) {
+	if l.cursor < 0 || l.cursor >= len(l.items) {
+		var zero T
+		return zero, false
 	}
-	if l.cursor < l.offset {
-		l.offset = l.cursor
-	}
-	if l.cursor >= l.offset+l.h {
-		l.offset = l.cursor - l.h + 1
-	}
-	l.offset = min(max(l.offset, 0), max(l.n-l.h, 0))
+	return l.items[l.cursor], true
 }
 
-// visible returns the range of rows on screen.
-func (l list) visible() (from, to int) {
-	return l.offset, min(l.offset+l.h, l.n)
-}
-
-// navigate moves the cursor for a navigation key and reports whether the
-// key was one.
-func (l *list) navigate(msg tea.KeyPressMsg, keys *keyMap) bool {
-	page := max(l.h-1, 1)
+// Update moves the cursor for the navigation keys.
+func (l *list[T, K]) Update(msg tea.Msg) tea.Cmd {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil
+	}
+	page := max(l.height-1, 1)
 	switch {
-	case key.Matches(msg, keys.Up):
+	case key.Matches(k, l.nav.Up):
 		l.cursor--
-	case key.Matches(msg, keys.Down):
+	case key.Matches(k, l.nav.Down):
 		l.cursor++
-	case key.Matches(msg, keys.PageUp):
+	case key.Matches(k, l.nav.PageUp):
 		l.cursor -= page
-	case key.Matches(msg, keys.PageDown):
+	case key.Matches(k, l.nav.PageDown):
 		l.cursor += page
-	case key.Matches(msg, keys.Top):
+	case key.Matches(k, l.nav.Top):
 		l.cursor = 0
-	case key.Matches(msg, keys.Bottom):
-		l.cursor = l.n - 1
-	default:
-		return false
+	case key.Matches(k, l.nav.Bottom):
+		l.cursor = len(l.items) - 1
 	}
 	l.clamp()
-	return true
+	return nil
+}
+
+// clamp keeps the cursor on a row and in view, and remembers the selected
+// row's identity.
+func (l *list[T, K]) clamp() {
+	l.cursor = min(max(l.cursor, 0), max(len(l.items)-1, 0))
+	if l.height <= 0 {
+		l.offset = l.cursor
+	} else {
+		if l.cursor < l.offset {
+			l.offset = l.cursor
+		}
+		if l.cursor >= l.offset+l.height {
+			l.offset = l.cursor - l.height + 1
+		}
+		l.offset = min(max(l.offset, 0), max(len(l.items)-l.height, 0))
+	}
+	if t, ok := l.Selected(); ok {
+		l.sel, l.hasSel = l.id(t), true
+	}
+}
+
+// rows renders the visible rows into cols, w cells wide; cells gives a
+// row's cells and their styles (nil ones plain). The selected row shows in
+// the selection style across the whole width while the pane has the
+// keyboard, underlined while it does not; every other row keeps its cells'
+// styles.
+func (l list[T, K]) rows(st *styles, cols []column, w int, cells func(T) ([]string, []*lipgloss.Style)) []string {
+	from, to := l.offset, min(l.offset+l.height, len(l.items))
+	lines := make([]string, 0, max(to-from, 0))
+	for i := from; i < to; i++ {
+		c, sts := cells(l.items[i])
+		switch {
+		case i == l.cursor && l.focused:
+			lines = append(lines, st.selected.Render(pad(plainRow(cols, c), w)))
+		case i == l.cursor:
+			lines = append(lines, st.cursor.Render(plainRow(cols, c)))
+		default:
+			lines = append(lines, styledRow(cols, c, sts))
+		}
+	}
+	return lines
 }

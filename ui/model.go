@@ -2,7 +2,6 @@ package ui
 
 import (
 	"charm.land/bubbles/v2/textinput"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -55,21 +54,17 @@ type savedMsg struct {
 	err  error
 }
 
-// crashBox records a panic in View, which cannot return a command; the next
-// Update quits with it. It is shared by all copies of the model.
-type crashBox struct{ err error }
+// fatalMsg carries a panic in a command the model started.
+type fatalMsg struct{ err error }
 
 // Model is the root bubbletea model of the live view.
 type Model struct {
-	src     Source
-	opts    Options
-	keys    *keyMap
-	st      *styles
-	isDark  bool
-	noColor bool
-	help    help.Model
-	input   textinput.Model
-	crash   *crashBox
+	// shared holds the styles, keys and options every pane reads too.
+	*shared
+	src    Source
+	isDark bool
+	help   help.Model
+	input  textinput.Model
 	// timer starts the wait for the next tick; tests replace it.
 	timer func(time.Duration) tea.Cmd
 
@@ -81,6 +76,7 @@ type Model struct {
 	latest, shown, view drops.Snapshot
 	have                bool
 	filter              drops.Filter
+	order               drops.Order // of the sites pane
 	paused              bool
 
 	mode   mode
@@ -101,39 +97,40 @@ type Model struct {
 // New returns the model. It shows nothing until the first snapshot arrives,
 // which Init requests at once.
 func New(src Source, opts Options) Model {
-	opts = opts.withDefaults()
-	keys := newKeyMap()
+	sh := &shared{keys: newKeyMap(), opts: opts.withDefaults()}
 	m := Model{
-		src:     src,
-		opts:    opts,
-		keys:    &keys,
-		isDark:  true,
-		noColor: os.Getenv("NO_COLOR") != "",
-		help:    help.New(),
-		crash:   &crashBox{},
-		timer:   tickAfter,
-		filter:  opts.Filter,
+		shared: sh,
+		src:    src,
+		isDark: true,
+		help:   help.New(),
+		timer:  tickAfter,
+		filter: sh.opts.Filter,
+		sites:  newSitesPane(sh),
+		ifaces: newIfacesPane(sh),
+		protos: newProtocolsPane(sh),
+		detail: detailPane{shared: sh},
+		picker: newPickerPane(sh),
 	}
 	m.input = textinput.New()
 	m.input.Prompt = "/ symbol: "
 	m.input.Placeholder = "function name substring · tab completes · ↵ apply · esc clear"
 	m.input.CharLimit = 64
 	m.input.ShowSuggestions = true
-	m.sites.keys, m.ifaces.keys, m.protos.keys, m.picker.keys = m.keys, m.keys, m.keys, m.keys
 	m.setStyles()
-	m.view = m.shown.Filtered(m.filter)
+	m.apply()
 	return m
 }
 
+// setStyles builds the styles for the background; the panes see them
+// through shared.
 func (m *Model) setStyles() {
-	m.st = newStyles(m.isDark, m.noColor)
-	m.sites.st, m.ifaces.st, m.protos.st, m.detail.st, m.picker.st = m.st, m.st, m.st, m.st, m.st
+	m.st = newStyles(m.isDark, m.opts.NoColor)
 	m.help.Styles = m.st.help
 	is := textinput.DefaultStyles(m.isDark)
 	// A steady cursor: a blinking one would redraw the line twice a second.
 	is.Cursor.Blink = false
 	is.Focused.Prompt = m.st.strong
-	if m.noColor {
+	if m.opts.NoColor {
 		is = textinput.Styles{Focused: textinput.StyleState{Prompt: m.st.strong}, Blurred: textinput.StyleState{Prompt: m.st.strong}}
 	}
 	m.input.SetStyles(is)
@@ -145,18 +142,31 @@ func (m Model) Init() tea.Cmd {
 	return tea.Batch(tea.RequestBackgroundColor, m.fetch(true))
 }
 
-// fetch pulls a snapshot off the UI goroutine. A panic in the Source becomes
-// a fatal error rather than a dead terminal.
+// fetch pulls a snapshot off the UI goroutine.
 func (m Model) fetch(next bool) tea.Cmd {
 	src := m.src
+	return guard(func() tea.Msg {
+		snap, err := src.Snapshot()
+		return snapshotMsg{snap: snap, err: err, next: next}
+	})
+}
+
+// guard runs a command the model starts, turning a panic in it (in the
+// Source, say) into a fatal error the model quits with and Run returns.
+// This is the UI's only recover, because commands are where bubbletea's
+// own is not enough: a panic in Update or View unwinds bubbletea's loop,
+// which restores the terminal, prints the panic and makes Run return
+// tea.ErrProgramPanic; a panic in a command's goroutine is printed while
+// the alternate screen is still up, so it vanishes with it and only
+// "program experienced a panic" would be left to report.
+func guard(cmd tea.Cmd) tea.Cmd {
 	return func() (msg tea.Msg) {
 		defer func() {
 			if r := recover(); r != nil {
-				msg = snapshotMsg{err: Fatal(panicError(r)), next: next}
+				msg = fatalMsg{panicError(r)}
 			}
 		}()
-		snap, err := src.Snapshot()
-		return snapshotMsg{snap: snap, err: err, next: next}
+		return cmd()
 	}
 }
 
@@ -169,21 +179,9 @@ func tickAfter(d time.Duration) tea.Cmd {
 	return tea.Tick(d, func(time.Time) tea.Msg { return tickMsg{} })
 }
 
-// Update handles one message. A panic inside it is stored as the fatal
-// error and quits the program, so Run can restore the terminal and report
-// it.
-func (m Model) Update(msg tea.Msg) (res tea.Model, cmd tea.Cmd) {
-	defer func() {
-		if r := recover(); r != nil {
-			m.fatal = panicError(r)
-			res, cmd = m, tea.Quit
-		}
-	}()
-	if m.crash.err != nil {
-		m.fatal = m.crash.err
-		return m, tea.Quit
-	}
-	cmd = m.update(msg)
+// Update handles one message.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.update(msg)
 	m.layout()
 	return m, cmd
 }
@@ -219,6 +217,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.apply()
 		}
 		return next
+	case fatalMsg:
+		m.fatal = msg.err
+		return tea.Quit
 	case savedMsg:
 		if msg.err != nil {
 			m.setStatus("save failed: "+msg.err.Error(), true)
@@ -257,7 +258,8 @@ func (m *Model) setStatus(text string, isErr bool) {
 	m.statusUntil = m.opts.Now().Add(statusTTL)
 }
 
-// apply recomputes the filtered view and hands it to the panes.
+// apply filters the snapshot on screen, sorts its sites in the chosen
+// order and hands the view to the panes.
 func (m *Model) apply() {
 	m.view = m.shown.Filtered(m.filter)
 	empty := "No drops since the counts started."
@@ -267,11 +269,14 @@ func (m *Model) apply() {
 	case !m.filter.IsZero() && len(m.shown.Sites) > 0:
 		empty = "No drop site matches " + m.filter.String() + ". Press esc to clear the filter."
 	}
-	m.sites.SetSites(m.view.Sites, m.view.Totals, empty)
-	m.ifaces.SetInterfaces(m.view.Interfaces, m.view.Sites, m.filter.Symbol != "")
+	// A copy: the view keeps the snapshot's order, which 's' saves.
+	sites := slices.Clone(m.view.Sites)
+	drops.SortSites(sites, m.order)
+	m.sites.SetSites(sites, m.view.Totals, empty)
+	m.ifaces.SetInterfaces(m.view.Interfaces)
 	m.protos.SetProtocols(m.view.Protocols, m.view.Totals, m.view.StackCounters)
 	m.detail.Refresh(m.view)
-	m.picker.SetInterfaces(m.shown.Interfaces, m.filter.Interface)
+	m.picker.SetInterfaces(m.shown.Interfaces)
 }
 
 func (m *Model) setFilter(f drops.Filter) {
@@ -280,8 +285,8 @@ func (m *Model) setFilter(f drops.Filter) {
 }
 
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := m.keys
-	if msg.String() == "ctrl+c" {
+	k := &m.keys
+	if key.Matches(msg, k.Interrupt) {
 		return tea.Quit
 	}
 	switch m.mode {
@@ -304,7 +309,8 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case modePick:
 		switch {
 		case key.Matches(msg, k.Enter):
-			m.setFilter(drops.Filter{Interface: m.picker.Selected(), Symbol: m.filter.Symbol})
+			ifc, _ := m.picker.Selected()
+			m.setFilter(drops.Filter{Interface: ifc.Label(), Symbol: m.filter.Symbol})
 			m.mode = modeNormal
 		case key.Matches(msg, k.Back):
 			m.setFilter(drops.Filter{Symbol: m.filter.Symbol})
@@ -342,7 +348,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 
 // globalKey handles the keys that work in the normal view and the detail.
 func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := m.keys
+	k := &m.keys
 	switch {
 	case key.Matches(msg, k.Quit):
 		return tea.Quit
@@ -356,10 +362,11 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.input.Focus()
 	case key.Matches(msg, k.Iface):
 		m.mode = modePick
-		m.picker.SetInterfaces(m.shown.Interfaces, m.filter.Interface)
+		m.picker.Open(m.filter.Interface)
 	case key.Matches(msg, k.Sort):
-		m.sites.SetOrder(m.sites.order.next())
-		m.setStatus("sites sorted by "+m.sites.order.String(), false)
+		m.order = m.order.Next()
+		m.apply()
+		m.setStatus("sites sorted by "+m.order.String(), false)
 	case key.Matches(msg, k.Pause):
 		m.paused = !m.paused
 		if !m.paused && m.have {
@@ -379,11 +386,9 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 	case m.mode == modeDetail:
 		// Other keys do nothing in the detail.
 	case key.Matches(msg, k.Tab):
-		if msg.String() == "shift+tab" {
-			m.focus = (m.focus + paneCount - 1) % paneCount
-		} else {
-			m.focus = (m.focus + 1) % paneCount
-		}
+		m.focus = (m.focus + 1) % paneCount
+	case key.Matches(msg, k.BackTab):
+		m.focus = (m.focus + paneCount - 1) % paneCount
 	case key.Matches(msg, k.Enter):
 		switch m.focus {
 		case paneSites:
@@ -402,16 +407,20 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 			m.setStatus("filter cleared", false)
 		}
 	default:
-		switch m.focus {
-		case paneSites:
-			m.sites.Update(msg)
-		case paneIfaces:
-			m.ifaces.Update(msg)
-		case paneProtos:
-			m.protos.Update(msg)
-		}
+		return m.pane(m.focus).Update(msg)
 	}
 	return nil
+}
+
+// pane returns the pane p names.
+func (m *Model) pane(p pane) paneModel {
+	switch p {
+	case paneIfaces:
+		return &m.ifaces
+	case paneProtos:
+		return &m.protos
+	}
+	return &m.sites
 }
 
 func (m *Model) closeInput() {
@@ -425,7 +434,7 @@ func (m *Model) save() tea.Cmd {
 		return nil
 	}
 	snap, dir, now := m.view, m.opts.SnapshotDir, m.opts.Now()
-	return func() tea.Msg {
+	return guard(func() tea.Msg {
 		path, err := drops.WriteFile(dir, snap, now)
 		if err == nil {
 			if abs, aerr := filepath.Abs(path); aerr == nil {
@@ -433,19 +442,12 @@ func (m *Model) save() tea.Cmd {
 			}
 		}
 		return savedMsg{path: path, err: err}
-	}
+	})
 }
 
 // View renders the whole screen in the alternate screen buffer.
-func (m Model) View() (v tea.View) {
-	defer func() {
-		if r := recover(); r != nil {
-			m.crash.err = panicError(r)
-			v = tea.NewView("skbtop: internal error, quitting…")
-			v.AltScreen = true
-		}
-	}()
-	v = tea.NewView(m.render())
+func (m Model) View() tea.View {
+	v := tea.NewView(m.render())
 	v.AltScreen = true
 	v.WindowTitle = "skbtop"
 	if m.shown.Host != "" {

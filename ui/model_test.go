@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +38,10 @@ func TestGolden(t *testing.T) {
 		}
 	}
 }
+
+// prose is the view with every run of white space, line ends included,
+// folded to one space, so that wrapped text can be looked for whole.
+func prose(view string) string { return strings.Join(strings.Fields(view), " ") }
 
 // siteRows returns the drop-site symbols in the order the view lists them.
 func siteRows(view string, symbols ...string) []string {
@@ -157,7 +163,8 @@ func TestInterfaceFilter(t *testing.T) {
 	hs.tick()
 	hs.press("i")
 	v := hs.view()
-	for _, name := range []string{"all interfaces", "veth0", "eth0", "eth1", "bond0", "lo"} {
+	// Quiet interfaces too: one may be what the user wants to watch.
+	for _, name := range []string{"all interfaces", "veth0", "eth0", "eth1", "bond0", "lo", "docker0"} {
 		if !strings.Contains(v, name) {
 			t.Errorf("picker lacks %q:\n%s", name, v)
 		}
@@ -180,10 +187,16 @@ func TestInterfaceFilter(t *testing.T) {
 		t.Errorf("interfaces pane should show eth0 only:\n%s", v)
 	}
 
-	// The picker opens on the current choice; esc clears the filter.
+	// The picker opens on the current choice, and its cursor stays where
+	// the user moves it while refreshes come in; esc clears the filter.
 	hs.press("i")
-	if hs.m.picker.Selected() != "eth0" {
-		t.Errorf("picker opened on %q, want eth0", hs.m.picker.Selected())
+	if ifc, _ := hs.m.picker.Selected(); ifc.Label() != "eth0" {
+		t.Errorf("picker opened on %q, want eth0", ifc.Label())
+	}
+	hs.press("down")
+	hs.tick()
+	if ifc, _ := hs.m.picker.Selected(); ifc.Label() != "eth1" {
+		t.Errorf("picker cursor on %q after down and a refresh, want eth1", ifc.Label())
 	}
 	hs.press("esc")
 	if hs.m.filter.Interface != "" || hs.m.mode != modeNormal {
@@ -445,11 +458,26 @@ func TestPanes(t *testing.T) {
 	hs.tick()
 	hs.press("tab")
 	v := hs.view()
-	for _, want := range []string{"rx_drop", "rx_miss", "1204", "98%", "kfree_skb never sees them"} {
+	for _, want := range []string{"rx_drop", "rx_miss", "1204", "98%", "EXPLAINED", "Interfaces 5"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("interfaces pane lacks %q:\n%s", want, v)
 		}
 	}
+	// The notes are drops' own, whole.
+	for _, note := range []string{drops.CountersNote, drops.ExplainedNote, drops.NICRingNote} {
+		if !strings.Contains(prose(v), note) {
+			t.Errorf("interfaces pane lacks the note %q:\n%s", note, v)
+		}
+	}
+	// The quiet interface is left out, and the title says so.
+	if strings.Contains(v, "docker0") {
+		t.Errorf("interfaces pane shows the quiet docker0:\n%s", v)
+	}
+	hs.send(sizeMsg(120, 40))
+	if v := hs.view(); !strings.Contains(v, "Interfaces  5 · 1 quiet not shown") || strings.Contains(v, "docker0") {
+		t.Errorf("the interfaces title should count the quiet interface it leaves out:\n%s", v)
+	}
+	hs.send(sizeMsg(80, 24))
 	hs.press("tab")
 	v = hs.view()
 	for _, want := range []string{"IPv4/UDP", "IPv4/TCP", "802.2", "83%", "█"} {
@@ -460,6 +488,10 @@ func TestPanes(t *testing.T) {
 	hs.press("tab")
 	if !strings.Contains(hs.view(), "DROP SITE") {
 		t.Error("tab should cycle back to the sites")
+	}
+	hs.press("shift+tab")
+	if v := hs.view(); strings.Contains(v, "DROP SITE") || !strings.Contains(v, "KERNEL COUNTER") {
+		t.Errorf("shift+tab from the sites should go back to the protocols:\n%s", v)
 	}
 }
 
@@ -488,7 +520,10 @@ func TestWideShowsAllPanes(t *testing.T) {
 	}
 }
 
-func TestSourceErrors(t *testing.T) {
+// TestSourceErrorClears: a non-fatal Source error goes to the status line,
+// the data on screen stays, the message stays while the error does, and it
+// clears once reads succeed again.
+func TestSourceErrorClears(t *testing.T) {
 	src := fixtureSource()
 	hs := newHarness(t, src, 80, 24, Options{})
 	hs.tick()
@@ -498,14 +533,46 @@ func TestSourceErrors(t *testing.T) {
 	if !strings.Contains(v, "reading drops: read counts: map lookup failed") || !strings.Contains(v, "__udp4_lib_rcv") {
 		t.Errorf("a non-fatal error goes to the status line, keeping the data:\n%s", v)
 	}
-	if hs.quit {
-		t.Fatal("a non-fatal error quit")
+	if hs.quit || hs.m.fatal != nil {
+		t.Fatalf("a non-fatal error quit: %v", hs.m.fatal)
+	}
+	hs.clock.Advance(statusTTL)
+	hs.tick()
+	if !strings.Contains(hs.view(), "map lookup failed") {
+		t.Error("the error went away while reads still fail")
+	}
+	src.err = nil
+	hs.tick()
+	hs.clock.Advance(statusTTL)
+	hs.tick()
+	if v := hs.view(); strings.Contains(v, "map lookup failed") || !strings.Contains(v, "q quit") {
+		t.Errorf("the error should have cleared for the key help once reads succeed:\n%s", v)
+	}
+}
+
+// errRing stands for the error a dead tracer returns.
+var errRing = errors.New("ring buffer closed")
+
+// TestSourceFatalError: a Source error marked Fatal quits the program at
+// once, and Run returns it, unwrapped from Fatal but with its own chain.
+func TestSourceFatalError(t *testing.T) {
+	src := fixtureSource()
+	hs := newHarness(t, src, 80, 24, Options{})
+	hs.tick()
+	src.err = Fatal(fmt.Errorf("read drop counts: %w", errRing))
+	hs.tick()
+	if !hs.quit || !errors.Is(hs.m.fatal, errRing) {
+		t.Errorf("a fatal error should quit and be stored: quit %v, fatal %v", hs.quit, hs.m.fatal)
 	}
 
-	src.err = Fatal(errors.New("ring buffer closed"))
-	hs.tick()
-	if !hs.quit || hs.m.fatal == nil || hs.m.fatal.Error() != "ring buffer closed" {
-		t.Errorf("a fatal error should quit and be stored: quit %v, fatal %v", hs.quit, hs.m.fatal)
+	src = &fakeSource{err: Fatal(fmt.Errorf("read drop counts: %w", errRing))}
+	err := run(context.Background(), New(src, Options{Interval: time.Hour}),
+		tea.WithInput(nil), tea.WithOutput(&bytes.Buffer{}), tea.WithWindowSize(80, 24))
+	if !errors.Is(err, errRing) || err.Error() != "read drop counts: ring buffer closed" {
+		t.Errorf("run = %v, want the source's error", err)
+	}
+	if _, fatal := isFatal(err); fatal {
+		t.Error("run returned the error still marked Fatal")
 	}
 }
 
@@ -516,43 +583,6 @@ func TestSourcePanicIsFatal(t *testing.T) {
 	hs.tick()
 	if !hs.quit || hs.m.fatal == nil || !strings.Contains(hs.m.fatal.Error(), "source exploded") {
 		t.Errorf("a panicking Source should end the program with its panic: quit %v, fatal %v", hs.quit, hs.m.fatal)
-	}
-}
-
-// resetPanics panics in Reset, which the model calls inside Update.
-type resetPanics struct{ fakeSource }
-
-func (r *resetPanics) Reset() { panic("reset exploded") }
-
-func TestUpdatePanicIsFatal(t *testing.T) {
-	m := New(&resetPanics{fakeSource{snap: fixtureSnapshot()}}, Options{})
-	next, _ := m.Update(sizeMsg(80, 24))
-	next, cmd := next.Update(keyMsg("c"))
-	if cmd == nil {
-		t.Fatal("a panic in Update should quit")
-	}
-	if _, ok := cmd().(tea.QuitMsg); !ok {
-		t.Error("a panic in Update should return tea.Quit")
-	}
-	if f := next.(Model).fatal; f == nil || !strings.Contains(f.Error(), "reset exploded") {
-		t.Errorf("fatal = %v, want the panic", f)
-	}
-}
-
-func TestViewPanicIsFatal(t *testing.T) {
-	m := New(fixtureSource(), Options{})
-	next, _ := m.Update(sizeMsg(80, 24))
-	mm := next.(Model)
-	mm.st = nil // every view function dereferences the styles
-	if v := mm.View(); !strings.Contains(v.Content, "internal error") {
-		t.Errorf("a panicking View should show an error, got %q", v.Content)
-	}
-	_, cmd := mm.Update(tickMsg{})
-	if cmd == nil {
-		t.Fatal("the Update after a View panic should quit")
-	}
-	if _, ok := cmd().(tea.QuitMsg); !ok {
-		t.Error("the Update after a View panic should return tea.Quit")
 	}
 }
 
@@ -577,8 +607,8 @@ func TestHelp(t *testing.T) {
 	hs.tick()
 	hs.press("?")
 	v := hs.view()
-	for _, want := range []string{"pause", "reset", "save", "symbol", "iface", "kfree_skb never sees them"} {
-		if !strings.Contains(v, want) {
+	for _, want := range []string{"pause", "reset", "save", "symbol", "iface", "shift+tab", "ctrl+c", drops.NICRingNote} {
+		if !strings.Contains(prose(v), want) {
 			t.Errorf("help lacks %q:\n%s", want, v)
 		}
 	}
@@ -627,14 +657,15 @@ func TestEmptySnapshot(t *testing.T) {
 }
 
 func TestNoColor(t *testing.T) {
-	t.Setenv("NO_COLOR", "")
+	// The caller reads the environment (tui.go); the UI goes by its
+	// options alone.
+	t.Setenv("NO_COLOR", "1")
 	hs := newHarness(t, fixtureSource(), 120, 40, Options{})
 	hs.tick()
 	if v := hs.m.View().Content; !strings.Contains(v, "38;") {
-		t.Fatal("the colour test is broken: even the normal view has no colour")
+		t.Fatal("without Options.NoColor the view has no colour: either the colour test is broken or the UI reads NO_COLOR itself")
 	}
-	t.Setenv("NO_COLOR", "1")
-	hs = newHarness(t, fixtureSource(), 120, 40, Options{})
+	hs = newHarness(t, fixtureSource(), 120, 40, Options{NoColor: true})
 	hs.tick()
 	v := hs.m.View().Content
 	for _, sgr := range []string{"38;", "48;"} {

@@ -1,90 +1,69 @@
 package ui
 
 import (
-	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/skbtop/skbtop/drops"
 )
 
 // pickerPane lets the user pick the interface filter from the interfaces in
-// the unfiltered snapshot. Its first row clears the filter.
+// the unfiltered snapshot, quiet ones too. Its first row, the zero
+// Interface, clears the filter.
 type pickerPane struct {
-	st   *styles
-	keys *keyMap
+	*shared
+	list[drops.Interface, string]
 	w, h int
+}
 
-	ifaces []drops.Interface
-	list   list
+func newPickerPane(sh *shared) pickerPane {
+	p := pickerPane{shared: sh, list: newList(&sh.keys, drops.Interface.Label)}
+	// The picker has the keyboard whenever it is on screen.
+	p.focused = true
+	return p
 }
 
 // SetSize sets the pane's width and height.
 func (p *pickerPane) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.list.setHeight(h - 2)
+	p.setHeight(h - 2)
 }
 
-// SetInterfaces replaces the choices; the cursor goes to current, the
-// interface filtered on now ("" for all).
-func (p *pickerPane) SetInterfaces(ifaces []drops.Interface, current string) {
-	p.ifaces = ifaces
-	p.list.setLen(len(ifaces) + 1)
-	p.list.set(0)
-	for i, ifc := range ifaces {
-		if ifc.Label() == current {
-			p.list.set(i + 1)
-		}
-	}
+// SetInterfaces replaces the choices, keeping the cursor on the same one.
+func (p *pickerPane) SetInterfaces(ifaces []drops.Interface) {
+	p.setItems(append([]drops.Interface{{}}, ifaces...))
 }
 
-// Selected returns the interface name under the cursor, "" for all.
-func (p pickerPane) Selected() string {
-	if p.list.cursor <= 0 || p.list.cursor > len(p.ifaces) {
-		return ""
-	}
-	return p.ifaces[p.list.cursor-1].Name
-}
-
-// Update moves the cursor.
-func (p *pickerPane) Update(msg tea.Msg) tea.Cmd {
-	if k, ok := msg.(tea.KeyPressMsg); ok {
-		p.list.navigate(k, p.keys)
-	}
-	return nil
-}
+// Open puts the cursor on current, the interface filtered on now ("" for
+// all).
+func (p *pickerPane) Open(current string) { p.selectID(current) }
 
 // View renders the choices.
 func (p pickerPane) View() string {
-	return joinLines(p.lines())
-}
-
-func (p pickerPane) lines() []string {
 	if p.h <= 0 || p.w <= 0 {
-		return nil
+		return ""
 	}
 	lines := []string{
 		p.st.muted.Render("↑/↓ choose · ↵ filter on it · esc show all interfaces"),
 		"",
 	}
-	names := make([]string, len(p.ifaces))
-	for i, ifc := range p.ifaces {
+	names := make([]string, len(p.items))
+	for i, ifc := range p.items {
 		names[i] = ifc.Label()
 	}
 	cols := []column{
+		{title: "", w: 1},
 		{title: "", w: natural("all interfaces", names, 5, 20)},
 		{title: "", w: 10, right: true},
 		{title: "", w: 12, right: true},
 	}
-	from, to := p.list.visible()
-	for i := from; i < to; i++ {
-		cells := []string{"all interfaces", "", ""}
-		if i > 0 {
-			ifc := p.ifaces[i-1]
-			cells = []string{ifc.Label(), fmtRate(ifc.TracedRate) + "/s", fmtCount(ifc.TracedDrops) + " drops"}
+	lines = append(lines, p.rows(p.st, cols, p.w, func(ifc drops.Interface) ([]string, []*lipgloss.Style) {
+		mark := ""
+		if ifc.Label() == p.sel {
+			mark = "▸"
 		}
-		row := "  " + plainRow(cols, cells)
-		if i == p.list.cursor {
-			row = p.st.selected.Render(pad("▸ "+plainRow(cols, cells), min(p.w, tableWidth(cols)+2)))
+		if ifc.Label() == "" {
+			return []string{mark, "all interfaces", "", ""}, nil
 		}
-		lines = append(lines, row)
-	}
-	return block(lines, p.w, p.h)
+		return []string{mark, ifc.Label(), fmtRate(ifc.TracedRate) + "/s", fmtCount(ifc.TracedDrops) + " drops"}, nil
+	})...)
+	return joinLines(block(lines, p.w, p.h))
 }

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/skbtop/skbtop/drops"
 )
@@ -10,22 +9,23 @@ import (
 // lists the namespace's protocol drop counters that changed (UdpNoPorts,
 // TcpExtListenDrops, ...): the kernel's own count beside the traced one.
 type protocolsPane struct {
-	st      *styles
-	keys    *keyMap
-	w, h    int
-	focused bool
+	*shared
+	list[drops.Protocol, string]
+	w, h int
 
-	protos []drops.Protocol
-	stack  []drops.StackCounter
-	total  uint64
-	rate   float64
-	list   list
+	stack []drops.StackCounter
+	total uint64
+	rate  float64
+}
+
+func newProtocolsPane(sh *shared) protocolsPane {
+	return protocolsPane{shared: sh, list: newList(&sh.keys, drops.Protocol.Label)}
 }
 
 // SetSize sets the pane's width and height, including its column headers.
 func (p *protocolsPane) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.list.setHeight(h - 1 - p.stackHeight())
+	p.setHeight(h - 1 - p.stackHeight())
 }
 
 // stackHeight is the lines the counter section takes: a blank line, its
@@ -37,20 +37,13 @@ func (p protocolsPane) stackHeight() int {
 	return min(len(p.stack)+2, p.h/2)
 }
 
-// SetProtocols replaces the rows and the protocol counters.
+// SetProtocols replaces the rows, keeping the selection on the same
+// protocol, and the protocol counters.
 func (p *protocolsPane) SetProtocols(protos []drops.Protocol, totals drops.Totals, stack []drops.StackCounter) {
-	p.protos, p.stack = protos, stack
+	p.stack = stack
 	p.total, p.rate = totals.Drops, totals.Rate
-	p.list.setLen(len(protos))
-	p.list.setHeight(p.h - 1 - p.stackHeight())
-}
-
-// Update moves the cursor.
-func (p *protocolsPane) Update(msg tea.Msg) tea.Cmd {
-	if k, ok := msg.(tea.KeyPressMsg); ok {
-		p.list.navigate(k, p.keys)
-	}
-	return nil
+	p.setItems(protos)
+	p.SetSize(p.w, p.h)
 }
 
 // frac is a row's part of all drops: by count, or by rate when nothing has
@@ -65,18 +58,14 @@ func (p protocolsPane) frac(pr drops.Protocol) float64 {
 	return 0
 }
 
-// View renders the column header and the rows.
+// View renders the column header, the rows and the protocol counters.
 func (p protocolsPane) View() string {
-	return joinLines(p.lines())
-}
-
-func (p protocolsPane) lines() []string {
 	if p.h <= 0 || p.w <= 0 {
-		return nil
+		return ""
 	}
-	names := make([]string, len(p.protos))
-	for i, pr := range p.protos {
-		names[i] = proto(pr.L3, pr.L4)
+	names := make([]string, len(p.items))
+	for i, pr := range p.items {
+		names[i] = pr.Label()
 	}
 	cols := []column{
 		{title: "PROTO", w: natural("PROTO", names, 5, 12), min: 5},
@@ -87,23 +76,15 @@ func (p protocolsPane) lines() []string {
 	}
 	fitColumns(cols, p.w, []int{4, 0}, []int{4, 1, 2}, 4)
 	lines := []string{headerRow(cols, p.st.colHead)}
-	if len(p.protos) == 0 {
+	if len(p.items) == 0 {
 		lines = append(lines, p.st.muted.Render("No drops."))
-		return append(block(lines, p.w, p.h-p.stackHeight()), p.stackLines()...)
 	}
-	from, to := p.list.visible()
-	for i := from; i < to; i++ {
-		pr := p.protos[i]
+	sts := []*lipgloss.Style{nil, &p.st.strong, nil, nil, &p.st.bar}
+	lines = append(lines, p.rows(p.st, cols, p.w, func(pr drops.Protocol) ([]string, []*lipgloss.Style) {
 		f := p.frac(pr)
-		cells := []string{names[i], fmtRate(pr.Rate), fmtCount(pr.Count), fmtShare(f, 1), bar(f, cols[4].w)}
-		switch {
-		case i == p.list.cursor && p.focused:
-			lines = append(lines, p.st.selected.Render(pad(plainRow(cols, cells), p.w)))
-		default:
-			lines = append(lines, styledRow(cols, cells, []*lipgloss.Style{nil, &p.st.strong, nil, nil, &p.st.bar}))
-		}
-	}
-	return append(block(lines, p.w, p.h-p.stackHeight()), p.stackLines()...)
+		return []string{pr.Label(), fmtRate(pr.Rate), fmtCount(pr.Count), fmtShare(f, 1), bar(f, cols[4].w)}, sts
+	})...)
+	return joinLines(append(block(lines, p.w, p.h-p.stackHeight()), p.stackLines()...))
 }
 
 // stackLines renders the protocol counter section, stackHeight lines.

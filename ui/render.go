@@ -85,9 +85,9 @@ func (m *Model) layout() {
 		m.ifaces.SetSize(w, g.ifacesH-1)
 		m.protos.SetSize(w, g.protosH-1)
 	default:
-		m.sites.SetSize(w, g.body-1)
-		m.ifaces.SetSize(w, g.body-1)
-		m.protos.SetSize(w, g.body-1)
+		for p := range paneCount {
+			m.pane(p).SetSize(w, g.body-1)
+		}
 	}
 	focused := m.mode == modeNormal || m.mode == modeFilter
 	m.sites.focused = focused && m.focus == paneSites
@@ -112,33 +112,31 @@ func (m Model) body(g geometry) []string {
 	w := m.width
 	switch m.mode {
 	case modeDetail:
-		return append([]string{m.title("Drop site", "esc back · ↑/↓ next site", true)}, m.detail.lines()...)
+		return append([]string{m.title("Drop site", "esc back · ↑/↓ next site", true)}, splitLines(m.detail.View())...)
 	case modePick:
-		return append([]string{m.title("Filter by interface", "", true)}, m.picker.lines()...)
+		return append([]string{m.title("Filter by interface", "", true)}, splitLines(m.picker.View())...)
 	case modeHelp:
 		return m.helpLines(g.body)
 	}
 	switch g.arr {
 	case wide:
-		lines := append([]string{m.paneTitle(paneSites, w)}, m.sites.lines()...)
-		left := block(append([]string{m.paneTitle(paneIfaces, g.leftW)}, m.ifaces.lines()...), g.leftW, g.ifacesH)
-		right := block(append([]string{m.paneTitle(paneProtos, g.rightW)}, m.protos.lines()...), g.rightW, g.protosH)
+		lines := m.titled(paneSites, w)
+		left := block(m.titled(paneIfaces, g.leftW), g.leftW, g.ifacesH)
+		right := block(m.titled(paneProtos, g.rightW), g.rightW, g.protosH)
 		return append(lines, joinColumns(m.st.rule.Render(paneSep), left, right)...)
 	case stacked:
-		lines := append([]string{m.paneTitle(paneSites, w)}, m.sites.lines()...)
-		lines = append(lines, m.paneTitle(paneIfaces, w))
-		lines = append(lines, m.ifaces.lines()...)
-		lines = append(lines, m.paneTitle(paneProtos, w))
-		return append(lines, m.protos.lines()...)
+		var lines []string
+		for p := range paneCount {
+			lines = append(lines, m.titled(p, w)...)
+		}
+		return lines
 	}
-	lines := []string{m.tabBar()}
-	switch m.focus {
-	case paneIfaces:
-		return append(lines, m.ifaces.lines()...)
-	case paneProtos:
-		return append(lines, m.protos.lines()...)
-	}
-	return append(lines, m.sites.lines()...)
+	return append([]string{m.tabBar()}, splitLines(m.pane(m.focus).View())...)
+}
+
+// titled is pane p under its title, w cells wide.
+func (m Model) titled(p pane, w int) []string {
+	return append([]string{m.paneTitle(p, w)}, splitLines(m.pane(p).View())...)
 }
 
 // paneInfo is a pane's name and what its title adds; long adds what only
@@ -146,15 +144,15 @@ func (m Model) body(g geometry) []string {
 func (m Model) paneInfo(p pane, long bool) (name, info string) {
 	switch p {
 	case paneIfaces:
-		info = strconv.Itoa(len(m.ifaces.ifaces))
-		if m.ifaces.counters && long {
-			info += " · counters: Δ over " + m.window()
+		info = strconv.Itoa(len(m.ifaces.items))
+		if m.ifaces.quiet > 0 && long {
+			info += " · " + strconv.Itoa(m.ifaces.quiet) + " quiet not shown"
 		}
 		return "Interfaces", info
 	case paneProtos:
 		return "Protocols", strconv.Itoa(len(m.view.Protocols))
 	}
-	return "Drop sites", strconv.Itoa(len(m.view.Sites)) + " · by " + m.sites.order.String()
+	return "Drop sites", strconv.Itoa(len(m.view.Sites)) + " · by " + m.order.String()
 }
 
 func (m Model) paneTitle(p pane, w int) string {
@@ -276,18 +274,17 @@ func (m Model) statusLine() string {
 	return truncate(m.help.ShortHelpView(m.keys.ShortHelp()), w)
 }
 
-// legend explains the columns on the help screen.
+// legend explains the drop-site columns on the help screen; the notes of
+// the interface table and savedNote follow it.
 var legend = []string{
 	"RATE/s    drops per second over the last refresh interval",
 	"TOTAL     drops since skbtop started or since the last reset (c)",
 	"SHARE     part of all drops in the view (the filter applies)",
 	"LAST 60s  per-second rate over the last minute, scaled to each row's peak",
-	"Interfaces: kernel link counters, Δ over the same window. EXPL is the part of",
-	"rx_drop+nohandlr that traced drops at sites counting there explain (such as",
-	"UNHANDLED_PROTO, CPU_BACKLOG). rx_miss/rx_fifo happen in the NIC before any",
-	"skb exists, so kfree_skb never sees them.",
-	"Saved snapshots (s) hold the filtered view as JSON in the snapshot directory.",
 }
+
+// savedNote says what 's' writes.
+const savedNote = "Saved snapshots (s) hold the filtered view as JSON in the snapshot directory."
 
 func (m Model) helpLines(h int) []string {
 	lines := []string{m.title("Keys", "any key closes", true)}
@@ -295,6 +292,11 @@ func (m Model) helpLines(h int) []string {
 	lines = append(lines, "")
 	for _, l := range legend {
 		lines = append(lines, m.st.muted.Render(l))
+	}
+	for _, text := range []string{"Interfaces: " + ifaceNote, savedNote} {
+		for _, l := range wrap(text, m.width) {
+			lines = append(lines, m.st.muted.Render(l))
+		}
 	}
 	return block(lines, m.width, h)
 }

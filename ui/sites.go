@@ -1,115 +1,39 @@
 package ui
 
 import (
-	"cmp"
 	"slices"
 
-	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/skbtop/skbtop/drops"
 )
 
-// sortOrder is how the drop-site pane orders its rows.
-type sortOrder int
-
-const (
-	byRate sortOrder = iota
-	byTotal
-	byName
-)
-
-func (o sortOrder) String() string {
-	switch o {
-	case byTotal:
-		return "total"
-	case byName:
-		return "name"
-	}
-	return "rate"
-}
-
-func (o sortOrder) next() sortOrder { return (o + 1) % 3 }
-
-// sitesPane lists drop sites, one per row, with a cursor that follows the
-// selected site when rows reorder.
+// sitesPane lists drop sites, one per row, in the order the model sorted
+// them.
 type sitesPane struct {
-	st      *styles
-	keys    *keyMap
-	w, h    int
-	focused bool
+	*shared
+	list[drops.Site, drops.Key]
+	w, h int
 
-	sites  []drops.Site
 	totals drops.Totals
-	order  sortOrder
-	list   list
-	// sel is the selected site's key, kept across refreshes.
-	sel    drops.Key
-	hasSel bool
 	// empty explains an empty list.
 	empty string
+}
+
+func newSitesPane(sh *shared) sitesPane {
+	return sitesPane{shared: sh, list: newList(&sh.keys, func(s drops.Site) drops.Key { return s.Key })}
 }
 
 // SetSize sets the pane's width and height, including its column header.
 func (p *sitesPane) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.list.setHeight(h - 1)
+	p.setHeight(h - 1)
 }
 
-// SetSites replaces the rows, keeping the selection on the same site.
+// SetSites replaces the rows, keeping the selection on the same site;
+// empty explains an empty list.
 func (p *sitesPane) SetSites(sites []drops.Site, totals drops.Totals, empty string) {
-	p.sites = slices.Clone(sites)
-	p.totals = totals
-	p.empty = empty
-	p.sort()
-}
-
-// SetOrder changes the sort order, keeping the selection.
-func (p *sitesPane) SetOrder(o sortOrder) {
-	p.order = o
-	p.sort()
-}
-
-func (p *sitesPane) sort() {
-	slices.SortStableFunc(p.sites, func(a, b drops.Site) int {
-		var c int
-		switch p.order {
-		case byRate:
-			c = cmp.Or(cmp.Compare(b.Rate, a.Rate), cmp.Compare(b.Count, a.Count))
-		case byTotal:
-			c = cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(b.Rate, a.Rate))
-		}
-		return cmp.Or(c, cmp.Compare(a.Symbol(), b.Symbol()), cmp.Compare(a.Reason, b.Reason),
-			cmp.Compare(a.Interface, b.Interface), cmp.Compare(proto(a.L3, a.L4), proto(b.L3, b.L4)))
-	})
-	p.list.setLen(len(p.sites))
-	if p.hasSel {
-		if i := slices.IndexFunc(p.sites, func(s drops.Site) bool { return s.Key == p.sel }); i >= 0 {
-			p.list.set(i)
-		}
-	}
-	p.remember()
-}
-
-func (p *sitesPane) remember() {
-	if s, ok := p.Selected(); ok {
-		p.sel, p.hasSel = s.Key, true
-	}
-}
-
-// Selected returns the site under the cursor.
-func (p sitesPane) Selected() (drops.Site, bool) {
-	if p.list.cursor < 0 || p.list.cursor >= len(p.sites) {
-		return drops.Site{}, false
-	}
-	return p.sites[p.list.cursor], true
-}
-
-// Update moves the cursor.
-func (p *sitesPane) Update(msg tea.Msg) tea.Cmd {
-	if k, ok := msg.(tea.KeyPressMsg); ok && p.list.navigate(k, p.keys) {
-		p.remember()
-	}
-	return nil
+	p.setItems(sites)
+	p.totals, p.empty = totals, empty
 }
 
 // share is a site's part of all drops in the view: by count, or by rate
@@ -133,12 +57,12 @@ const (
 )
 
 func (p sitesPane) columns() []column {
-	syms := make([]string, len(p.sites))
-	reasons := make([]string, len(p.sites))
-	ifaces := make([]string, len(p.sites))
-	protos := make([]string, len(p.sites))
-	for i, s := range p.sites {
-		syms[i], reasons[i], ifaces[i], protos[i] = s.Symbol(), s.Reason, s.InterfaceLabel(), proto(s.L3, s.L4)
+	syms := make([]string, len(p.items))
+	reasons := make([]string, len(p.items))
+	ifaces := make([]string, len(p.items))
+	protos := make([]string, len(p.items))
+	for i, s := range p.items {
+		syms[i], reasons[i], ifaces[i], protos[i] = s.Symbol(), s.Reason, s.InterfaceLabel(), s.Proto()
 	}
 	symW := natural("DROP SITE", syms, 24, 56)
 	cols := []column{
@@ -177,45 +101,32 @@ func (p sitesPane) columns() []column {
 
 // View renders the column header and the visible rows.
 func (p sitesPane) View() string {
-	return joinLines(p.lines())
-}
-
-func (p sitesPane) lines() []string {
 	if p.h <= 0 || p.w <= 0 {
-		return nil
+		return ""
 	}
 	cols := p.columns()
 	lines := []string{headerRow(cols, p.st.colHead)}
-	if len(p.sites) == 0 {
+	if len(p.items) == 0 {
 		for _, l := range wrap(p.empty, p.w) {
 			lines = append(lines, p.st.muted.Render(l))
 		}
-		return block(lines, p.w, p.h)
+		return joinLines(block(lines, p.w, p.h))
 	}
-	from, to := p.list.visible()
 	sts := make([]*lipgloss.Style, len(cols))
 	sts[colReason], sts[colRate], sts[colSpark] = &p.st.reason, &p.st.strong, &p.st.spark
-	for i := from; i < to; i++ {
-		s := p.sites[i]
+	lines = append(lines, p.rows(p.st, cols, p.w, func(s drops.Site) ([]string, []*lipgloss.Style) {
 		cells := make([]string, len(cols))
 		cells[colSym] = truncSymbol(s.Symbol(), cols[colSym].w)
 		cells[colReason] = s.Reason
 		cells[colIface] = s.InterfaceLabel()
-		cells[colProto] = proto(s.L3, s.L4)
+		cells[colProto] = s.Proto()
 		cells[colRate] = fmtRate(s.Rate)
 		cells[colTotal] = fmtCount(s.Count)
 		cells[colShare] = p.share(s)
 		cells[colSpark] = minuteSparkline(s.History, cols[colSpark].w)
-		switch {
-		case i == p.list.cursor && p.focused:
-			lines = append(lines, p.st.selected.Render(pad(plainRow(cols, cells), p.w)))
-		case i == p.list.cursor:
-			lines = append(lines, p.st.cursor.Render(plainRow(cols, cells)))
-		default:
-			lines = append(lines, styledRow(cols, cells, sts))
-		}
-	}
-	return block(lines, p.w, p.h)
+		return cells, sts
+	})...)
+	return joinLines(block(lines, p.w, p.h))
 }
 
 // minuteSparkline renders a site's last minute of rates in w cells. Short

@@ -36,6 +36,9 @@ type Options struct {
 	Filter drops.Filter
 	// Now is the clock, time.Now when nil; tests inject their own.
 	Now func() time.Time
+	// NoColor draws with attributes only (bold, faint, reverse), for a
+	// NO_COLOR environment; the caller reads the environment.
+	NoColor bool
 }
 
 func (o Options) withDefaults() Options {
@@ -81,26 +84,19 @@ func panicError(r any) error {
 }
 
 // Run runs the TUI in the alternate screen until the user quits or ctx is
-// done. The terminal is restored in every case, including a panic inside the
-// model, which is returned as an error. It returns the fatal error the model
-// stored, if any (a Source failing hard, a panic); quitting and ctx being
-// cancelled return nil.
+// done. The terminal is restored in every case, including a panic. It
+// returns the fatal error the model stored, if any (a Source failing hard,
+// a panic in the Source, with its stack), or an error wrapping
+// tea.ErrProgramPanic for a panic in the model, which bubbletea has printed
+// once the terminal was restored; quitting and ctx being cancelled return
+// nil.
 func Run(ctx context.Context, src Source, opts Options) error {
-	return run(ctx, src, opts)
+	return run(ctx, New(src, opts))
 }
 
-// run is Run with extra program options, which tests use to replace the
-// terminal.
-func run(ctx context.Context, src Source, opts Options, extra ...tea.ProgramOption) (err error) {
-	m := New(src, opts)
-	defer func() {
-		// Panics in Update, View and the Source are recovered by the
-		// model and bubbletea restores the terminal for any other panic in
-		// its loop; this is the last net for a panic outside it.
-		if r := recover(); r != nil {
-			err = panicError(r)
-		}
-	}()
+// run is Run for a model, with extra program options, which tests use to
+// replace the terminal.
+func run(ctx context.Context, m Model, extra ...tea.ProgramOption) error {
 	// bubbletea's own signal handler stays on: main cancels ctx on
 	// SIGINT/SIGTERM/SIGHUP, and this keeps SIGTERM graceful even if it
 	// does not.
@@ -108,9 +104,6 @@ func run(ctx context.Context, src Source, opts Options, extra ...tea.ProgramOpti
 	final, runErr := p.Run()
 	if fm, ok := final.(Model); ok && fm.fatal != nil {
 		return fm.fatal
-	}
-	if m.crash.err != nil {
-		return m.crash.err
 	}
 	switch {
 	case runErr == nil:
