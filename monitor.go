@@ -133,7 +133,6 @@ func (m *monitor) Snapshot() (drops.Snapshot, error) {
 	if m.links != nil {
 		// A nil reading keeps the previous values of that source.
 		var err error
-		r.LinksNetns = m.home
 		if r.Links, err = m.links.Links(); err != nil {
 			r.Errors = append(r.Errors, "interface counters: "+err.Error())
 		}

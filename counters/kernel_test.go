@@ -92,7 +92,7 @@ func TestKernelUnhandledEthertype(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agg := drops.NewAggregator(drops.Config{Resolver: symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons}})
+	agg := drops.NewAggregator(drops.Config{Resolver: symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons}, Home: drops.NamespaceID{Inode: l.Receiver.Inode}})
 	traced := func(rd drops.Reading) (sum uint64) {
 		for _, c := range rd.Counts {
 			if c.Netns == l.Receiver.Inode && c.Ifindex == uint32(l.ReceiverIndex) && c.Reason == unhandled {
@@ -106,7 +106,7 @@ func TestKernelUnhandledEthertype(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rd.Links, rd.LinksNetns, rd.Stack = links(t, r), l.Receiver.Inode, stack(t, r)
+		rd.Links, rd.Stack = links(t, r), stack(t, r)
 		agg.Update(rd)
 		return rd
 	}
@@ -148,7 +148,7 @@ func TestKernelUDPNoPorts(t *testing.T) {
 	const n = 40
 	l := kerneltest.NewLink(t)
 	r := openReader(t, l)
-	agg := drops.NewAggregator(drops.Config{Resolver: symbols.Resolver{}})
+	agg := drops.NewAggregator(drops.Config{Resolver: symbols.Resolver{}, Home: drops.NamespaceID{Inode: l.Receiver.Inode}})
 	read := func() {
 		done := make(chan struct{})
 		go func() {
@@ -164,7 +164,7 @@ func TestKernelUDPNoPorts(t *testing.T) {
 			if err != nil {
 				t.Errorf("stack: %v", err)
 			}
-			agg.Update(drops.Reading{Time: time.Now(), Links: ls, LinksNetns: l.Receiver.Inode, Stack: s})
+			agg.Update(drops.Reading{Time: time.Now(), Links: ls, Stack: s})
 		}()
 		<-done
 	}
@@ -255,13 +255,13 @@ func TestKernelOtherhost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agg := drops.NewAggregator(drops.Config{Resolver: symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons}})
+	agg := drops.NewAggregator(drops.Config{Resolver: symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons}, Home: drops.NamespaceID{Inode: l.Receiver.Inode}})
 	read := func() {
 		rd, err := tr.Read()
 		if err != nil {
 			t.Fatal(err)
 		}
-		rd.Links, rd.LinksNetns = links(t, r), l.Receiver.Inode
+		rd.Links = links(t, r)
 		agg.Update(rd)
 	}
 	read()

@@ -93,7 +93,7 @@ func TestReusedIfindex(t *testing.T) {
 	k := Key{Location: 0xffffffff810004bc, Reason: 3, Ifindex: 5, Netns: 1, NetnsCookie: 7, L3: 0x0800, L4: 17}
 	links := func(sec int, ls []Link, counts ...Count) Reading {
 		r := reading(sec, Health{}, counts...)
-		r.Links, r.LinksNetns = ls, 1
+		r.Links = ls
 		return r
 	}
 	lo := Link{Name: "lo", Index: 1}

@@ -173,11 +173,11 @@ func TestFiltered(t *testing.T) {
 	a := newAgg()
 	eth0 := []Link{{Name: "eth0", Index: 2, Counters: LinkCountersOf(map[LinkField]uint64{RxDropped: 0})}}
 	r := reading(0, Health{})
-	r.Links, r.LinksNetns = eth0, 1
+	r.Links = eth0
 	a.Update(r)
 	r = reading(1, Health{Lost: 2},
 		Count{Key: udp, Packets: 30, Bytes: 1200}, Count{Key: lldp, Packets: 4, Bytes: 240}, Count{Key: nft, Packets: 6, Bytes: 360})
-	r.Links, r.LinksNetns = eth0, 1
+	r.Links = eth0
 	a.Update(r)
 	all := a.Snapshot()
 

@@ -75,10 +75,10 @@ type Reading struct {
 	// Devices names the interfaces of Counts' keys that the tracer had not
 	// named before (it reports each name once, or again when it changes).
 	Devices []Device
-	// Links are the interface counters of namespace LinksNetns; nil when
-	// they were not read this time (the view keeps the previous ones).
-	Links      []Link
-	LinksNetns uint32
+	// Links are the interface counters of the home namespace
+	// (Config.Home); nil when they were not read this time (the view
+	// keeps the previous ones).
+	Links []Link
 	// Stack are the namespace's protocol counters (UdpNoPorts, ...) in the
 	// order to show them; nil when they were not read this time.
 	Stack Stack

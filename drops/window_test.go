@@ -8,7 +8,7 @@ import (
 // linkReading is a reading of eth0's counters (netns 1) alone.
 func linkReading(sec int, links ...Link) Reading {
 	r := reading(sec, Health{})
-	r.Links, r.LinksNetns = links, 1
+	r.Links = links
 	return r
 }
 
