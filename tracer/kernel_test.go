@@ -19,7 +19,7 @@ import (
 	"github.com/skbtop/skbtop/symbols"
 )
 
-func openTracer(t *testing.T, cfg Config) *Tracer {
+func openTracer(t testing.TB, cfg Config) *Tracer {
 	t.Helper()
 	kerneltest.NeedRoot(t)
 	tr, err := Open(cfg)
