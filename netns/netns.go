@@ -1,12 +1,14 @@
-// Package netns identifies network namespaces: the inode number the kernel
-// program reports for a drop, and a name a person recognises for it (the
-// `ip netns` name, or the process that lives there).
+// Package netns identifies network namespaces: the inode number and the
+// cookie the kernel program reports for a drop, and a name a person
+// recognises for it (the `ip netns` name, or the process that lives there).
 package netns
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +28,57 @@ func Inode(path string) (uint32, error) {
 	}
 	defer ns.Close()
 	return ns.Inode, nil
+}
+
+// ErrNoCookie means the kernel cannot tell user space a namespace's cookie:
+// SO_NETNS_COOKIE came in Linux 5.14.
+var ErrNoCookie = errors.New("kernel cannot tell a network namespace's cookie (SO_NETNS_COOKIE, Linux 5.14)")
+
+// Cookie returns the cookie of the network namespace f holds open (a
+// namespace file such as /run/netns/NAME or /proc/PID/ns/net). The kernel
+// numbers every namespace it makes with a cookie it never hands out again
+// while it runs, where it gives a freed namespace's inode to the next one
+// made: the kernel program reports the cookie beside the inode, and the two
+// together name a namespace for as long as skbtop runs.
+//
+// The kernel tells a socket's namespace cookie (SO_NETNS_COOKIE), so Cookie
+// makes a socket inside the namespace, which needs CAP_SYS_ADMIN.
+func Cookie(f *os.File) (uint64, error) {
+	type result struct {
+		fd  int
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		// setns moves only this OS thread. The goroutine ends with the
+		// thread still locked, so the runtime ends the thread rather
+		// than reuse one left in another namespace.
+		runtime.LockOSThread()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- result{-1, fmt.Errorf("enter network namespace %s: %w", f.Name(), err)}
+			return
+		}
+		// A socket belongs for good to the namespace it was made in.
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			err = fmt.Errorf("socket in network namespace %s: %w", f.Name(), err)
+		}
+		ch <- result{fd, err}
+	}()
+	r := <-ch
+	runtime.KeepAlive(f)
+	if r.err != nil {
+		return 0, r.err
+	}
+	defer unix.Close(r.fd)
+	cookie, err := unix.GetsockoptUint64(r.fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	if errors.Is(err, unix.ENOPROTOOPT) {
+		return 0, ErrNoCookie
+	}
+	if err != nil {
+		return 0, fmt.Errorf("cookie of network namespace %s: %w", f.Name(), err)
+	}
+	return cookie, nil
 }
 
 // Namespace is an open network namespace: opened once, so that everything

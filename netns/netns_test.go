@@ -1,11 +1,14 @@
 package netns
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/internal/kerneltest"
 )
@@ -77,5 +80,75 @@ func TestScanNamesProcesses(t *testing.T) {
 	}
 	if got, want := scan(root)[ino], "pid "+self+" (nginx)"; got != want {
 		t.Errorf("scan named the namespace %q, want %q", got, want)
+	}
+}
+
+// TestCookie checks Cookie against a socket made in skbtop's own namespace
+// without entering any, and that two namespaces have different cookies.
+func TestCookie(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	self, err := os.Open("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	got, err := Cookie(self)
+	if errors.Is(err, ErrNoCookie) {
+		kerneltest.SkipOrFail(t, "%v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	want, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want || got == 0 {
+		t.Errorf("Cookie of our own namespace = %d, want %d from a socket of ours", got, want)
+	}
+
+	name := "skbtop-cookie-" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	other, err := os.Open("/run/netns/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	c1, err := Cookie(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Cookie(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c1 != c2 || c1 == want {
+		t.Errorf("namespace %s: cookies %d then %d, ours %d; want one cookie of its own", name, c1, c2, want)
+	}
+	// No thread of ours is left in the other namespace: sockets made from
+	// any goroutine are still in ours.
+	for range 20 {
+		ch := make(chan uint64)
+		go func() {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				ch <- 0
+				return
+			}
+			defer unix.Close(fd)
+			c, _ := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+			ch <- c
+		}()
+		if c := <-ch; c != want {
+			t.Fatalf("a socket made after Cookie has cookie %d, want ours (%d)", c, want)
+		}
 	}
 }
