@@ -36,6 +36,10 @@ volatile const __u32 sample_limit = 64;
 
 struct key {
 	__u64 location;
+	// netns_cookie tells apart the namespaces the kernel gave the same
+	// inode (it reuses a freed namespace's); netns stays for the filter
+	// and for naming.
+	__u64 netns_cookie;
 	__u32 reason;
 	__u32 ifindex;
 	__u32 netns;
@@ -61,7 +65,10 @@ struct cpu_state {
 	__u64 overflow_bytes;
 };
 
+// dev_key keeps the inode beside the cookie so that, where the kernel has
+// no cookie (0 for every namespace), namespaces still have names apart.
 struct dev_key {
+	__u64 netns_cookie;
 	__u32 netns;
 	__u32 ifindex;
 };
@@ -73,6 +80,7 @@ struct dev_name {
 struct event {
 	__u64 time_ns;
 	__u64 location;
+	__u64 netns_cookie;
 	__u32 reason;
 	__u32 ifindex;
 	__u32 netns;
@@ -163,6 +171,20 @@ static __always_inline __u8 l4_proto(unsigned char *head, __u16 nh, __u16 l3)
 	return next;
 }
 
+// netns_cookie returns the namespace's cookie, or 0 where the kernel has
+// none. struct net has carried it as a u64 set when the namespace is made
+// since Linux 5.12. From 5.7 to 5.11 it was an atomic64_t, set only once
+// something asked for it: that type does not match the u64 skbtop.h
+// declares, so the loader finds no such field there, as before 5.7, and the
+// inode alone names the namespace. The check is a constant the loader
+// patches in; it costs nothing per drop.
+static __always_inline __u64 netns_cookie(struct net *net)
+{
+	if (bpf_core_field_exists(net->net_cookie))
+		return net->net_cookie;
+	return 0;
+}
+
 static __always_inline void sample(struct cpu_state *st, struct sk_buff *skb,
 				   struct net_device *dev, struct key *k,
 				   __u32 len)
@@ -205,6 +227,7 @@ static __always_inline void sample(struct cpu_state *st, struct sk_buff *skb,
 	e->reason = k->reason;
 	e->ifindex = k->ifindex;
 	e->netns = k->netns;
+	e->netns_cookie = k->netns_cookie;
 	e->len = len;
 	e->cpu = bpf_get_smp_processor_id();
 	e->l3 = k->l3;
@@ -235,6 +258,7 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
 {
 	struct net_device *dev = skb->dev;
 	__u32 netns = 0, ifindex = 0;
+	__u64 cookie = 0;
 
 	// A drop belongs to the namespace of its device; before a device is
 	// attached (or after it is cleared) to that of its socket.
@@ -243,14 +267,18 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
 	if (dev) {
 		ifindex = dev->ifindex;
 		struct net *net = dev->nd_net.net;
-		if (net)
+		if (net) {
 			netns = net->ns.inum;
+			cookie = netns_cookie(net);
+		}
 	} else {
 		struct sock *sk = skb->sk;
 		if (sk) {
 			struct net *net = sk->__sk_common.skc_net.net;
-			if (net)
+			if (net) {
 				netns = net->ns.inum;
+				cookie = netns_cookie(net);
+			}
 		}
 	}
 	if (filter_netns && netns != filter_netns)
@@ -263,6 +291,7 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
 		.reason = reason,
 		.ifindex = ifindex,
 		.netns = netns,
+		.netns_cookie = cookie,
 		.l3 = bpf_ntohs(skb->protocol),
 	};
 	k.l4 = l4_proto(skb->head, nh, k.l3);
@@ -294,7 +323,11 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
 				err = -E2BIG;
 			}
 		} else if (!err && dev) {
-			struct dev_key dk = { .netns = netns, .ifindex = ifindex };
+			struct dev_key dk = {
+				.netns_cookie = cookie,
+				.netns = netns,
+				.ifindex = ifindex,
+			};
 			struct dev_name dn;
 			bpf_probe_read_kernel_str(dn.name, sizeof(dn.name), dev->name);
 			bpf_map_update_elem(&devices, &dk, &dn, BPF_ANY);

@@ -25,9 +25,10 @@ type DropCpuState struct {
 }
 
 type DropDevKey struct {
-	_       structs.HostLayout
-	Netns   uint32
-	Ifindex uint32
+	_           structs.HostLayout
+	NetnsCookie uint64
+	Netns       uint32
+	Ifindex     uint32
 }
 
 type DropDevName struct {
@@ -36,30 +37,32 @@ type DropDevName struct {
 }
 
 type DropEvent struct {
-	_        structs.HostLayout
-	TimeNs   uint64
-	Location uint64
-	Reason   uint32
-	Ifindex  uint32
-	Netns    uint32
-	Len      uint32
-	Cpu      uint32
-	L3       uint16
-	L4       uint8
-	Captured uint8
-	Ifname   [16]int8
-	Data     [128]uint8
+	_           structs.HostLayout
+	TimeNs      uint64
+	Location    uint64
+	NetnsCookie uint64
+	Reason      uint32
+	Ifindex     uint32
+	Netns       uint32
+	Len         uint32
+	Cpu         uint32
+	L3          uint16
+	L4          uint8
+	Captured    uint8
+	Ifname      [16]int8
+	Data        [128]uint8
 }
 
 type DropKey struct {
-	_        structs.HostLayout
-	Location uint64
-	Reason   uint32
-	Ifindex  uint32
-	Netns    uint32
-	L3       uint16
-	L4       uint8
-	Pad      uint8
+	_           structs.HostLayout
+	Location    uint64
+	NetnsCookie uint64
+	Reason      uint32
+	Ifindex     uint32
+	Netns       uint32
+	L3          uint16
+	L4          uint8
+	Pad         uint8
 }
 
 type DropValue struct {

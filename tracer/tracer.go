@@ -72,7 +72,12 @@ type Tracer struct {
 	named map[devKey]string
 }
 
-type devKey struct{ netns, ifindex uint32 }
+// devKey identifies an interface: its namespace's cookie, and its inode for
+// kernels without cookies, and its index there.
+type devKey struct {
+	cookie         uint64
+	netns, ifindex uint32
+}
 
 // Open loads the program and attaches it to tp_btf/kfree_skb. Errors wrap
 // os.ErrPermission when the process lacks CAP_BPF and CAP_PERFMON, ErrNoBTF
@@ -266,12 +271,13 @@ type countBatch struct {
 
 func count(k bpf.DropKey, vals []bpf.DropValue) drops.Count {
 	c := drops.Count{Key: drops.Key{
-		Location: k.Location,
-		Reason:   k.Reason,
-		Ifindex:  k.Ifindex,
-		Netns:    k.Netns,
-		L3:       k.L3,
-		L4:       k.L4,
+		Location:    k.Location,
+		Reason:      k.Reason,
+		Ifindex:     k.Ifindex,
+		Netns:       k.Netns,
+		NetnsCookie: k.NetnsCookie,
+		L3:          k.L3,
+		L4:          k.L4,
 	}}
 	for _, v := range vals {
 		c.Packets += v.Packets
@@ -287,19 +293,19 @@ func count(k bpf.DropKey, vals []bpf.DropValue) drops.Count {
 func (t *Tracer) nameDevices(r *drops.Reading) {
 	var dn bpf.DropDevName
 	for _, c := range r.Counts {
-		k := devKey{c.Netns, c.Ifindex}
+		k := devKey{c.NetnsCookie, c.Netns, c.Ifindex}
 		if c.Ifindex == 0 {
 			continue
 		}
 		if _, ok := t.named[k]; ok {
 			continue
 		}
-		if err := t.objs.Devices.Lookup(bpf.DropDevKey{Netns: k.netns, Ifindex: k.ifindex}, &dn); err != nil {
+		if err := t.objs.Devices.Lookup(bpf.DropDevKey{NetnsCookie: k.cookie, Netns: k.netns, Ifindex: k.ifindex}, &dn); err != nil {
 			continue
 		}
 		name := cString(dn.Name[:])
 		t.named[k] = name
-		r.Devices = append(r.Devices, drops.Device{Netns: k.netns, Ifindex: k.ifindex, Name: name})
+		r.Devices = append(r.Devices, drops.Device{Netns: k.netns, NetnsCookie: k.cookie, Ifindex: k.ifindex, Name: name})
 	}
 }
 
