@@ -1,6 +1,7 @@
 package counters_test
 
 import (
+	"maps"
 	"net"
 	"os"
 	"runtime"
@@ -49,6 +50,32 @@ func stack(t *testing.T, r *counters.Reader) drops.Stack {
 		t.Fatalf("stack counters: %v", err)
 	}
 	return s
+}
+
+// cumulative turns the tracer's readings, which retire keys (their final
+// counts in Retired, counting from zero again in Counts), into readings
+// whose Counts are every key's drops since the tracer was opened, with no
+// Retired: what an aggregator that predates Reading.Retired understands,
+// and one that knows it agrees with.
+type cumulative map[drops.Key]drops.Count
+
+func (c cumulative) of(r drops.Reading) drops.Reading {
+	for _, x := range r.Retired {
+		sum := c[x.Key]
+		sum.Key, sum.Packets, sum.Bytes = x.Key, sum.Packets+x.Packets, sum.Bytes+x.Bytes
+		c[x.Key] = sum
+	}
+	out := make(map[drops.Key]drops.Count, len(c))
+	for k, v := range c {
+		out[k] = v
+	}
+	for _, x := range r.Counts {
+		sum := out[x.Key]
+		sum.Key, sum.Packets, sum.Bytes = x.Key, sum.Packets+x.Packets, sum.Bytes+x.Bytes
+		out[x.Key] = sum
+	}
+	r.Counts, r.Retired = slices.Collect(maps.Values(out)), nil
+	return r
 }
 
 func iface(t *testing.T, ifaces []drops.Interface, ifindex int) drops.Interface {
@@ -101,11 +128,13 @@ func TestKernelUnhandledEthertype(t *testing.T) {
 		}
 		return sum
 	}
+	cum := cumulative{}
 	read := func() drops.Reading {
 		rd, err := tr.Read()
 		if err != nil {
 			t.Fatal(err)
 		}
+		rd = cum.of(rd)
 		rd.Links, rd.LinksNetns, rd.Stack = links(t, r), l.Receiver.Inode, stack(t, r)
 		agg.Update(rd)
 		return rd
@@ -256,11 +285,13 @@ func TestKernelOtherhost(t *testing.T) {
 		t.Fatal(err)
 	}
 	agg := drops.NewAggregator(drops.Config{Resolver: symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons}})
+	cum := cumulative{}
 	read := func() {
 		rd, err := tr.Read()
 		if err != nil {
 			t.Fatal(err)
 		}
+		rd = cum.of(rd)
 		rd.Links, rd.LinksNetns = links(t, r), l.Receiver.Inode
 		agg.Update(rd)
 	}
