@@ -48,30 +48,20 @@ func Cookie(f *os.File) (uint64, error) {
 		fd  int
 		err error
 	}
+	// A goroutine of its own, so that the caller never runs on a thread
+	// that could not leave the namespace (see socketIn).
 	ch := make(chan result, 1)
 	go func() {
-		// setns moves only this OS thread. The goroutine ends with the
-		// thread still locked, so the runtime ends the thread rather
-		// than reuse one left in another namespace.
-		runtime.LockOSThread()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{-1, fmt.Errorf("enter network namespace %s: %w", f.Name(), err)}
-			return
-		}
-		// A socket belongs for good to the namespace it was made in.
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			err = fmt.Errorf("socket in network namespace %s: %w", f.Name(), err)
-		}
+		fd, err := socketIn(f)
 		ch <- result{fd, err}
 	}()
-	r := <-ch
-	runtime.KeepAlive(f)
-	if r.err != nil {
-		return 0, r.err
+	res := <-ch
+	fd, err := res.fd, res.err
+	if err != nil {
+		return 0, err
 	}
-	defer unix.Close(r.fd)
-	cookie, err := unix.GetsockoptUint64(r.fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	defer unix.Close(fd)
+	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
 	if errors.Is(err, unix.ENOPROTOOPT) {
 		return 0, ErrNoCookie
 	}
@@ -79,6 +69,42 @@ func Cookie(f *os.File) (uint64, error) {
 		return 0, fmt.Errorf("cookie of network namespace %s: %w", f.Name(), err)
 	}
 	return cookie, nil
+}
+
+// socketIn makes a socket in the network namespace f holds open; it stays
+// there for good. setns moves only the calling OS thread, which goes back
+// to its own namespace before anything else may run on it: a goroutine
+// that merely exited locked would not do, since the runtime cannot end the
+// process's main thread and would leave it in the other namespace, where
+// /proc/self/ns/net would then point. A thread that cannot go back stays
+// locked, and the runtime ends it (or parks it, if the main thread) when
+// the calling goroutine exits.
+func socketIn(f *os.File) (int, error) {
+	runtime.LockOSThread()
+	own, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return -1, fmt.Errorf("open own network namespace: %w", err)
+	}
+	defer own.Close()
+	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return -1, fmt.Errorf("enter network namespace %s: %w", f.Name(), err)
+	}
+	// AF_UNIX: every namespace has it, and making one costs nothing.
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		err = fmt.Errorf("socket in network namespace %s: %w", f.Name(), err)
+	}
+	if serr := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); serr != nil {
+		// Leave the thread locked: see above.
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		return -1, errors.Join(err, fmt.Errorf("leave network namespace %s: %w", f.Name(), serr))
+	}
+	runtime.UnlockOSThread()
+	return fd, err
 }
 
 // Namespace is an open network namespace: opened once, so that everything

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -122,19 +123,45 @@ func TestCookie(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
+	home, err := Inode("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Many calls, so that some run on the main thread.
 	c1, err := Cookie(other)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2, err := Cookie(other)
+	for range 50 {
+		c2, err := Cookie(other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c1 != c2 || c1 == want {
+			t.Fatalf("namespace %s: cookies %d then %d, ours %d; want one cookie of its own", name, c1, c2, want)
+		}
+	}
+	// The thread that made the socket is back in our namespace.
+	runtime.LockOSThread()
+	before, err := Inode("/proc/thread-self/ns/net")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c1 != c2 || c1 == want {
-		t.Errorf("namespace %s: cookies %d then %d, ours %d; want one cookie of its own", name, c1, c2, want)
+	sfd, err := socketIn(other)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// No thread of ours is left in the other namespace: sockets made from
-	// any goroutine are still in ours.
+	unix.Close(sfd)
+	after, err := Inode("/proc/thread-self/ns/net")
+	runtime.UnlockOSThread()
+	if err != nil || after != before {
+		t.Fatalf("after socketIn, the thread is in namespace %d (%v), was in %d", after, err, before)
+	}
+	// No thread of ours is left in the other namespace: the main thread's
+	// is still ours, and sockets made from any goroutine are in ours.
+	if ino, err := Inode("/proc/self/ns/net"); err != nil || ino != home {
+		t.Fatalf("/proc/self/ns/net is namespace %d (%v), was %d", ino, err, home)
+	}
 	for range 20 {
 		ch := make(chan uint64)
 		go func() {
