@@ -247,6 +247,6 @@ func TestNewSiteAfterChurn(t *testing.T) {
 		if !full || attempt == 5 {
 			t.Fatalf("attempt %d: two reads after %d datagrams to a closed port counted %d in their own key (map full: %v)", attempt, n, got, full)
 		}
-		t.Logf("attempt %d: other drops filled the map; trying again", attempt)
+		t.Logf("attempt %d: counted %d, with the map full (of other tests' drops?); trying again", attempt, got)
 	}
 }
