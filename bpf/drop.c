@@ -314,6 +314,7 @@ SEC("tp_btf/kfree_skb")
 int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
 {
 	struct net_device *dev = skb->dev;
+	struct net *net = 0;
 	__u32 netns = 0, ifindex = 0;
 	__u64 cookie = 0;
 
@@ -323,23 +324,18 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
 	// NULL check before following it.
 	if (dev) {
 		ifindex = dev->ifindex;
-		struct net *net = dev->nd_net.net;
-		if (net) {
-			netns = net->ns.inum;
-			cookie = netns_cookie(net);
-		}
+		net = dev->nd_net.net;
 	} else {
 		struct sock *sk = skb->sk;
-		if (sk) {
-			struct net *net = sk->__sk_common.skc_net.net;
-			if (net) {
-				netns = net->ns.inum;
-				cookie = netns_cookie(net);
-			}
-		}
+		if (sk)
+			net = sk->__sk_common.skc_net.net;
 	}
+	if (net)
+		netns = net->ns.inum;
 	if (filter_netns && netns != filter_netns)
 		return 0;
+	if (net)
+		cookie = netns_cookie(net);
 
 	__u32 len = skb->len;
 	__u16 nh = skb->network_header;
