@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/skbtop/skbtop/counters"
 	"github.com/skbtop/skbtop/drops"
 	"github.com/skbtop/skbtop/netns"
@@ -45,11 +47,11 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 			m.Close()
 		}
 	}()
-	if ns != nil {
-		m.home = ns.Inode
-	} else if m.home, err = netns.Inode("/proc/self/ns/net"); err != nil {
+	homeID, err := homeNamespace(ns)
+	if err != nil {
 		return nil, err
 	}
+	m.home = homeID.Inode
 
 	// Parsing kallsyms takes a while; do it while the program loads.
 	type symsResult struct {
@@ -98,7 +100,7 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 		Resolver:    symbols.Resolver{Kallsyms: syms.k, Reasons: reasons, Namespaces: netns.NewNames(m.home).Name},
 		Host:        host,
 		Kernel:      kernelRelease(),
-		Home:        drops.NamespaceID{Inode: m.home},
+		Home:        homeID,
 		Only:        ns != nil,
 		History:     !o.once && !o.json,
 		AllCounters: o.allCounters,
@@ -115,6 +117,31 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 		}
 	}()
 	return m, nil
+}
+
+// homeNamespace identifies the namespace reported on: ns, or skbtop's own.
+// Its cookie is 0 on kernels without one (before 5.14), and then the inode
+// alone identifies it.
+func homeNamespace(ns *netns.Namespace) (drops.NamespaceID, error) {
+	var f *os.File
+	if ns != nil {
+		f = ns.File
+	} else {
+		own, err := os.Open("/proc/self/ns/net")
+		if err != nil {
+			return drops.NamespaceID{}, fmt.Errorf("own network namespace: %w", err)
+		}
+		defer own.Close()
+		f = own
+	}
+	id := drops.NamespaceID{}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return id, fmt.Errorf("network namespace: %w", err)
+	}
+	id.Inode = uint32(st.Ino)
+	id.Cookie, _ = netns.Cookie(f)
+	return id, nil
 }
 
 // errTracer marks a failure to read the tracer: the counts are gone, so the

@@ -7,7 +7,8 @@
 // network namespace and protocol, and sends a rate-limited sample of the
 // drops to user space through a ring buffer. The counts are exact: every
 // drop either lands in its key or, when the map is full, in the overflow
-// counters.
+// counters. There are two such hashes, so that user space can free keys
+// without losing a drop (see counts0).
 
 #include "headers/skbtop.h"
 // libbpf's headers, vendored in headers/bpf: gen.go compiles with
@@ -23,7 +24,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define ETH_P_IPV6 0x86DD
 #define SAMPLE_BYTES 128
 #define NSEC_PER_SEC 1000000000ULL
-#define E2BIG 7
 #define EEXIST 17
 
 // Set by the loader before the program is loaded.
@@ -36,6 +36,10 @@ volatile const __u32 sample_limit = 64;
 
 struct key {
 	__u64 location;
+	// netns_cookie tells apart the namespaces the kernel gave the same
+	// inode (it reuses a freed namespace's); netns stays for the filter
+	// and for naming.
+	__u64 netns_cookie;
 	__u32 reason;
 	__u32 ifindex;
 	__u32 netns;
@@ -61,7 +65,10 @@ struct cpu_state {
 	__u64 overflow_bytes;
 };
 
+// dev_key keeps the inode beside the cookie so that, where the kernel has
+// no cookie (0 for every namespace), namespaces still have names apart.
 struct dev_key {
+	__u64 netns_cookie;
 	__u32 netns;
 	__u32 ifindex;
 };
@@ -73,6 +80,7 @@ struct dev_name {
 struct event {
 	__u64 time_ns;
 	__u64 location;
+	__u64 netns_cookie;
 	__u32 reason;
 	__u32 ifindex;
 	__u32 netns;
@@ -85,12 +93,30 @@ struct event {
 	__u8 data[SAMPLE_BYTES];
 };
 
-struct {
+// counts0 and counts1 hold the counts by key, and active_counts says which
+// one the program counts in. Two maps, so that keys are freed without
+// losing a drop: on every read user space flips active_counts, waits until
+// no program run can still be counting in the other map, then reads that
+// map's final counts and clears it. A run reads active_counts once and does
+// all its counting in that one map; it runs inside the RCU read-side
+// section the tracepoint opens around BPF programs (__bpf_trace_run), so
+// an RCU grace period after the flip is the wait (tracer.Read has how user
+// space gets one). Every key thus lives one read interval at most, and a
+// new site finds room however many keys came before it. The loader sizes
+// both maps (Config.MaxKeys).
+struct counts_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct key);
 	__type(value, struct value);
-} counts SEC(".maps");
+};
+struct counts_map counts0 SEC(".maps");
+struct counts_map counts1 SEC(".maps");
+
+// active_counts is which of counts0 (0) and counts1 (1) the program counts
+// in. Unlike the configuration above it is no constant: user space writes
+// it through the memory-mapped .bss while the program runs.
+volatile __u32 active_counts = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -99,9 +125,11 @@ struct {
 	__type(value, struct cpu_state);
 } state SEC(".maps");
 
-// devices remembers the name of each (namespace, ifindex) pair seen, written
-// only when a new key is added, so that user space can name interfaces of
-// namespaces it cannot enter or that are already gone.
+// devices remembers the name of each interface drops were counted at, by
+// namespace and ifindex, written whenever a key there is added (so once per
+// key and read interval, and a renamed interface's new name soon replaces
+// the old), so that user space can name interfaces of namespaces it cannot
+// enter or that are already gone.
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
@@ -163,6 +191,57 @@ static __always_inline __u8 l4_proto(unsigned char *head, __u16 nh, __u16 l3)
 	return next;
 }
 
+// netns_cookie returns the namespace's cookie, or 0 where the kernel has
+// none. struct net has carried it as a u64 set when the namespace is made
+// since Linux 5.12. From 5.7 to 5.11 it was an atomic64_t, set only once
+// something asked for it: that type does not match the u64 skbtop.h
+// declares, so the loader finds no such field there, as before 5.7, and the
+// inode alone names the namespace. The check is a constant the loader
+// patches in; it costs nothing per drop.
+static __always_inline __u64 netns_cookie(struct net *net)
+{
+	if (bpf_core_field_exists(net->net_cookie))
+		return net->net_cookie;
+	return 0;
+}
+
+// count adds one drop of len bytes to key k in counts (counts0 or counts1)
+// and returns whether the drop added the key. A drop that finds the map
+// full is counted in st's overflow counters instead.
+static __always_inline int count(void *counts, struct cpu_state *st,
+				 struct key *k, __u32 len)
+{
+	struct value *v = bpf_map_lookup_elem(counts, k);
+	if (v) {
+		// Per-CPU value, and the kernel never runs this program twice on
+		// one CPU at once (nested runs are counted as recursion misses),
+		// so plain increments are exact.
+		v->packets++;
+		v->bytes += len;
+		return 0;
+	}
+	struct value init = { .packets = 1, .bytes = len };
+	// From a program, a per-CPU hash update sets this CPU's value and
+	// zeroes the other CPUs'.
+	long err = bpf_map_update_elem(counts, k, &init, BPF_NOEXIST);
+	if (!err)
+		return 1;
+	if (err == -EEXIST) {
+		// Another CPU added the key first.
+		v = bpf_map_lookup_elem(counts, k);
+		if (v) {
+			v->packets++;
+			v->bytes += len;
+			return 0;
+		}
+	}
+	// The map is full (-E2BIG), or the kernel could not take the lock of
+	// the key's bucket.
+	st->overflow_packets++;
+	st->overflow_bytes += len;
+	return 0;
+}
+
 static __always_inline void sample(struct cpu_state *st, struct sk_buff *skb,
 				   struct net_device *dev, struct key *k,
 				   __u32 len)
@@ -205,6 +284,7 @@ static __always_inline void sample(struct cpu_state *st, struct sk_buff *skb,
 	e->reason = k->reason;
 	e->ifindex = k->ifindex;
 	e->netns = k->netns;
+	e->netns_cookie = k->netns_cookie;
 	e->len = len;
 	e->cpu = bpf_get_smp_processor_id();
 	e->l3 = k->l3;
@@ -234,7 +314,9 @@ SEC("tp_btf/kfree_skb")
 int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
 {
 	struct net_device *dev = skb->dev;
+	struct net *net = 0;
 	__u32 netns = 0, ifindex = 0;
+	__u64 cookie = 0;
 
 	// A drop belongs to the namespace of its device; before a device is
 	// attached (or after it is cleared) to that of its socket.
@@ -242,19 +324,18 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
 	// NULL check before following it.
 	if (dev) {
 		ifindex = dev->ifindex;
-		struct net *net = dev->nd_net.net;
-		if (net)
-			netns = net->ns.inum;
+		net = dev->nd_net.net;
 	} else {
 		struct sock *sk = skb->sk;
-		if (sk) {
-			struct net *net = sk->__sk_common.skc_net.net;
-			if (net)
-				netns = net->ns.inum;
-		}
+		if (sk)
+			net = sk->__sk_common.skc_net.net;
 	}
+	if (net)
+		netns = net->ns.inum;
 	if (filter_netns && netns != filter_netns)
 		return 0;
+	if (net)
+		cookie = netns_cookie(net);
 
 	__u32 len = skb->len;
 	__u16 nh = skb->network_header;
@@ -263,6 +344,7 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
 		.reason = reason,
 		.ifindex = ifindex,
 		.netns = netns,
+		.netns_cookie = cookie,
 		.l3 = bpf_ntohs(skb->protocol),
 	};
 	k.l4 = l4_proto(skb->head, nh, k.l3);
@@ -272,37 +354,25 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
 	if (!st)
 		return 0; // cannot happen: an array always has its element
 
-	struct value *v = bpf_map_lookup_elem(&counts, &k);
-	if (v) {
-		// Per-CPU value, and the trampoline never runs this program twice
-		// on one CPU at once (nested runs are counted as recursion
-		// misses), so plain increments are exact.
-		v->packets++;
-		v->bytes += len;
-	} else {
-		struct value init = { .packets = 1, .bytes = len };
-		// From a program, a per-CPU hash update sets this CPU's value and
-		// zeroes the other CPUs'.
-		long err = bpf_map_update_elem(&counts, &k, &init, BPF_NOEXIST);
-		if (err == -EEXIST) {
-			// Another CPU added the key first.
-			v = bpf_map_lookup_elem(&counts, &k);
-			if (v) {
-				v->packets++;
-				v->bytes += len;
-			} else {
-				err = -E2BIG;
-			}
-		} else if (!err && dev) {
-			struct dev_key dk = { .netns = netns, .ifindex = ifindex };
-			struct dev_name dn;
-			bpf_probe_read_kernel_str(dn.name, sizeof(dn.name), dev->name);
-			bpf_map_update_elem(&devices, &dk, &dn, BPF_ANY);
-		}
-		if (err && err != -EEXIST) {
-			st->overflow_packets++;
-			st->overflow_bytes += len;
-		}
+	// One load of the global (a direct map value access), and a call site
+	// of its own for each map: the verifier inlines a lookup only where
+	// one call site always sees the same map.
+	int added;
+	if (active_counts)
+		added = count(&counts1, st, &k, len);
+	else
+		added = count(&counts0, st, &k, len);
+	if (added && dev) {
+		// Once per key and read interval: user space reads the name the
+		// interface had when its key was added.
+		struct dev_key dk = {
+			.netns_cookie = cookie,
+			.netns = netns,
+			.ifindex = ifindex,
+		};
+		struct dev_name dn;
+		bpf_probe_read_kernel_str(dn.name, sizeof(dn.name), dev->name);
+		bpf_map_update_elem(&devices, &dk, &dn, BPF_ANY);
 	}
 
 	if (sample_limit)

@@ -25,9 +25,10 @@ type DropCpuState struct {
 }
 
 type DropDevKey struct {
-	_       structs.HostLayout
-	Netns   uint32
-	Ifindex uint32
+	_           structs.HostLayout
+	NetnsCookie uint64
+	Netns       uint32
+	Ifindex     uint32
 }
 
 type DropDevName struct {
@@ -36,30 +37,32 @@ type DropDevName struct {
 }
 
 type DropEvent struct {
-	_        structs.HostLayout
-	TimeNs   uint64
-	Location uint64
-	Reason   uint32
-	Ifindex  uint32
-	Netns    uint32
-	Len      uint32
-	Cpu      uint32
-	L3       uint16
-	L4       uint8
-	Captured uint8
-	Ifname   [16]int8
-	Data     [128]uint8
+	_           structs.HostLayout
+	TimeNs      uint64
+	Location    uint64
+	NetnsCookie uint64
+	Reason      uint32
+	Ifindex     uint32
+	Netns       uint32
+	Len         uint32
+	Cpu         uint32
+	L3          uint16
+	L4          uint8
+	Captured    uint8
+	Ifname      [16]int8
+	Data        [128]uint8
 }
 
 type DropKey struct {
-	_        structs.HostLayout
-	Location uint64
-	Reason   uint32
-	Ifindex  uint32
-	Netns    uint32
-	L3       uint16
-	L4       uint8
-	Pad      uint8
+	_           structs.HostLayout
+	Location    uint64
+	NetnsCookie uint64
+	Reason      uint32
+	Ifindex     uint32
+	Netns       uint32
+	L3          uint16
+	L4          uint8
+	Pad         uint8
 }
 
 type DropValue struct {
@@ -72,14 +75,16 @@ type DropValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	DropMapCounts      = "counts"
-	DropMapDevices     = "devices"
-	DropMapSamples     = "samples"
-	DropMapState       = "state"
-	DropProgOnKfreeSkb = "on_kfree_skb"
-	DropVarFilterNetns = "filter_netns"
-	DropVarSampleLimit = "sample_limit"
-	DropVarUnusedEvent = "unused_event"
+	DropMapCounts0      = "counts0"
+	DropMapCounts1      = "counts1"
+	DropMapDevices      = "devices"
+	DropMapSamples      = "samples"
+	DropMapState        = "state"
+	DropProgOnKfreeSkb  = "on_kfree_skb"
+	DropVarActiveCounts = "active_counts"
+	DropVarFilterNetns  = "filter_netns"
+	DropVarSampleLimit  = "sample_limit"
+	DropVarUnusedEvent  = "unused_event"
 )
 
 // LoadDrop returns the embedded CollectionSpec for Drop.
@@ -131,7 +136,8 @@ type DropProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DropMapSpecs struct {
-	Counts  *ebpf.MapSpec `ebpf:"counts"`
+	Counts0 *ebpf.MapSpec `ebpf:"counts0"`
+	Counts1 *ebpf.MapSpec `ebpf:"counts1"`
 	Devices *ebpf.MapSpec `ebpf:"devices"`
 	Samples *ebpf.MapSpec `ebpf:"samples"`
 	State   *ebpf.MapSpec `ebpf:"state"`
@@ -141,9 +147,10 @@ type DropMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DropVariableSpecs struct {
-	FilterNetns *ebpf.VariableSpec `ebpf:"filter_netns"`
-	SampleLimit *ebpf.VariableSpec `ebpf:"sample_limit"`
-	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
+	ActiveCounts *ebpf.VariableSpec `ebpf:"active_counts"`
+	FilterNetns  *ebpf.VariableSpec `ebpf:"filter_netns"`
+	SampleLimit  *ebpf.VariableSpec `ebpf:"sample_limit"`
+	UnusedEvent  *ebpf.VariableSpec `ebpf:"unused_event"`
 }
 
 // DropObjects contains all objects after they have been loaded into the kernel.
@@ -166,7 +173,8 @@ func (o *DropObjects) Close() error {
 //
 // It can be passed to LoadDropObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DropMaps struct {
-	Counts  *ebpf.Map `ebpf:"counts"`
+	Counts0 *ebpf.Map `ebpf:"counts0"`
+	Counts1 *ebpf.Map `ebpf:"counts1"`
 	Devices *ebpf.Map `ebpf:"devices"`
 	Samples *ebpf.Map `ebpf:"samples"`
 	State   *ebpf.Map `ebpf:"state"`
@@ -174,7 +182,8 @@ type DropMaps struct {
 
 func (m *DropMaps) Close() error {
 	return _DropClose(
-		m.Counts,
+		m.Counts0,
+		m.Counts1,
 		m.Devices,
 		m.Samples,
 		m.State,
@@ -185,9 +194,10 @@ func (m *DropMaps) Close() error {
 //
 // It can be passed to LoadDropObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DropVariables struct {
-	FilterNetns *ebpf.Variable `ebpf:"filter_netns"`
-	SampleLimit *ebpf.Variable `ebpf:"sample_limit"`
-	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
+	ActiveCounts *ebpf.Variable `ebpf:"active_counts"`
+	FilterNetns  *ebpf.Variable `ebpf:"filter_netns"`
+	SampleLimit  *ebpf.Variable `ebpf:"sample_limit"`
+	UnusedEvent  *ebpf.Variable `ebpf:"unused_event"`
 }
 
 // DropPrograms contains all programs after they have been loaded into the kernel.

@@ -60,6 +60,10 @@ type NamespaceID struct {
 // marked gone, and the new interface counts from zero.
 type Aggregator struct {
 	cfg Config
+	// home is Config.Home, with its cookie learned from the kernel's keys
+	// where user space could not read it (Linux 5.12 and 5.13 have the
+	// cookie but not SO_NETNS_COOKIE).
+	home NamespaceID
 
 	mu sync.Mutex
 	// started is set by the first reading, which is the baseline.
@@ -176,6 +180,7 @@ type stackState struct {
 func NewAggregator(cfg Config) *Aggregator {
 	return &Aggregator{
 		cfg:        cfg,
+		home:       cfg.Home,
 		sites:      map[siteKey]*siteState{},
 		live:       map[Key]*siteState{},
 		links:      map[linkID]*linkState{},
@@ -266,7 +271,7 @@ func (a *Aggregator) learn(id ifaceID, name string, rename bool) {
 
 // ignored reports whether a key is outside what Config.Only asks for.
 func (a *Aggregator) ignored(k Key) bool {
-	home := a.cfg.Home
+	home := a.home
 	return a.cfg.Only && home.Cookie != 0 && k.NetnsCookie != 0 && k.NetnsCookie != home.Cookie
 }
 
@@ -286,6 +291,12 @@ func (a *Aggregator) row(k Key, prev time.Time, first bool) *siteState {
 	}
 	if k.NetnsCookie > a.newest[k.Netns] {
 		a.newest[k.Netns] = k.NetnsCookie
+	}
+	if a.cfg.Home.Cookie == 0 && k.Netns == a.home.Inode && k.NetnsCookie > a.home.Cookie {
+		// The home namespace outlives skbtop's start, so the newest
+		// cookie of its inode is its own.
+		a.home.Cookie = k.NetnsCookie
+		a.dirty = true
 	}
 	next := &siteState{key: siteKey{k, gen}, packets: fresh(prev), bytes: fresh(prev)}
 	if life := a.ifaces[ifaceID{k.NetnsCookie, k.Netns, k.Ifindex}]; life != nil {
@@ -373,7 +384,7 @@ func (a *Aggregator) updateSites(r Reading, first bool) {
 
 func (a *Aggregator) updateLinks(r Reading) {
 	a.linksRead = true
-	home := a.cfg.Home
+	home := a.home
 	for _, st := range a.links {
 		st.seen = false
 	}
@@ -556,7 +567,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 // were read, in ifindex order; Recount adds their traced drops.
 func (a *Aggregator) interfacesLocked() []Interface {
 	out := make([]Interface, 0, len(a.links))
-	home := a.cfg.Home
+	home := a.home
 	for id, st := range a.links {
 		ifc := Interface{Name: id.name, Ifindex: id.index, Netns: home.Inode, NetnsCookie: home.Cookie,
 			Counters: &LinkCounters{}, Delta: &LinkCounters{}}
@@ -602,7 +613,7 @@ func (a *Aggregator) namespaceLocked(id NamespaceID) (name string, gone bool) {
 	if id.Inode == 0 {
 		return "", false
 	}
-	home := a.cfg.Home
+	home := a.home
 	if id.Inode == home.Inode && (id.Cookie == home.Cookie || id.Cookie == 0 || home.Cookie == 0) {
 		return "", false
 	}

@@ -1,12 +1,14 @@
-// Package netns identifies network namespaces: the inode number the kernel
-// program reports for a drop, and a name a person recognises for it (the
-// `ip netns` name, or the process that lives there).
+// Package netns identifies network namespaces: the inode number and the
+// cookie the kernel program reports for a drop, and a name a person
+// recognises for it (the `ip netns` name, or the process that lives there).
 package netns
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +28,83 @@ func Inode(path string) (uint32, error) {
 	}
 	defer ns.Close()
 	return ns.Inode, nil
+}
+
+// ErrNoCookie means the kernel cannot tell user space a namespace's cookie:
+// SO_NETNS_COOKIE came in Linux 5.14.
+var ErrNoCookie = errors.New("kernel cannot tell a network namespace's cookie (SO_NETNS_COOKIE, Linux 5.14)")
+
+// Cookie returns the cookie of the network namespace f holds open (a
+// namespace file such as /run/netns/NAME or /proc/PID/ns/net). The kernel
+// numbers every namespace it makes with a cookie it never hands out again
+// while it runs, where it gives a freed namespace's inode to the next one
+// made: the kernel program reports the cookie beside the inode, and the two
+// together name a namespace for as long as skbtop runs.
+//
+// The kernel tells a socket's namespace cookie (SO_NETNS_COOKIE), so Cookie
+// makes a socket inside the namespace, which needs CAP_SYS_ADMIN.
+func Cookie(f *os.File) (uint64, error) {
+	type result struct {
+		fd  int
+		err error
+	}
+	// A goroutine of its own, so that the caller never runs on a thread
+	// that could not leave the namespace (see socketIn).
+	ch := make(chan result, 1)
+	go func() {
+		fd, err := socketIn(f)
+		ch <- result{fd, err}
+	}()
+	res := <-ch
+	fd, err := res.fd, res.err
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	if errors.Is(err, unix.ENOPROTOOPT) {
+		return 0, ErrNoCookie
+	}
+	if err != nil {
+		return 0, fmt.Errorf("cookie of network namespace %s: %w", f.Name(), err)
+	}
+	return cookie, nil
+}
+
+// socketIn makes a socket in the network namespace f holds open; it stays
+// there for good. setns moves only the calling OS thread, which goes back
+// to its own namespace before anything else may run on it: a goroutine
+// that merely exited locked would not do, since the runtime cannot end the
+// process's main thread and would leave it in the other namespace, where
+// /proc/self/ns/net would then point. A thread that cannot go back stays
+// locked, and the runtime ends it (or parks it, if the main thread) when
+// the calling goroutine exits.
+func socketIn(f *os.File) (int, error) {
+	runtime.LockOSThread()
+	own, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return -1, fmt.Errorf("open own network namespace: %w", err)
+	}
+	defer own.Close()
+	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return -1, fmt.Errorf("enter network namespace %s: %w", f.Name(), err)
+	}
+	// AF_UNIX: every namespace has it, and making one costs nothing.
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		err = fmt.Errorf("socket in network namespace %s: %w", f.Name(), err)
+	}
+	if serr := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); serr != nil {
+		// Leave the thread locked: see above.
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		return -1, errors.Join(err, fmt.Errorf("leave network namespace %s: %w", f.Name(), serr))
+	}
+	runtime.UnlockOSThread()
+	return fd, err
 }
 
 // Namespace is an open network namespace: opened once, so that everything

@@ -1,11 +1,15 @@
 package netns
 
 import (
+	"errors"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/internal/kerneltest"
 )
@@ -86,5 +90,101 @@ func TestScanNamesProcesses(t *testing.T) {
 	}
 	if got, want := scan(root)[ino], "pid "+self+" (nginx)"; got != want {
 		t.Errorf("scan named the namespace %q, want %q", got, want)
+	}
+}
+
+// TestCookie checks Cookie against a socket made in skbtop's own namespace
+// without entering any, and that two namespaces have different cookies.
+func TestCookie(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	self, err := os.Open("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	got, err := Cookie(self)
+	if errors.Is(err, ErrNoCookie) {
+		kerneltest.SkipOrFail(t, "%v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	want, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want || got == 0 {
+		t.Errorf("Cookie of our own namespace = %d, want %d from a socket of ours", got, want)
+	}
+
+	name := "skbtop-cookie-" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	other, err := os.Open("/run/netns/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	home, err := Inode("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Many calls, so that some run on the main thread.
+	c1, err := Cookie(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		c2, err := Cookie(other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c1 != c2 || c1 == want {
+			t.Fatalf("namespace %s: cookies %d then %d, ours %d; want one cookie of its own", name, c1, c2, want)
+		}
+	}
+	// The thread that made the socket is back in our namespace.
+	runtime.LockOSThread()
+	before, err := Inode("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sfd, err := socketIn(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(sfd)
+	after, err := Inode("/proc/thread-self/ns/net")
+	runtime.UnlockOSThread()
+	if err != nil || after != before {
+		t.Fatalf("after socketIn, the thread is in namespace %d (%v), was in %d", after, err, before)
+	}
+	// No thread of ours is left in the other namespace: the main thread's
+	// is still ours, and sockets made from any goroutine are in ours.
+	if ino, err := Inode("/proc/self/ns/net"); err != nil || ino != home {
+		t.Fatalf("/proc/self/ns/net is namespace %d (%v), was %d", ino, err, home)
+	}
+	for range 20 {
+		ch := make(chan uint64)
+		go func() {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				ch <- 0
+				return
+			}
+			defer unix.Close(fd)
+			c, _ := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+			ch <- c
+		}()
+		if c := <-ch; c != want {
+			t.Fatalf("a socket made after Cookie has cookie %d, want ours (%d)", c, want)
+		}
 	}
 }

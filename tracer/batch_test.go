@@ -4,27 +4,27 @@ import (
 	"context"
 	"testing"
 
-	"github.com/skbtop/skbtop/internal/kerneltest"
 	"github.com/skbtop/skbtop/internal/netlab"
 )
 
 // TestReadManyKeys fills a small map past capacity with frames of distinct
-// ethertypes: Read must return every key through several batch reads, and
-// the drops that found the map full must be counted as overflow, so that the
-// total stays exact.
+// ethertypes: Read must retire every key through several batch reads and
+// batch deletes (or, as on kernels without batch operations, key by key),
+// the drops that found the map full must be counted as overflow, so that
+// the total stays exact, and the next Read must find both maps empty.
 func TestReadManyKeys(t *testing.T) {
-	kerneltest.NeedRoot(t)
-	const maxKeys = 2 * batchKeys
-	g, err := netlab.NewGenerator(1)
-	if err != nil {
-		t.Fatalf("create test namespaces: %v", err)
+	for _, batch := range []bool{true, false} {
+		t.Run(map[bool]string{true: "batch", false: "key by key"}[batch], func(t *testing.T) {
+			testReadManyKeys(t, batch)
+		})
 	}
-	t.Cleanup(func() {
-		if err := g.Close(); err != nil {
-			t.Errorf("remove test namespaces: %v", err)
-		}
-	})
+}
+
+func testReadManyKeys(t *testing.T, batch bool) {
+	const maxKeys = 2 * batchKeys
+	g := newGenerator(t, 1)
 	tr := openTracer(t, Config{Netns: g.Receiver.Inode, MaxKeys: maxKeys})
+	tr.noBatch, tr.noBatchDelete = !batch, !batch
 	types, err := netlab.UnhandledEthertypes()
 	if err != nil {
 		t.Fatal(err)
@@ -50,12 +50,15 @@ func TestReadManyKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Counts) != maxKeys {
-		t.Errorf("read %d keys, want a full map of %d", len(r.Counts), maxKeys)
+	if len(r.Retired) != maxKeys || len(r.Counts) != 0 {
+		t.Errorf("retired %d keys and read %d live ones, want a full map of %d retired and none live", len(r.Retired), len(r.Counts), maxKeys)
+	}
+	if r.Health.Keys != maxKeys || r.Health.MaxKeys != maxKeys {
+		t.Errorf("health says %d keys of %d, want %d of %d", r.Health.Keys, r.Health.MaxKeys, maxKeys, maxKeys)
 	}
 	seen := map[uint16]bool{}
 	var total uint64
-	for _, c := range r.Counts {
+	for _, c := range r.Retired {
 		if seen[c.L3] {
 			t.Errorf("ethertype %#04x read twice", c.L3)
 		}
@@ -67,5 +70,12 @@ func TestReadManyKeys(t *testing.T) {
 	}
 	if r.Health.OverflowPackets == 0 {
 		t.Error("no overflow counted with more ethertypes than map entries")
+	}
+	r, err = tr.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Retired) != 0 || len(r.Counts) != 0 || r.Health.Keys != 0 {
+		t.Errorf("after the drops stopped, a read retired %d keys and found %d (health: %d), want none", len(r.Retired), len(r.Counts), r.Health.Keys)
 	}
 }

@@ -83,12 +83,13 @@ func DecodeSample(raw []byte, clock MonoClock) (drops.Sample, error) {
 	captured := min(int(e.Captured), len(e.Data))
 	return drops.Sample{
 		Key: drops.Key{
-			Location: e.Location,
-			Reason:   e.Reason,
-			Ifindex:  e.Ifindex,
-			Netns:    e.Netns,
-			L3:       e.L3,
-			L4:       e.L4,
+			Location:    e.Location,
+			Reason:      e.Reason,
+			Ifindex:     e.Ifindex,
+			Netns:       e.Netns,
+			NetnsCookie: e.NetnsCookie,
+			L3:          e.L3,
+			L4:          e.L4,
 		},
 		Time:   clock.Wall(e.TimeNs),
 		CPU:    e.Cpu,

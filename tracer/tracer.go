@@ -16,6 +16,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/bpf"
 	"github.com/skbtop/skbtop/drops"
@@ -37,8 +38,8 @@ var ErrNoDropReason = errors.New("kernel's skb:kfree_skb tracepoint has no drop 
 // configured otherwise.
 const DefaultSampleLimit = 64
 
-// DefaultMaxKeys is the size of the kernel's aggregate map unless configured
-// otherwise.
+// DefaultMaxKeys is the size of each of the kernel's two count maps unless
+// configured otherwise.
 const DefaultMaxKeys = 16384
 
 // Config says what to trace.
@@ -49,7 +50,9 @@ type Config struct {
 	// SampleLimit is how many drops each CPU samples per second; zero
 	// turns sampling off.
 	SampleLimit uint32
-	// MaxKeys sizes the aggregate map; zero means DefaultMaxKeys.
+	// MaxKeys is how many keys the kernel program can count in between
+	// two reads: the size of each of its two count maps. Zero means
+	// DefaultMaxKeys.
 	MaxKeys uint32
 	// VerifierLog asks for the verifier's log in load errors.
 	VerifierLog bool
@@ -60,19 +63,47 @@ type Tracer struct {
 	objs    bpf.DropObjects
 	link    link.Link
 	samples *sampleReader
+	// counts are the program's two count maps, counts0 and counts1.
+	counts  [2]*ebpf.Map
+	maxKeys uint32
 
-	// readMu serializes Read: it guards batch, the buffers of batch
-	// reads, noBatch, set when the kernel cannot do them, and named.
-	readMu  sync.Mutex
-	batch   *countBatch
-	noBatch bool
+	// readMu serializes Read and guards everything below.
+	readMu sync.Mutex
+	// active is the index of the count map the program counts in, the
+	// value of its active_counts. draining is set from a flip until the
+	// other map is drained and cleared: a Read that failed in between
+	// leaves it to the next one, which does not flip again.
+	active   uint32
+	draining bool
+	// noMembarrier is set when the kernel refused membarrier: Read then
+	// waits flipWait instead of an RCU grace period.
+	noMembarrier bool
+	// batch holds the buffers of batch reads; noBatch is set when the
+	// kernel cannot do them, noBatchDelete when it cannot delete in
+	// batches. retiring holds the keys of the map being drained.
+	batch         *countBatch
+	noBatch       bool
+	noBatchDelete bool
+	retiring      []bpf.DropKey
 
 	// named holds the devices whose names Read has reported, with the
-	// name reported. Only Read uses it.
-	named map[devKey]string
+	// name reported and the read that last saw the device; reads counts
+	// the reads.
+	named map[devKey]namedDev
+	reads uint64
 }
 
-type devKey struct{ netns, ifindex uint32 }
+type namedDev struct {
+	name string
+	seen uint64
+}
+
+// devKey identifies an interface: its namespace's cookie, and its inode for
+// kernels without cookies, and its index there.
+type devKey struct {
+	cookie         uint64
+	netns, ifindex uint32
+}
 
 // Open loads the program and attaches it to tp_btf/kfree_skb. Errors wrap
 // os.ErrPermission when the process lacks CAP_BPF and CAP_PERFMON, ErrNoBTF
@@ -104,9 +135,9 @@ func Open(cfg Config) (*Tracer, error) {
 	if err := spec.Variables[bpf.DropVarSampleLimit].Set(limit); err != nil {
 		return nil, fmt.Errorf("set sample limit: %w", err)
 	}
-	spec.Maps[bpf.DropMapCounts].MaxEntries = cmp.Or(cfg.MaxKeys, DefaultMaxKeys)
-
-	t := &Tracer{named: map[devKey]string{}}
+	t := &Tracer{maxKeys: cmp.Or(cfg.MaxKeys, DefaultMaxKeys), named: map[devKey]namedDev{}}
+	spec.Maps[bpf.DropMapCounts0].MaxEntries = t.maxKeys
+	spec.Maps[bpf.DropMapCounts1].MaxEntries = t.maxKeys
 	opts := &ebpf.CollectionOptions{}
 	if cfg.VerifierLog {
 		opts.Programs.LogLevel = ebpf.LogLevelInstruction
@@ -119,6 +150,8 @@ func Open(cfg Config) (*Tracer, error) {
 		}
 		return nil, fmt.Errorf("load BPF program: %w", err)
 	}
+	// The program starts counting in counts0 (active_counts is in .bss).
+	t.counts = [2]*ebpf.Map{t.objs.Counts0, t.objs.Counts1}
 	t.link, err = link.AttachTracing(link.TracingOptions{Program: t.objs.OnKfreeSkb})
 	if err != nil {
 		t.objs.Close()
@@ -171,17 +204,60 @@ func (t *Tracer) Close() error {
 	return errors.Join(errs...)
 }
 
-// Read returns the cumulative counts of every key and the tracer's health.
-// It never deletes from the kernel's maps, so no increment is lost between
-// reads; callers compute deltas.
+// Read returns the counts of every key and the tracer's health, and frees
+// the kernel's keys of the interval before, without losing a drop:
+//
+//  1. It flips the program to the other count map.
+//  2. It waits until no program run can still be counting in the map it
+//     flipped from (waitForRuns).
+//  3. It reads that map's final counts into Retired,
+//  4. the map the program now counts in into Counts,
+//  5. and clears the map it flipped from.
+//
+// Every key the program counted since the previous Read is thus in Retired
+// with its final count, and the map the next Read retires is the one whose
+// keys are in Counts: a key's Counts value grows from one Read to the next
+// until the Read that retires it, and a key in Retired that drops again
+// comes back in Counts counting from zero, possibly in the same Reading.
+// Counts are per-CPU values summed when read: cumulative since the key
+// was added, never reset while it lives.
+//
+// Health.Keys is the larger of len(Retired) and len(Counts): keys are only
+// added to a map while the program counts in it, so the retired map's
+// count is the most keys a map held over the last interval, which is what
+// says how close the program came to overflowing. Health.MaxKeys is the
+// size of each map.
+//
+// Clearing comes last, so that an error before it leaves the retired map
+// to the next Read, which reads it again before flipping again. Only a
+// failure to clear it, which nothing but a kernel bug causes (the map has
+// no other writer by then), loses counts.
 func (t *Tracer) Read() (drops.Reading, error) {
 	t.readMu.Lock()
 	defer t.readMu.Unlock()
+	// The retired counts end at the flip, the live ones a little later.
 	r := drops.Reading{Time: time.Now()}
-	if err := t.readCounts(&r); err != nil {
-		return r, err
+	if !t.draining {
+		// The Variable writes the memory-mapped .bss (BPF_F_MMAPABLE,
+		// Linux 5.5; the program needs 5.17 anyway).
+		if err := t.objs.ActiveCounts.Set(t.active ^ 1); err != nil {
+			return r, fmt.Errorf("flip count maps: %w", err)
+		}
+		t.active ^= 1
+		t.draining = true
+		t.waitForRuns()
 	}
-	t.nameDevices(&r)
+	old := t.counts[t.active^1]
+	t.retiring = t.retiring[:0]
+	var err error
+	if r.Retired, err = t.readCounts(old, r.Retired, &t.retiring); err != nil {
+		return r, fmt.Errorf("read retired drop counts: %w", err)
+	}
+	if r.Counts, err = t.readCounts(t.counts[t.active], r.Counts, nil); err != nil {
+		return r, fmt.Errorf("read drop counts: %w", err)
+	}
+	r.Health.Keys = uint32(max(len(r.Retired), len(r.Counts)))
+	r.Health.MaxKeys = t.maxKeys
 	var states []bpf.DropCpuState
 	if err := t.objs.State.Lookup(uint32(0), &states); err != nil {
 		return r, fmt.Errorf("read tracer state: %w", err)
@@ -196,7 +272,50 @@ func (t *Tracer) Read() (drops.Reading, error) {
 	if st, err := t.objs.OnKfreeSkb.Stats(); err == nil {
 		r.Health.RecursionMisses = st.RecursionMisses
 	}
+	if err := t.clear(old, t.retiring); err != nil {
+		return r, fmt.Errorf("clear retired drop counts: %w", err)
+	}
+	t.draining = false
+	t.nameDevices(&r)
 	return r, nil
+}
+
+// membarrierCmdGlobal is MEMBARRIER_CMD_GLOBAL of linux/membarrier.h, which
+// golang.org/x/sys/unix does not define.
+const membarrierCmdGlobal = 1
+
+// flipWait is how long Read waits after a flip where the kernel refuses
+// membarrier. A program run is short (well under a microsecond) and cannot
+// be preempted, so this is far longer than any run takes, interrupts
+// included; but it is no guarantee, where a grace period is one.
+const flipWait = 50 * time.Millisecond
+
+// waitForRuns returns once every program run that may have read the old
+// value of active_counts has ended. The kernel runs tp_btf programs inside
+// rcu_read_lock (__bpf_trace_run), so an RCU grace period is enough: it
+// ends only after every read-side section that began before it, and a run
+// that begins after it began sees the flip (the update-side guarantee of
+// RCU, with the flip stored before the grace period starts).
+//
+// User space gets a grace period from membarrier(MEMBARRIER_CMD_GLOBAL),
+// which is synchronize_rcu() (synchronize_sched() before Linux 4.20, which
+// waits for the non-preemptible runs just as well). With one CPU online it
+// skips the wait, rightly: runs cannot be preempted (tracepoints call
+// programs with preemption off), so none is in progress on the only CPU
+// while this thread is in a system call. It fails with EINVAL on kernels
+// booted with nohz_full (RCU does not see those CPUs' user-space time as
+// a quiescent state to order against), with ENOSYS without
+// CONFIG_MEMBARRIER, or with EPERM under a seccomp filter: then Read waits
+// flipWait instead.
+func (t *Tracer) waitForRuns() {
+	if !t.noMembarrier {
+		_, _, errno := unix.Syscall(unix.SYS_MEMBARRIER, membarrierCmdGlobal, 0, 0)
+		if errno == 0 {
+			return
+		}
+		t.noMembarrier = true
+	}
+	time.Sleep(flipWait)
 }
 
 // batchKeys is how many keys one BPF_MAP_LOOKUP_BATCH call returns: a full
@@ -204,57 +323,90 @@ func (t *Tracer) Read() (drops.Reading, error) {
 // calls a key.
 const batchKeys = 1024
 
-// readCounts appends every key's count, summed over the CPUs, to r.Counts.
-func (t *Tracer) readCounts(r *drops.Reading) error {
+// readCounts appends every key's count in m, summed over the CPUs, to out,
+// and the keys to *keys unless keys is nil.
+func (t *Tracer) readCounts(m *ebpf.Map, out []drops.Count, keys *[]bpf.DropKey) ([]drops.Count, error) {
 	if t.batch == nil && !t.noBatch {
-		t.batch = &countBatch{keys: make([]bpf.DropKey, batchKeys)}
 		ncpu, err := ebpf.PossibleCPU()
 		if err != nil {
-			return fmt.Errorf("read drop counts: %w", err)
+			return out, err
 		}
-		t.batch.ncpu = ncpu
-		t.batch.vals = make([]bpf.DropValue, batchKeys*ncpu)
+		t.batch = &countBatch{ncpu: ncpu, keys: make([]bpf.DropKey, batchKeys), vals: make([]bpf.DropValue, batchKeys*ncpu)}
 	}
 	if !t.noBatch {
-		err := t.readCountsBatch(r)
+		n, nkeys := len(out), 0
+		if keys != nil {
+			nkeys = len(*keys)
+		}
+		var err error
+		out, err = t.readCountsBatch(m, out, keys)
 		if !errors.Is(err, ebpf.ErrNotSupported) {
-			return err
+			return out, err
 		}
 		// Batch lookups came in Linux 5.6; older kernels iterate.
 		t.noBatch = true
-		r.Counts = r.Counts[:0]
+		out = out[:n]
+		if keys != nil {
+			*keys = (*keys)[:nkeys]
+		}
 	}
 	var (
 		k    bpf.DropKey
 		vals []bpf.DropValue
 	)
-	it := t.objs.Counts.Iterate()
+	it := m.Iterate()
 	for it.Next(&k, &vals) {
-		r.Counts = append(r.Counts, count(k, vals))
+		out = append(out, count(k, vals))
+		if keys != nil {
+			*keys = append(*keys, k)
+		}
 	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("read drop counts: %w", err)
-	}
-	return nil
+	return out, it.Err()
 }
 
 // readCountsBatch reads the counts batchKeys at a time.
-func (t *Tracer) readCountsBatch(r *drops.Reading) error {
+func (t *Tracer) readCountsBatch(m *ebpf.Map, out []drops.Count, keys *[]bpf.DropKey) ([]drops.Count, error) {
 	b := t.batch
 	var cursor ebpf.MapBatchCursor
 	for {
-		n, err := t.objs.Counts.BatchLookup(&cursor, b.keys, b.vals, nil)
+		n, err := m.BatchLookup(&cursor, b.keys, b.vals, nil)
 		for i := range n {
-			r.Counts = append(r.Counts, count(b.keys[i], b.vals[i*b.ncpu:(i+1)*b.ncpu]))
+			out = append(out, count(b.keys[i], b.vals[i*b.ncpu:(i+1)*b.ncpu]))
+		}
+		if keys != nil {
+			*keys = append(*keys, b.keys[:n]...)
 		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			// The end of the map, possibly after a last partial batch.
-			return nil
+			return out, nil
 		}
 		if err != nil {
-			return fmt.Errorf("read drop counts: %w", err)
+			return out, err
 		}
 	}
+}
+
+// clear deletes keys, every key of m, from m, batchKeys at a time where the
+// kernel can (BPF_MAP_DELETE_BATCH, Linux 5.6), else one by one.
+func (t *Tracer) clear(m *ebpf.Map, keys []bpf.DropKey) error {
+	for len(keys) > 0 && !t.noBatchDelete {
+		chunk := keys[:min(len(keys), batchKeys)]
+		n, err := m.BatchDelete(chunk, nil)
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			t.noBatchDelete = true
+			break
+		}
+		if err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	for _, k := range keys {
+		if err := m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // countBatch holds the buffers of batch reads, reused from read to read.
@@ -266,12 +418,13 @@ type countBatch struct {
 
 func count(k bpf.DropKey, vals []bpf.DropValue) drops.Count {
 	c := drops.Count{Key: drops.Key{
-		Location: k.Location,
-		Reason:   k.Reason,
-		Ifindex:  k.Ifindex,
-		Netns:    k.Netns,
-		L3:       k.L3,
-		L4:       k.L4,
+		Location:    k.Location,
+		Reason:      k.Reason,
+		Ifindex:     k.Ifindex,
+		Netns:       k.Netns,
+		NetnsCookie: k.NetnsCookie,
+		L3:          k.L3,
+		L4:          k.L4,
 	}}
 	for _, v := range vals {
 		c.Packets += v.Packets
@@ -280,26 +433,50 @@ func count(k bpf.DropKey, vals []bpf.DropValue) drops.Count {
 	return c
 }
 
-// nameDevices adds to r.Devices the names of the devices of r.Counts that
-// earlier reads did not report: the kernel program stores a device's name
-// when it first counts a drop there, so interfaces of namespaces skbtop
-// cannot enter, or that are already gone, are named too.
+// forgetAfter is how many reads Read remembers the name it reported for a
+// device that no key has: enough that a device dropping now and then is
+// not named again each time, few enough that namespaces coming and going
+// do not grow the memory for good. A device seen again after that is
+// named again.
+const forgetAfter = 64
+
+// nameDevices adds to r.Devices the devices of r's keys (retired or live)
+// whose name differs from the one reported last, or that earlier reads did
+// not report: the kernel program stores a device's name whenever it adds a
+// key there, so a renamed or re-created interface is named again, and
+// interfaces of namespaces skbtop cannot enter, or that are already gone,
+// are named too.
 func (t *Tracer) nameDevices(r *drops.Reading) {
+	t.reads++
 	var dn bpf.DropDevName
-	for _, c := range r.Counts {
-		k := devKey{c.Netns, c.Ifindex}
-		if c.Ifindex == 0 {
-			continue
+	for _, list := range [][]drops.Count{r.Retired, r.Counts} {
+		for _, c := range list {
+			if c.Ifindex == 0 {
+				continue
+			}
+			k := devKey{c.NetnsCookie, c.Netns, c.Ifindex}
+			n, ok := t.named[k]
+			if ok && n.seen == t.reads {
+				continue // looked up in this read already
+			}
+			n.seen = t.reads
+			t.named[k] = n
+			if err := t.objs.Devices.Lookup(bpf.DropDevKey{NetnsCookie: k.cookie, Netns: k.netns, Ifindex: k.ifindex}, &dn); err != nil {
+				continue
+			}
+			if name := cString(dn.Name[:]); !ok || name != n.name {
+				n.name = name
+				t.named[k] = n
+				r.Devices = append(r.Devices, drops.Device{Netns: k.netns, NetnsCookie: k.cookie, Ifindex: k.ifindex, Name: name})
+			}
 		}
-		if _, ok := t.named[k]; ok {
-			continue
+	}
+	if t.reads%forgetAfter == 0 {
+		for k, n := range t.named {
+			if t.reads-n.seen >= forgetAfter {
+				delete(t.named, k)
+			}
 		}
-		if err := t.objs.Devices.Lookup(bpf.DropDevKey{Netns: k.netns, Ifindex: k.ifindex}, &dn); err != nil {
-			continue
-		}
-		name := cString(dn.Name[:])
-		t.named[k] = name
-		r.Devices = append(r.Devices, drops.Device{Netns: k.netns, Ifindex: k.ifindex, Name: name})
 	}
 }
 

@@ -45,8 +45,15 @@ struct ns_common {
 	unsigned int inum;
 } __attribute__((preserve_access_index));
 
+/*
+ * net_cookie is a u64 the kernel sets when it makes the namespace and never
+ * hands out again while it runs (Linux 5.12; user space reads it with
+ * SO_NETNS_COOKIE since 5.14). drop.c checks that it exists before reading
+ * it: see netns_cookie there.
+ */
 struct net {
 	struct ns_common ns;
+	__u64 net_cookie;
 } __attribute__((preserve_access_index));
 
 typedef struct {

@@ -1,0 +1,57 @@
+package tracer
+
+import (
+	"fmt"
+	"os/exec"
+	"testing"
+
+	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/internal/kerneltest"
+)
+
+// TestDevicesNamedOnceAndOnRename checks that Read names an interface the
+// first time its drops are read, not again while its name stays, and again
+// once it is renamed.
+func TestDevicesNamedOnceAndOnRename(t *testing.T) {
+	l := kerneltest.NewLink(t)
+	tr := openTracer(t, Config{Netns: l.Receiver.Inode})
+	want := drops.Device{Netns: l.Receiver.Inode, NetnsCookie: cookieOf(t, l.Receiver), Ifindex: uint32(l.ReceiverIndex)}
+	// devices sends datagrams to a closed port, reads twice (the first
+	// read retires them, the second finds nothing more) and returns the
+	// devices named.
+	devices := func() []drops.Device {
+		t.Helper()
+		if err := l.SendUDP(9, 3, 32); err != nil {
+			t.Fatal(err)
+		}
+		var out []drops.Device
+		for range 2 {
+			r, err := tr.Read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, r.Devices...)
+		}
+		return out
+	}
+	want.Name = l.ReceiverIf
+	if got := devices(); len(got) != 1 || got[0] != want {
+		t.Errorf("first drops named %+v, want %+v", got, want)
+	}
+	if got := devices(); len(got) != 0 {
+		t.Errorf("drops again under the same name named %+v, want nothing", got)
+	}
+	want.Name = fmt.Sprintf("%.8s-renamed", l.ReceiverIf)
+	for _, args := range [][]string{
+		{"-n", l.Receiver.Name, "link", "set", l.ReceiverIf, "down"},
+		{"-n", l.Receiver.Name, "link", "set", l.ReceiverIf, "name", want.Name},
+		{"-n", l.Receiver.Name, "link", "set", want.Name, "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	if got := devices(); len(got) != 1 || got[0] != want {
+		t.Errorf("drops after the rename named %+v, want %+v", got, want)
+	}
+}
