@@ -41,6 +41,7 @@ type onceRun struct {
 	stdout bytes.Buffer
 	done   chan struct{}
 	err    error
+	cancel context.CancelFunc
 }
 
 // startOnce runs skbtop with args, which include --once, and returns when
@@ -50,7 +51,7 @@ func startOnce(t *testing.T, args ...string) *onceRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	r := &onceRun{t: t, done: make(chan struct{})}
+	r := &onceRun{t: t, done: make(chan struct{}), cancel: cancel}
 	go func() {
 		defer close(r.done)
 		r.err = run(ctx, args, &r.stdout, pw)
@@ -82,6 +83,14 @@ func (r *onceRun) wait() []byte {
 		r.t.Fatalf("skbtop: %v", r.err)
 	}
 	return r.stdout.Bytes()
+}
+
+// stop interrupts the run, as Ctrl-C does, and returns the report of what
+// it collected so far.
+func (r *onceRun) stop() []byte {
+	r.t.Helper()
+	r.cancel()
+	return r.wait()
 }
 
 // ndjsonRun is skbtop --json (NDJSON) running in the background.

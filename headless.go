@@ -23,10 +23,24 @@ func runOnce(ctx context.Context, mon *monitor, o options, stdout, stderr io.Wri
 	fmt.Fprintf(stderr, "skbtop: tracing drops for %s (Ctrl-C reports early)\n", o.duration)
 	timer := time.NewTimer(o.duration)
 	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		// Interrupted: report what was collected so far.
-	case <-timer.C:
+	// Read every interval meanwhile, as the live view does: the kernel
+	// map then holds only the keys of one interval, and namespaces and
+	// interfaces are named while they exist.
+	tick := time.NewTicker(o.interval)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			// Interrupted: report what was collected so far.
+			break wait
+		case <-timer.C:
+			break wait
+		case <-tick.C:
+			if _, err := mon.Snapshot(); err != nil {
+				return err
+			}
+		}
 	}
 	snap, err := mon.Snapshot()
 	if err != nil {

@@ -311,6 +311,11 @@ func (a *Aggregator) row(k Key, prev time.Time, first bool) *siteState {
 		st.gone = true
 		next.packets.cur, next.bytes.cur = st.packets.cur, st.bytes.cur
 	}
+	if _, ok := a.namespaces[NamespaceID{k.Netns, k.NetnsCookie}]; !ok {
+		// Named at first sight, while it lives: a namespace deleted
+		// before the next snapshot keeps the name it had.
+		a.namespaceLocked(NamespaceID{k.Netns, k.NetnsCookie})
+	}
 	if old := a.sites[next.key]; old != nil {
 		// The same lifetime again (a gone interface came back under its
 		// old name and index): keep counting on its row.

@@ -164,7 +164,7 @@ func (ns *Namespace) Close() error {
 }
 
 // minRescan limits how often an unknown namespace makes Names look again.
-const minRescan = 2 * time.Second
+const minRescan = 500 * time.Millisecond
 
 // Names names namespaces by inode. The home namespace (the one skbtop
 // reports on by default) has the empty name, so that only drops elsewhere

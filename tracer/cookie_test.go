@@ -121,16 +121,16 @@ func TestNetnsCookieReusedInode(t *testing.T) {
 		kerneltest.SkipOrFail(t, "cannot create network namespaces here: %v", err)
 	}
 	ino, cookieA := a.Inode, cookieOf(t, a)
-	sendLoopbackUDP(t, a, inA)
+	kerneltest.SendLoopbackUDP(t, a, inA)
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b := namespaceWithInode(t, ino)
+	b := kerneltest.NamespaceWithInode(t, ino)
 	cookieB := cookieOf(t, b)
 	if cookieB == cookieA {
 		t.Fatalf("namespace %s has inode %d and cookie %d, the same as the deleted one's", b.Name, ino, cookieB)
 	}
-	sendLoopbackUDP(t, b, inB)
+	kerneltest.SendLoopbackUDP(t, b, inB)
 
 	r, err := tr.Read()
 	if err != nil {
@@ -145,67 +145,6 @@ func TestNetnsCookieReusedInode(t *testing.T) {
 	want := map[uint64]uint64{cookieA: inA, cookieB: inB}
 	if len(got) != len(want) || got[cookieA] != inA || got[cookieB] != inB {
 		t.Errorf("UDP drops in namespaces of inode %d by cookie: %v, want %v", ino, got, want)
-	}
-}
-
-// namespaceWithInode makes a namespace that gets inode ino, which a deleted
-// namespace had: the kernel gives each new namespace the lowest free inode
-// (of every namespace type), and frees a network namespace's in cleanup
-// work some time after its last reference went. Namespaces that get a lower
-// inode are held until the end of the test, so the next one gets a higher
-// one; one that gets a higher inode means ino is not free yet (or someone
-// else took it) and is deleted before trying again.
-func namespaceWithInode(t *testing.T, ino uint32) *netlab.Namespace {
-	t.Helper()
-	const tries = 300
-	var held []*netlab.Namespace
-	t.Cleanup(func() {
-		for _, ns := range held {
-			ns.Close()
-		}
-	})
-	for try := range tries {
-		ns, err := netlab.NewNamespace("skbtop-reuse")
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, ns)
-		switch {
-		case ns.Inode == ino:
-			t.Logf("inode %d given again to the %d. namespace made", ino, try+1)
-			return ns
-		case ns.Inode > ino:
-			held = held[:len(held)-1]
-			if err := ns.Close(); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	kerneltest.SkipOrFail(t, "the kernel did not give inode %d to any of %d new namespaces", ino, tries)
-	return nil
-}
-
-// sendLoopbackUDP sends n datagrams to a closed port of the namespace's own
-// loopback: the namespace drops each once (NO_SOCKET), and nothing leaves
-// it.
-func sendLoopbackUDP(t *testing.T, ns *netlab.Namespace, n int) {
-	t.Helper()
-	err := ns.Do(func() error {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		to := &unix.SockaddrInet4{Port: 9, Addr: [4]byte{127, 0, 0, 1}}
-		for range n {
-			if err := unix.Sendto(fd, []byte("skbtop"), 0, to); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("send to a closed port in %s: %v", ns.Name, err)
 	}
 }
 

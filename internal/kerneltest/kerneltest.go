@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/skbtop/skbtop/internal/netlab"
 )
 
@@ -52,4 +54,65 @@ func NewLink(t testing.TB) *netlab.Link {
 		}
 	})
 	return l
+}
+
+// NamespaceWithInode makes a namespace that gets inode ino, which a deleted
+// namespace had: the kernel gives each new namespace the lowest free inode
+// (of every namespace type), and frees a network namespace's in cleanup
+// work some time after its last reference went. Namespaces that get a lower
+// inode are held until the end of the test, so the next one gets a higher
+// one; one that gets a higher inode means ino is not free yet (or someone
+// else took it) and is deleted before trying again.
+func NamespaceWithInode(t testing.TB, ino uint32) *netlab.Namespace {
+	t.Helper()
+	const tries = 300
+	var held []*netlab.Namespace
+	t.Cleanup(func() {
+		for _, ns := range held {
+			ns.Close()
+		}
+	})
+	for try := range tries {
+		ns, err := netlab.NewNamespace("skbtop-reuse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, ns)
+		switch {
+		case ns.Inode == ino:
+			t.Logf("inode %d given again to the %d. namespace made", ino, try+1)
+			return ns
+		case ns.Inode > ino:
+			held = held[:len(held)-1]
+			if err := ns.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	SkipOrFail(t, "the kernel did not give inode %d to any of %d new namespaces", ino, tries)
+	return nil
+}
+
+// SendLoopbackUDP sends n datagrams to a closed port of the namespace's own
+// loopback: the namespace drops each once (NO_SOCKET), and nothing leaves
+// it.
+func SendLoopbackUDP(t testing.TB, ns *netlab.Namespace, n int) {
+	t.Helper()
+	err := ns.Do(func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		to := &unix.SockaddrInet4{Port: 9, Addr: [4]byte{127, 0, 0, 1}}
+		for range n {
+			if err := unix.Sendto(fd, []byte("skbtop"), 0, to); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("send to a closed port in %s: %v", ns.Name, err)
+	}
 }

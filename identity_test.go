@@ -1,0 +1,231 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skbtop/skbtop/counters"
+	"github.com/skbtop/skbtop/internal/kerneltest"
+	"github.com/skbtop/skbtop/internal/netlab"
+)
+
+// TestWatchedNamespaceDeleted watches a namespace with --netns and deletes
+// it mid-run: skbtop must let go of it (the kernel then destroys it, and
+// with it the veth whose peer is in the other namespace), say so in the
+// JSON with the time, and keep the drops it counted.
+func TestWatchedNamespaceDeleted(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	l, err := netlab.NewLink()
+	if err != nil {
+		kerneltest.SkipOrFail(t, "cannot create network namespaces here: %v", err)
+	}
+	t.Cleanup(func() {
+		l.Sender.Close()
+		if _, err := os.Stat(l.Receiver.Path); err == nil {
+			l.Receiver.Close()
+		}
+	})
+	const n = 5
+	r, _ := startNDJSON(t, "--json", "--interval", "200ms", "--netns", l.Receiver.Path)
+	if err := l.SendUDP(9, n, 32); err != nil {
+		t.Fatal(err)
+	}
+	type doc struct {
+		Totals   struct{ Drops uint64 }
+		Warnings []string
+	}
+	next := func() doc {
+		t.Helper()
+		select {
+		case line, ok := <-r.lines:
+			if !ok {
+				t.Fatalf("skbtop ended: %v", r.err)
+			}
+			var d doc
+			if err := json.Unmarshal([]byte(line), &d); err != nil {
+				t.Fatalf("line %q: %v", line, err)
+			}
+			return d
+		case <-time.After(settleTimeout):
+			t.Fatal("no NDJSON line")
+		}
+		return doc{}
+	}
+	for d := next(); d.Totals.Drops != n; d = next() {
+		if d.Totals.Drops > n {
+			t.Fatalf("counted %d drops, sent %d", d.Totals.Drops, n)
+		}
+	}
+
+	if err := l.Receiver.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// While skbtop runs, the namespace must go: its veth goes with it, and
+	// the peer in the sender namespace too.
+	for deadline := time.Now().Add(settleTimeout); ; time.Sleep(50 * time.Millisecond) {
+		out, err := exec.Command("ip", "-n", l.Sender.Name, "-o", "link", "show").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip link show: %v: %s", err, out)
+		}
+		if !strings.Contains(string(out), l.SenderIf) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the deleted namespace is still alive: %s is still in %s", l.SenderIf, l.Sender.Name)
+		}
+	}
+	select {
+	case <-r.done:
+		t.Fatalf("skbtop stopped when its namespace was deleted: %v", r.err)
+	default:
+	}
+	for d := next(); ; d = next() {
+		if d.Totals.Drops != n {
+			t.Errorf("after the namespace was deleted: %d drops, want the %d counted", d.Totals.Drops, n)
+		}
+		var warned bool
+		for _, w := range d.Warnings {
+			warned = warned || (strings.Contains(w, l.Receiver.Path) && strings.Contains(w, "was deleted at "))
+		}
+		if warned {
+			break
+		}
+	}
+}
+
+// udpNoPorts reads UdpNoPorts of the namespace ns, as the kernel counts it.
+func udpNoPorts(t *testing.T, ns *netlab.Namespace) uint64 {
+	t.Helper()
+	var v uint64
+	err := ns.Do(func() error {
+		f, err := os.Open("/proc/thread-self/net/snmp")
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		m, err := counters.ParseSNMP(f)
+		v = m["UdpNoPorts"]
+		return err
+	})
+	if err != nil {
+		t.Fatalf("UdpNoPorts in %s: %v", ns.Name, err)
+	}
+	return v
+}
+
+// sendCounted sends n datagrams to a closed port on ns's loopback and waits
+// until the namespace itself has counted them.
+func sendCounted(t *testing.T, ns *netlab.Namespace, n int) {
+	t.Helper()
+	base := udpNoPorts(t, ns)
+	kerneltest.SendLoopbackUDP(t, ns, n)
+	for deadline := time.Now().Add(settleTimeout); udpNoPorts(t, ns)-base < uint64(n); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s counted %d of %d datagrams", ns.Name, udpNoPorts(t, ns)-base, n)
+		}
+	}
+}
+
+// TestReusedInodeRows: drops in a namespace, the namespace deleted, a new
+// namespace made that gets the same inode, drops in it. Both have a
+// loopback with ifindex 1 named lo, so only the namespace cookie tells them
+// apart: each must keep exactly its own count under its own name, the old
+// one marked gone, in the JSON document and the table.
+func TestReusedInodeRows(t *testing.T) {
+	const inA, inB = 6, 4
+	kerneltest.NeedRoot(t)
+	args := []string{"--interval", "100ms", "--symbol", "udp4_lib_rcv"}
+	jsonRun := startOnce(t, append([]string{"--once", "--json", "--duration", "10m"}, args...)...)
+	tableRun := startOnce(t, append([]string{"--once", "--duration", "10m"}, args...)...)
+	stream, _ := startNDJSON(t, append([]string{"--json"}, args...)...)
+	// seen waits until the stream shows count drops named namespace, then
+	// for three more lines: the --once runs refresh at the same interval,
+	// so they have read the drops too by then.
+	seen := func(namespace string, count uint64) {
+		t.Helper()
+		timeout := time.After(settleTimeout)
+		for more := -1; more < 3; {
+			select {
+			case line, ok := <-stream.lines:
+				if !ok {
+					t.Fatalf("skbtop --json ended: %v", stream.err)
+				}
+				if more >= 0 {
+					more++
+					continue
+				}
+				for _, s := range getObjects(t, decodeDocument(t, []byte(line)), "sites") {
+					if s["namespace"] == namespace && getUint(t, s, "count") == count {
+						more = 0
+					}
+				}
+			case <-timeout:
+				t.Fatalf("no line shows %d drops in %s", count, namespace)
+			}
+		}
+	}
+	a, err := netlab.NewNamespace("skbtop-ida")
+	if err != nil {
+		kerneltest.SkipOrFail(t, "cannot create network namespaces here: %v", err)
+	}
+	ino := a.Inode
+	sendCounted(t, a, inA)
+	seen(a.Name, inA)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := kerneltest.NamespaceWithInode(t, ino)
+	sendCounted(t, b, inB)
+	seen(b.Name, inB)
+
+	doc := decodeDocument(t, jsonRun.stop())
+	type row struct {
+		namespace string
+		gone      bool
+	}
+	got := map[row]uint64{}
+	cookies := map[string]bool{}
+	for _, s := range getObjects(t, doc, "sites") {
+		if getUint(t, s, "netns") != uint64(ino) {
+			continue
+		}
+		gone, _ := s["gone"].(bool)
+		got[row{getString(t, s, "namespace"), gone}] += getUint(t, s, "count")
+		cookies[fmt.Sprint(s["netns_cookie"])] = true
+		if getString(t, s, "interface") != "lo" {
+			t.Errorf("site %v on interface %v, want lo", s["function"], s["interface"])
+		}
+	}
+	want := map[row]uint64{{a.Name, true}: inA, {b.Name, false}: inB}
+	if len(got) != len(want) || got[row{a.Name, true}] != inA || got[row{b.Name, false}] != inB {
+		t.Errorf("JSON rows of inode %d: %v, want %v", ino, got, want)
+	}
+	if len(cookies) != 2 {
+		t.Errorf("the two namespaces' rows carry cookies %v, want two different ones", cookies)
+	}
+
+	table := string(tableRun.stop())
+	for _, w := range []struct {
+		label string
+		n     int
+	}{{"lo@" + a.Name + " (gone)", inA}, {"lo@" + b.Name, inB}} {
+		var found bool
+		for line := range strings.Lines(table) {
+			c := cells(line)
+			if len(c) == 6 && c[2] == w.label {
+				found = true
+				if c[4] != fmt.Sprint(w.n) {
+					t.Errorf("table row %q: count %s, want %d", strings.TrimSpace(line), c[4], w.n)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no table row on %s:\n%s", w.label, table)
+		}
+	}
+}
