@@ -7,6 +7,7 @@
 //
 //	go run ./bench            # as root; full run, about 8 minutes on 2 cores
 //	go run ./bench -smoke     # a few seconds; fails if skbtop miscounts
+//	go run ./bench -only keys # one scenario, merged into BENCHMARKS.md
 //
 // It needs root, iproute2 and nftables; bpftrace, perf and tmux are used when
 // installed.
@@ -87,7 +88,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.rateDur, "rate-duration", 5*time.Second, "length of each fixed-rate load")
 	fs.Uint64Var(&o.endurance, "endurance", 10_000_000, "drops in the one long closed-loop run for exactness (0: skip)")
 	fs.IntVar(&o.keyPasses, "key-passes", 3, "passes over every distinct key in the cardinality scenario")
-	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (flood,udp,rates,keys,endurance); all when empty")
+	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (flood,udp,rates,keys,endurance), all when empty; their sections replace those of an existing report")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -243,6 +244,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, report)
 	if !o.smoke && o.out != "" {
+		if o.only != "" {
+			old, err := os.ReadFile(o.out)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			if len(old) > 0 {
+				report = mergeReport(string(old), report)
+			}
+		}
 		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
 			return err
 		}
