@@ -62,7 +62,8 @@ type monitor interface {
 type config struct {
 	Name string
 	// Start starts the monitor for a load in the namespace at netnsPath
-	// whose drops have the given reasons; nil for the baseline.
+	// ("": every namespace) whose drops have the given reasons; nil for the
+	// baseline.
 	Start func(ctx context.Context, netnsPath string, reasons reasonSet) (monitor, error)
 }
 
@@ -74,6 +75,7 @@ type reasonSet map[string]bool
 // headless runs `skbtop --json --netns PATH` and reads its NDJSON.
 type headless struct {
 	cmd   *exec.Cmd
+	start time.Time
 	ready time.Duration
 	lines chan drops.Snapshot
 	done  chan error
@@ -83,8 +85,11 @@ type headless struct {
 
 func startHeadless(bin string, extra ...string) func(ctx context.Context, netnsPath string, _ reasonSet) (monitor, error) {
 	return func(ctx context.Context, netnsPath string, _ reasonSet) (monitor, error) {
-		args := append([]string{"--json", "--netns", netnsPath}, extra...)
-		cmd := exec.Command(bin, args...)
+		args := []string{"--json"}
+		if netnsPath != "" {
+			args = append(args, "--netns", netnsPath)
+		}
+		cmd := exec.Command(bin, append(args, extra...)...)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			return nil, err
@@ -93,6 +98,7 @@ func startHeadless(bin string, extra ...string) func(ctx context.Context, netnsP
 		cmd.Stderr = &stderr
 		h := &headless{cmd: cmd, lines: make(chan drops.Snapshot, 64), done: make(chan error, 1)}
 		start := time.Now()
+		h.start = start
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("start skbtop: %w", err)
 		}
@@ -168,6 +174,23 @@ func (h *headless) Settle(ctx context.Context, end time.Time) error {
 	}
 }
 
+// next waits for the next NDJSON line and returns it with the time it was
+// read.
+func (h *headless) next(ctx context.Context, timeout time.Duration) (drops.Snapshot, time.Time, error) {
+	select {
+	case s, ok := <-h.lines:
+		if !ok {
+			return s, time.Time{}, errors.New("skbtop stopped writing snapshots")
+		}
+		h.last = s
+		return s, time.Now(), nil
+	case <-time.After(timeout):
+		return drops.Snapshot{}, time.Time{}, fmt.Errorf("no skbtop snapshot within %s", timeout)
+	case <-ctx.Done():
+		return drops.Snapshot{}, time.Time{}, ctx.Err()
+	}
+}
+
 func (h *headless) kill() {
 	h.cmd.Process.Kill()
 	<-h.done
@@ -210,13 +233,14 @@ type tui struct {
 	socket, session string
 	typescript      string
 	pid             int
+	start           time.Time
 	ready           time.Duration
 	steadyFrom      time.Time
 	steadySize      int64
 	bps             float64
 }
 
-func startTUI(bin, dir string) func(ctx context.Context, netnsPath string, _ reasonSet) (monitor, error) {
+func startTUI(bin, dir string, extra ...string) func(ctx context.Context, netnsPath string, _ reasonSet) (monitor, error) {
 	return func(ctx context.Context, netnsPath string, _ reasonSet) (monitor, error) {
 		if _, err := exec.LookPath("tmux"); err != nil {
 			return nil, fmt.Errorf("%w: tmux is not installed", errSkip)
@@ -230,8 +254,15 @@ func startTUI(bin, dir string) func(ctx context.Context, netnsPath string, _ rea
 			typescript: filepath.Join(dir, "tui.typescript"),
 		}
 		os.Remove(u.typescript)
-		inner := fmt.Sprintf("exec %s --netns %s", bin, netnsPath)
+		inner := "exec " + bin
+		if netnsPath != "" {
+			inner += " --netns " + netnsPath
+		}
+		if len(extra) > 0 {
+			inner += " " + strings.Join(extra, " ")
+		}
 		start := time.Now()
+		u.start = start
 		err := exec.Command("tmux", "-L", u.socket, "new-session", "-d", "-x", "120", "-y", "40", "-s", u.session,
 			"script", "-qfec", inner, u.typescript).Run()
 		if err != nil {
@@ -319,6 +350,24 @@ func (u *tui) Settle(_ context.Context, end time.Time) error {
 	}
 	if dt := time.Since(u.steadyFrom).Seconds(); dt > 0 {
 		u.bps = float64(fi.Size()-u.steadySize) / dt
+	}
+	return nil
+}
+
+// capture returns the pane's text, without colours.
+func (u *tui) capture() (string, error) {
+	out, err := exec.Command("tmux", "-L", u.socket, "capture-pane", "-p", "-t", u.session).Output()
+	if err != nil {
+		return "", fmt.Errorf("tmux capture-pane: %w", err)
+	}
+	return string(out), nil
+}
+
+// sendKeys types keys (tmux key names) into the pane.
+func (u *tui) sendKeys(keys ...string) error {
+	args := append([]string{"-L", u.socket, "send-keys", "-t", u.session}, keys...)
+	if err := exec.Command("tmux", args...).Run(); err != nil {
+		return fmt.Errorf("tmux send-keys: %w", err)
 	}
 	return nil
 }
