@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -227,6 +228,9 @@ func isSignalExit(err error) bool {
 
 // --- skbtop TUI in tmux ---
 
+// tuiSeq numbers the tmux servers of the TUI runs.
+var tuiSeq atomic.Uint32
+
 // tui runs `skbtop --netns PATH` in a detached tmux pane of 120x40 under
 // script(1), whose typescript holds every byte written to the terminal.
 type tui struct {
@@ -249,7 +253,9 @@ func startTUI(bin, dir string, extra ...string) func(ctx context.Context, netnsP
 			return nil, fmt.Errorf("%w: script(1) is not installed", errSkip)
 		}
 		u := &tui{
-			socket:     fmt.Sprintf("skbtop-bench-%d", os.Getpid()),
+			// A server of its own each time: one just killed can still
+			// hold its socket when the next run starts right after it.
+			socket:     fmt.Sprintf("skbtop-bench-%d-%d", os.Getpid(), tuiSeq.Add(1)),
 			session:    "tui",
 			typescript: filepath.Join(dir, "tui.typescript"),
 		}
@@ -263,13 +269,13 @@ func startTUI(bin, dir string, extra ...string) func(ctx context.Context, netnsP
 		}
 		start := time.Now()
 		u.start = start
-		err := exec.Command("tmux", "-L", u.socket, "new-session", "-d", "-x", "120", "-y", "40", "-s", u.session,
-			"script", "-qfec", inner, u.typescript).Run()
+		out, err := exec.Command("tmux", "-L", u.socket, "new-session", "-d", "-x", "120", "-y", "40", "-s", u.session,
+			"script", "-qfec", inner, u.typescript).CombinedOutput()
 		if err != nil {
-			return nil, fmt.Errorf("tmux new-session: %w", err)
+			return nil, fmt.Errorf("tmux new-session: %w: %s", err, strings.TrimSpace(string(out)))
 		}
 		// The pane runs script, script runs skbtop.
-		out, err := exec.Command("tmux", "-L", u.socket, "list-panes", "-t", u.session, "-F", "#{pane_pid}").Output()
+		out, err = exec.Command("tmux", "-L", u.socket, "list-panes", "-t", u.session, "-F", "#{pane_pid}").Output()
 		if err != nil {
 			u.kill()
 			return nil, fmt.Errorf("tmux list-panes: %w", err)
