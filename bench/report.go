@@ -218,6 +218,9 @@ const notes = `## How to read this
   traced drops, sorting, and writing the NDJSON line or drawing the frame,
   plus what happens between refreshes (draining samples every 100 ms, the
   Go runtime). Kernel time spent for skbtop (the rtnetlink dump) counts.
+  skbtop watches every namespace here, so drops made elsewhere on the host
+  during a trial (other programs' tests, say) are sites too: more than 2000
+  in the "sites listed" column, and more CPU in that trial.
   When this scenario was added (about 80 ms headless and 90 ms in the live
   view, against a target of 20 ms), a perf profile of the headless skbtop
   put about a third of it in ` + "`drops.Reconcile`" + `, which walks every site
