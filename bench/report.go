@@ -120,24 +120,30 @@ func scaleSection(s *scaleResult) string {
 	n := scaleRefreshes(s)
 	fmt.Fprintf(&b, "- skbtop watches every namespace (no `--netns`) with `--interval %s`; CPU per refresh is utime+stime over %d refreshes divided by %d (headless: %d NDJSON lines, timed from just after the line before them; live view: %s after it first listed every interface), so ±%.1f ms from the 10 ms ticks\n",
 		s.Interval, n, n, n, time.Duration(n)*s.Interval, 10/float64(max(1, n)))
-	fmt.Fprintf(&b, "- trials: %d per configuration, interleaved; cells are median (min–max) over trials, key to screen over every press of every trial\n\n", s.Trials)
+	fmt.Fprintf(&b, "- trials: %d per configuration, interleaved; cells are median (min–max) over the trials that succeeded and were not crowded (below), key to screen over every press of those trials\n\n", s.Trials)
 	b.WriteString("| configuration | CPU ms/refresh | sites listed | peak RSS MiB | first snapshot s | every interface listed s | key to screen ms |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	var crowded []string
 	for _, name := range []string{scaleHeadless, scaleTUI} {
-		var cpu, sites, rss, ready, all, lat []float64
 		skip, errs := "", 0
 		for _, r := range s.Runs {
-			if r.Config != name {
-				continue
-			}
-			if r.Skipped != "" {
+			switch {
+			case r.Config != name:
+			case r.Skipped != "":
 				skip = r.Skipped
-				continue
-			}
-			if r.Err != nil {
+			case r.Err != nil:
 				errs++
-				continue
+			case s.crowded(r):
+				crowded = append(crowded, fmt.Sprintf("%s trial %d (%d sites, %.0f ms per refresh)", name, r.Trial, r.Sites, r.perRefresh()))
 			}
+		}
+		runs := s.measured(name)
+		if skip != "" && len(runs) == 0 {
+			fmt.Fprintf(&b, "| %s | skipped: %s ||||||\n", name, strings.TrimPrefix(skip, errSkip.Error()+": "))
+			continue
+		}
+		var cpu, sites, rss, ready, all, lat []float64
+		for _, r := range runs {
 			cpu = append(cpu, r.perRefresh())
 			sites = append(sites, float64(r.Sites))
 			if r.RSS > 0 {
@@ -147,10 +153,6 @@ func scaleSection(s *scaleResult) string {
 			all = append(all, r.AllShown.Seconds())
 			lat = append(lat, millis(r.Latency)...)
 		}
-		if skip != "" && len(cpu) == 0 {
-			fmt.Fprintf(&b, "| %s | skipped: %s ||||||\n", name, strings.TrimPrefix(skip, errSkip.Error()+": "))
-			continue
-		}
 		if errs > 0 {
 			name += fmt.Sprintf(" (%d runs failed)", errs)
 		}
@@ -159,6 +161,10 @@ func scaleSection(s *scaleResult) string {
 			summarize(ready).format("%.3f"), summarize(all).format("%.2f"), summarize(lat).format("%.0f"))
 	}
 	b.WriteString("\n")
+	if len(crowded) > 0 {
+		fmt.Fprintf(&b, "Left out as crowded, because drops elsewhere on the host added more than 5%% to the %d sites of the fleet: %s.\n\n",
+			s.Interfaces, strings.Join(crowded, "; "))
+	}
 	return b.String()
 }
 
@@ -332,11 +338,9 @@ func scaleTargets(s *scaleResult, verdict func(bool) string) string {
 	var lat []float64
 	for _, name := range []string{scaleHeadless, scaleTUI} {
 		var xs []float64
-		for _, r := range s.Runs {
-			if r.Config == name && r.Err == nil && r.Skipped == "" {
-				xs = append(xs, r.perRefresh())
-				lat = append(lat, millis(r.Latency)...)
-			}
+		for _, r := range s.measured(name) {
+			xs = append(xs, r.perRefresh())
+			lat = append(lat, millis(r.Latency)...)
 		}
 		cpus[name] = summarize(xs)
 	}
@@ -350,7 +354,7 @@ func scaleTargets(s *scaleResult, verdict func(bool) string) string {
 		fmt.Fprintf(&b, "- refresh CPU <= %.0f ms with %d interfaces: %s — at most %.1f ms headless (median %.1f ms); the live view did not run\n",
 			budget, s.Interfaces, verdict(head.Max <= budget), head.Max, head.Median)
 	default:
-		fmt.Fprintf(&b, "- refresh CPU <= %.0f ms with %d interfaces: not measured — no run succeeded (see the scale table)\n", budget, s.Interfaces)
+		fmt.Fprintf(&b, "- refresh CPU <= %.0f ms with %d interfaces: not measured — no run succeeded uncrowded (see the scale table)\n", budget, s.Interfaces)
 	}
 	keyMs := float64(keyBudget) / float64(time.Millisecond)
 	if l := summarize(lat); l.valid {

@@ -65,6 +65,27 @@ type scaleResult struct {
 	Runs                   []scaleRun
 }
 
+// crowded says whether drops made elsewhere on the host during the run
+// added more than 5% (at least 20) sites to the fleet's: the trial then
+// measured a bigger load than the scenario's, and is listed but left out of
+// the figures. (Sites stay listed once seen, so the last count holds every
+// site of the trial.)
+func (s *scaleResult) crowded(r scaleRun) bool {
+	return r.Sites > s.Interfaces+max(20, s.Interfaces/20)
+}
+
+// measured returns the runs of config whose figures count: successful and
+// not crowded.
+func (s *scaleResult) measured(config string) []scaleRun {
+	var out []scaleRun
+	for _, r := range s.Runs {
+		if r.Config == config && r.Err == nil && r.Skipped == "" && !s.crowded(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 const (
 	scaleHeadless = "skbtop --json"
 	scaleTUI      = "skbtop TUI (tmux 120x40)"
