@@ -120,6 +120,10 @@ func scaleSection(s *scaleResult) string {
 	n := scaleRefreshes(s)
 	fmt.Fprintf(&b, "- skbtop watches every namespace (no `--netns`) with `--interval %s`; CPU per refresh is utime+stime over %d refreshes divided by %d (headless: %d NDJSON lines, timed from just after the line before them; live view: %s after it first listed every interface), so ±%.1f ms from the 10 ms ticks\n",
 		s.Interval, n, n, n, time.Duration(n)*s.Interval, 10/float64(max(1, n)))
+	if s.LoadBefore != "" && s.LoadAfter != "" {
+		fmt.Fprintf(&b, "- host load: 1-minute load average %s when the scenario started, %s when it ended (%d cores): more than the scenario's own load slows wall-clock figures (setup, first snapshot, key to screen) more than CPU per refresh\n",
+			s.LoadBefore, s.LoadAfter, runtime.NumCPU())
+	}
 	fmt.Fprintf(&b, "- trials: %d per configuration, interleaved; cells are median (min–max) over the trials that succeeded and were not crowded (below), key to screen over every press of those trials\n\n", s.Trials)
 	b.WriteString("| configuration | CPU ms/refresh | sites listed | peak RSS MiB | first snapshot s | every interface listed s | key to screen ms |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -63,6 +64,10 @@ type scaleResult struct {
 	Interval               time.Duration
 	Trials                 int
 	Runs                   []scaleRun
+	// LoadBefore and LoadAfter are the host's 1-minute load averages
+	// when the scenario started and ended ("" when unreadable): wall-clock
+	// figures mean little on a busy machine.
+	LoadBefore, LoadAfter string
 }
 
 // crowded says whether drops made elsewhere on the host during the run
@@ -105,6 +110,8 @@ func runScale(ctx context.Context, out io.Writer, bin, dir string, sc scaleConfi
 	res = &scaleResult{Namespaces: sc.Namespaces, Interfaces: 2 * sc.Namespaces, Rate: 2 * sc.Namespaces * sc.PerInterface,
 		Interval: scaleInterval, Trials: sc.Trials}
 	fmt.Fprintf(out, "== scale: %d namespaces, %d veth interfaces with drops\n", res.Namespaces, res.Interfaces)
+	res.LoadBefore = loadAverage()
+	defer func() { res.LoadAfter = loadAverage() }()
 	start := time.Now()
 	fleet, err := netlab.NewFleet(sc.Namespaces)
 	if err != nil {
@@ -426,6 +433,18 @@ func checkNoNamespaces(prefix string) error {
 		return fmt.Errorf("ip netns list still shows %d namespaces of the fleet (%s...)", len(left), left[0])
 	}
 	return nil
+}
+
+// loadAverage is the host's 1-minute load average, "" when unreadable.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }
 
 func firstLine(s string) string {
