@@ -121,7 +121,7 @@ func scaleSection(s *scaleResult) string {
 	fmt.Fprintf(&b, "- skbtop watches every namespace (no `--netns`) with `--interval %s`; CPU per refresh is utime+stime over %d refreshes divided by %d (headless: %d NDJSON lines, timed from just after the line before them; live view: %s after it first listed every interface), so ±%.1f ms from the 10 ms ticks\n",
 		s.Interval, n, n, n, time.Duration(n)*s.Interval, 10/float64(max(1, n)))
 	if s.LoadBefore != "" && s.LoadAfter != "" {
-		fmt.Fprintf(&b, "- host load: 1-minute load average %s when the scenario started, %s when it ended (%d cores): more than the scenario's own load slows wall-clock figures (setup, first snapshot, key to screen) more than CPU per refresh\n",
+		fmt.Fprintf(&b, "- host load: 1-minute load average %s when the scenario started, %s when it ended, on %d cores; other work on the machine slows the wall-clock figures (setup, first snapshot, key to screen) most, CPU per refresh somewhat\n",
 			s.LoadBefore, s.LoadAfter, runtime.NumCPU())
 	}
 	fmt.Fprintf(&b, "- trials: %d per configuration, interleaved; cells are median (min–max) over the trials that succeeded and were not crowded (below), key to screen over every press of those trials\n\n", s.Trials)
@@ -231,8 +231,9 @@ const notes = `## How to read this
   skbtop watches every namespace here, so drops made elsewhere on the host
   during a trial (other programs' tests, say) are sites too: more than 2000
   in the "sites listed" column, and more CPU in that trial.
-  When this scenario was added (about 80 ms headless and 90 ms in the live
-  view, against a target of 20 ms), a perf profile of the headless skbtop
+  When this scenario was added (on a quiet host, load average under 1:
+  about 80 ms headless and 90 ms in the live view, against a target of
+  20 ms), a perf profile of the headless skbtop
   put about a third of it in ` + "`drops.Reconcile`" + `, which walks every site
   for every interface (some 3000 interfaces x 2000 sites, twice a refresh);
   a third in the rtnetlink dump of the host namespace's 1000 veth ends,
