@@ -2,11 +2,14 @@
 // today (bpftrace, perf) on the same drop flood, inside network namespaces of
 // its own: whether the counts are exact, what each tool adds to the cost of
 // a drop, and what the monitor itself costs in CPU, memory, start-up time
-// and terminal output. Configurations are interleaved and repeated; the
-// medians and spreads go to BENCHMARKS.md.
+// and terminal output; and, in the scale scenario, what a refresh costs
+// when a thousand namespaces each have a veth that drops. Configurations
+// are interleaved and repeated; the medians and spreads go to
+// BENCHMARKS.md.
 //
-//	go run ./bench            # as root; full run, about 8 minutes on 2 cores
-//	go run ./bench -smoke     # a few seconds; fails if skbtop miscounts
+//	go run ./bench             # as root; full run, about 11 minutes on 2 cores
+//	go run ./bench -smoke      # under a minute; fails if skbtop miscounts
+//	go run ./bench -only scale # one scenario, merged into BENCHMARKS.md
 //
 // It needs root, iproute2 and nftables; bpftrace, perf and tmux are used when
 // installed.
@@ -51,6 +54,7 @@ type options struct {
 	rates     []int
 	endurance uint64
 	keyPasses int
+	scale     scaleConfig
 	only      string
 }
 
@@ -87,7 +91,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.rateDur, "rate-duration", 5*time.Second, "length of each fixed-rate load")
 	fs.Uint64Var(&o.endurance, "endurance", 10_000_000, "drops in the one long closed-loop run for exactness (0: skip)")
 	fs.IntVar(&o.keyPasses, "key-passes", 3, "passes over every distinct key in the cardinality scenario")
-	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (flood,udp,rates,keys,endurance); all when empty")
+	fs.IntVar(&o.scale.Namespaces, "scale-namespaces", 1000, "namespaces, each with a veth pair, in the scale scenario")
+	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (flood,udp,rates,keys,endurance,scale), all when empty; their sections replace those of an existing report")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -95,6 +100,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	o.rates = []int{1000, 10000, 100000}
+	o.scale.PerInterface, o.scale.Refreshes, o.scale.Probes = 2, 10, 8
 	if o.smoke {
 		o.trials = 1
 		o.flood = 1500 * time.Millisecond
@@ -102,10 +108,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		o.rates = []int{1000}
 		o.endurance = 0
 		o.keyPasses = 1
+		// A tenth of the fleet and short windows: checks that skbtop
+		// lists every interface of many namespaces more than what it
+		// costs.
+		o.scale.Namespaces = min(o.scale.Namespaces, 100)
+		o.scale.Refreshes, o.scale.Probes = 3, 3
 	}
 	if o.trials < 1 {
 		return fmt.Errorf("-trials must be at least 1, got %d", o.trials)
 	}
+	if o.scale.Namespaces < 1 || o.scale.Namespaces > netlab.MaxFleet {
+		return fmt.Errorf("-scale-namespaces must be between 1 and %d, got %d", netlab.MaxFleet, o.scale.Namespaces)
+	}
+	o.scale.Trials = o.trials
 	if os.Geteuid() != 0 {
 		return errors.New("needs root: it creates network namespaces and loads BPF programs")
 	}
@@ -237,18 +252,40 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
+	var scale *scaleResult
+	var scaleErr error
+	if want("scale") {
+		// A fleet that cannot be built or torn down fails the run, but
+		// the other scenarios' results are still written.
+		scale, scaleErr = runScale(ctx, stdout, bin, dir, o.scale)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if scaleErr != nil {
+			fmt.Fprintf(stdout, "   error: %v\n", scaleErr)
+		}
+	}
 	elapsed := time.Since(begin)
 
-	report := writeReport(results, scenarios, o, elapsed, args)
+	report := writeReport(results, scenarios, scale, o, elapsed, args)
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, report)
 	if !o.smoke && o.out != "" {
+		if o.only != "" {
+			old, err := os.ReadFile(o.out)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			if len(old) > 0 {
+				report = mergeReport(string(old), report)
+			}
+		}
 		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "\nwrote %s\n", o.out)
 	}
-	return checkExact(results)
+	return errors.Join(checkExact(results), scaleErr, checkScale(scale))
 }
 
 // checkExact fails when any skbtop run miscounted.
@@ -262,6 +299,22 @@ func checkExact(results []result) error {
 		if strings.HasPrefix(r.Config, "skbtop --json") && r.Skipped == "" && r.countError() != 0 {
 			errs = append(errs, fmt.Errorf("%s, trial %d: skbtop counted %d drops, the kernel's counters %d",
 				r.Scenario, r.Trial, r.Obs.Counted, r.Truth))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkScale fails when a scale run failed (skbtop did not list every
+// interface of the fleet, or stopped). Its figures are reported, not
+// checked: they are what this machine measured.
+func checkScale(s *scaleResult) error {
+	if s == nil {
+		return nil
+	}
+	var errs []error
+	for _, r := range s.Runs {
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("scale, %s, trial %d: %w", r.Config, r.Trial, r.Err))
 		}
 	}
 	return errors.Join(errs...)

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -62,7 +63,8 @@ type monitor interface {
 type config struct {
 	Name string
 	// Start starts the monitor for a load in the namespace at netnsPath
-	// whose drops have the given reasons; nil for the baseline.
+	// ("": every namespace) whose drops have the given reasons; nil for the
+	// baseline.
 	Start func(ctx context.Context, netnsPath string, reasons reasonSet) (monitor, error)
 }
 
@@ -74,6 +76,7 @@ type reasonSet map[string]bool
 // headless runs `skbtop --json --netns PATH` and reads its NDJSON.
 type headless struct {
 	cmd   *exec.Cmd
+	start time.Time
 	ready time.Duration
 	lines chan drops.Snapshot
 	done  chan error
@@ -83,8 +86,11 @@ type headless struct {
 
 func startHeadless(bin string, extra ...string) func(ctx context.Context, netnsPath string, _ reasonSet) (monitor, error) {
 	return func(ctx context.Context, netnsPath string, _ reasonSet) (monitor, error) {
-		args := append([]string{"--json", "--netns", netnsPath}, extra...)
-		cmd := exec.Command(bin, args...)
+		args := []string{"--json"}
+		if netnsPath != "" {
+			args = append(args, "--netns", netnsPath)
+		}
+		cmd := exec.Command(bin, append(args, extra...)...)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			return nil, err
@@ -93,6 +99,7 @@ func startHeadless(bin string, extra ...string) func(ctx context.Context, netnsP
 		cmd.Stderr = &stderr
 		h := &headless{cmd: cmd, lines: make(chan drops.Snapshot, 64), done: make(chan error, 1)}
 		start := time.Now()
+		h.start = start
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("start skbtop: %w", err)
 		}
@@ -168,6 +175,23 @@ func (h *headless) Settle(ctx context.Context, end time.Time) error {
 	}
 }
 
+// next waits for the next NDJSON line and returns it with the time it was
+// read.
+func (h *headless) next(ctx context.Context, timeout time.Duration) (drops.Snapshot, time.Time, error) {
+	select {
+	case s, ok := <-h.lines:
+		if !ok {
+			return s, time.Time{}, errors.New("skbtop stopped writing snapshots")
+		}
+		h.last = s
+		return s, time.Now(), nil
+	case <-time.After(timeout):
+		return drops.Snapshot{}, time.Time{}, fmt.Errorf("no skbtop snapshot within %s", timeout)
+	case <-ctx.Done():
+		return drops.Snapshot{}, time.Time{}, ctx.Err()
+	}
+}
+
 func (h *headless) kill() {
 	h.cmd.Process.Kill()
 	<-h.done
@@ -204,19 +228,23 @@ func isSignalExit(err error) bool {
 
 // --- skbtop TUI in tmux ---
 
+// tuiSeq numbers the tmux servers of the TUI runs.
+var tuiSeq atomic.Uint32
+
 // tui runs `skbtop --netns PATH` in a detached tmux pane of 120x40 under
 // script(1), whose typescript holds every byte written to the terminal.
 type tui struct {
 	socket, session string
 	typescript      string
 	pid             int
+	start           time.Time
 	ready           time.Duration
 	steadyFrom      time.Time
 	steadySize      int64
 	bps             float64
 }
 
-func startTUI(bin, dir string) func(ctx context.Context, netnsPath string, _ reasonSet) (monitor, error) {
+func startTUI(bin, dir string, extra ...string) func(ctx context.Context, netnsPath string, _ reasonSet) (monitor, error) {
 	return func(ctx context.Context, netnsPath string, _ reasonSet) (monitor, error) {
 		if _, err := exec.LookPath("tmux"); err != nil {
 			return nil, fmt.Errorf("%w: tmux is not installed", errSkip)
@@ -225,20 +253,29 @@ func startTUI(bin, dir string) func(ctx context.Context, netnsPath string, _ rea
 			return nil, fmt.Errorf("%w: script(1) is not installed", errSkip)
 		}
 		u := &tui{
-			socket:     fmt.Sprintf("skbtop-bench-%d", os.Getpid()),
+			// A server of its own each time: one just killed can still
+			// hold its socket when the next run starts right after it.
+			socket:     fmt.Sprintf("skbtop-bench-%d-%d", os.Getpid(), tuiSeq.Add(1)),
 			session:    "tui",
 			typescript: filepath.Join(dir, "tui.typescript"),
 		}
 		os.Remove(u.typescript)
-		inner := fmt.Sprintf("exec %s --netns %s", bin, netnsPath)
+		inner := "exec " + bin
+		if netnsPath != "" {
+			inner += " --netns " + netnsPath
+		}
+		if len(extra) > 0 {
+			inner += " " + strings.Join(extra, " ")
+		}
 		start := time.Now()
-		err := exec.Command("tmux", "-L", u.socket, "new-session", "-d", "-x", "120", "-y", "40", "-s", u.session,
-			"script", "-qfec", inner, u.typescript).Run()
+		u.start = start
+		out, err := exec.Command("tmux", "-L", u.socket, "new-session", "-d", "-x", "120", "-y", "40", "-s", u.session,
+			"script", "-qfec", inner, u.typescript).CombinedOutput()
 		if err != nil {
-			return nil, fmt.Errorf("tmux new-session: %w", err)
+			return nil, fmt.Errorf("tmux new-session: %w: %s", err, strings.TrimSpace(string(out)))
 		}
 		// The pane runs script, script runs skbtop.
-		out, err := exec.Command("tmux", "-L", u.socket, "list-panes", "-t", u.session, "-F", "#{pane_pid}").Output()
+		out, err = exec.Command("tmux", "-L", u.socket, "list-panes", "-t", u.session, "-F", "#{pane_pid}").Output()
 		if err != nil {
 			u.kill()
 			return nil, fmt.Errorf("tmux list-panes: %w", err)
@@ -319,6 +356,24 @@ func (u *tui) Settle(_ context.Context, end time.Time) error {
 	}
 	if dt := time.Since(u.steadyFrom).Seconds(); dt > 0 {
 		u.bps = float64(fi.Size()-u.steadySize) / dt
+	}
+	return nil
+}
+
+// capture returns the pane's text, without colours.
+func (u *tui) capture() (string, error) {
+	out, err := exec.Command("tmux", "-L", u.socket, "capture-pane", "-p", "-t", u.session).Output()
+	if err != nil {
+		return "", fmt.Errorf("tmux capture-pane: %w", err)
+	}
+	return string(out), nil
+}
+
+// sendKeys types keys (tmux key names) into the pane.
+func (u *tui) sendKeys(keys ...string) error {
+	args := append([]string{"-L", u.socket, "send-keys", "-t", u.session}, keys...)
+	if err := exec.Command("tmux", args...).Run(); err != nil {
+		return fmt.Errorf("tmux send-keys: %w", err)
 	}
 	return nil
 }
