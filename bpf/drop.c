@@ -205,9 +205,36 @@ static __always_inline __u64 netns_cookie(struct net *net)
 	return 0;
 }
 
+// overflow_devices counts, per interface, the drops that found the counts
+// map full, so that an interface's reconciliation can say how many of its
+// drops went to [map full] rather than calling them unexplained. Only the
+// overflow path touches it; several CPUs may overflow on one interface at
+// once, hence atomic adds. Cumulative: user space never deletes from it.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct dev_key);
+	__type(value, struct value);
+} overflow_devices SEC(".maps");
+
+static __always_inline void overflow_device(struct dev_key *dk, __u32 len)
+{
+	struct value *v = bpf_map_lookup_elem(&overflow_devices, dk);
+	if (!v) {
+		struct value init = {};
+		bpf_map_update_elem(&overflow_devices, dk, &init, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&overflow_devices, dk);
+		if (!v)
+			return;
+	}
+	__sync_fetch_and_add(&v->packets, 1);
+	__sync_fetch_and_add(&v->bytes, len);
+}
+
 // count adds one drop of len bytes to key k in counts (counts0 or counts1)
-// and returns whether the drop added the key. A drop that finds the map
-// full is counted in st's overflow counters instead.
+// and returns 1 when the drop added the key, 0 when it found it, and -1
+// when the map was full: the drop is then counted in st's overflow counters
+// instead.
 static __always_inline int count(void *counts, struct cpu_state *st,
 				 struct key *k, __u32 len)
 {
@@ -239,7 +266,7 @@ static __always_inline int count(void *counts, struct cpu_state *st,
 	// the key's bucket.
 	st->overflow_packets++;
 	st->overflow_bytes += len;
-	return 0;
+	return -1;
 }
 
 static __always_inline void sample(struct cpu_state *st, struct sk_buff *skb,
@@ -362,7 +389,15 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
 		added = count(&counts1, st, &k, len);
 	else
 		added = count(&counts0, st, &k, len);
-	if (added && dev) {
+	if (added < 0 && dev) {
+		struct dev_key dk = {
+			.netns_cookie = cookie,
+			.netns = netns,
+			.ifindex = ifindex,
+		};
+		overflow_device(&dk, len);
+	}
+	if (added > 0 && dev) {
 		// Once per key and read interval: user space reads the name the
 		// interface had when its key was added.
 		struct dev_key dk = {

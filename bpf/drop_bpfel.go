@@ -75,16 +75,17 @@ type DropValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	DropMapCounts0      = "counts0"
-	DropMapCounts1      = "counts1"
-	DropMapDevices      = "devices"
-	DropMapSamples      = "samples"
-	DropMapState        = "state"
-	DropProgOnKfreeSkb  = "on_kfree_skb"
-	DropVarActiveCounts = "active_counts"
-	DropVarFilterNetns  = "filter_netns"
-	DropVarSampleLimit  = "sample_limit"
-	DropVarUnusedEvent  = "unused_event"
+	DropMapCounts0         = "counts0"
+	DropMapCounts1         = "counts1"
+	DropMapDevices         = "devices"
+	DropMapOverflowDevices = "overflow_devices"
+	DropMapSamples         = "samples"
+	DropMapState           = "state"
+	DropProgOnKfreeSkb     = "on_kfree_skb"
+	DropVarActiveCounts    = "active_counts"
+	DropVarFilterNetns     = "filter_netns"
+	DropVarSampleLimit     = "sample_limit"
+	DropVarUnusedEvent     = "unused_event"
 )
 
 // LoadDrop returns the embedded CollectionSpec for Drop.
@@ -136,11 +137,12 @@ type DropProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DropMapSpecs struct {
-	Counts0 *ebpf.MapSpec `ebpf:"counts0"`
-	Counts1 *ebpf.MapSpec `ebpf:"counts1"`
-	Devices *ebpf.MapSpec `ebpf:"devices"`
-	Samples *ebpf.MapSpec `ebpf:"samples"`
-	State   *ebpf.MapSpec `ebpf:"state"`
+	Counts0         *ebpf.MapSpec `ebpf:"counts0"`
+	Counts1         *ebpf.MapSpec `ebpf:"counts1"`
+	Devices         *ebpf.MapSpec `ebpf:"devices"`
+	OverflowDevices *ebpf.MapSpec `ebpf:"overflow_devices"`
+	Samples         *ebpf.MapSpec `ebpf:"samples"`
+	State           *ebpf.MapSpec `ebpf:"state"`
 }
 
 // DropVariableSpecs contains global variables before they are loaded into the kernel.
@@ -173,11 +175,12 @@ func (o *DropObjects) Close() error {
 //
 // It can be passed to LoadDropObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DropMaps struct {
-	Counts0 *ebpf.Map `ebpf:"counts0"`
-	Counts1 *ebpf.Map `ebpf:"counts1"`
-	Devices *ebpf.Map `ebpf:"devices"`
-	Samples *ebpf.Map `ebpf:"samples"`
-	State   *ebpf.Map `ebpf:"state"`
+	Counts0         *ebpf.Map `ebpf:"counts0"`
+	Counts1         *ebpf.Map `ebpf:"counts1"`
+	Devices         *ebpf.Map `ebpf:"devices"`
+	OverflowDevices *ebpf.Map `ebpf:"overflow_devices"`
+	Samples         *ebpf.Map `ebpf:"samples"`
+	State           *ebpf.Map `ebpf:"state"`
 }
 
 func (m *DropMaps) Close() error {
@@ -185,6 +188,7 @@ func (m *DropMaps) Close() error {
 		m.Counts0,
 		m.Counts1,
 		m.Devices,
+		m.OverflowDevices,
 		m.Samples,
 		m.State,
 	)

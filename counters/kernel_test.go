@@ -299,3 +299,61 @@ func TestKernelOtherhost(t *testing.T) {
 		t.Errorf("reconciliation explained %d elsewhere %d, want %d and 0", rc.Explained, rc.Elsewhere, n)
 	}
 }
+
+// TestKernelMapFullReconciled fills a 64-key map in one interval with
+// frames of 200 ethertypes nothing handles, each its own key: the veth's
+// rx_dropped counts all 200, the keys explain 64 at most, and the rest went
+// to [map full] on that interface. The reconciliation must say so instead
+// of calling them unexplained.
+func TestKernelMapFullReconciled(t *testing.T) {
+	const n, maxKeys = 200, 64
+	l := kerneltest.NewLink(t)
+	r := openReader(t, l)
+	tr, err := tracer.Open(tracer.Config{Netns: l.Receiver.Inode, MaxKeys: maxKeys})
+	if err != nil {
+		kerneltest.SkipOrFail(t, "cannot load the BPF program here: %v", err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	reasons, err := symbols.LoadReasons()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kallsyms, err := symbols.OpenKallsyms("/proc/kallsyms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agg := drops.NewAggregator(drops.Config{Resolver: symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons},
+		Home: drops.NamespaceID{Inode: l.Receiver.Inode}})
+	read := func() {
+		rd, err := tr.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd.Links = links(t, r)
+		agg.Update(rd)
+	}
+	read()
+	// 0x88b5 and up: local experimental and unassigned ethertypes.
+	for i := range n {
+		if err := l.SendFrames(uint16(0x9000+i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read()
+	snap := agg.Snapshot()
+	ifc := iface(t, snap.Interfaces, l.ReceiverIndex)
+	rc := ifc.Reconciliation
+	if got := ifc.Delta.Get(drops.RxDropped); got != n {
+		t.Fatalf("rx_dropped delta = %d, want %d", got, n)
+	}
+	if rc.Traced+rc.MapFull != n || rc.MapFull < n-maxKeys || rc.MapFull != ifc.MapFull {
+		t.Errorf("traced at sites %d + map full %d (interface %d), want %d in all, at least %d map full",
+			rc.Traced, rc.MapFull, ifc.MapFull, n, n-maxKeys)
+	}
+	if rc.Unexplained != 0 || rc.Explained != rc.Traced {
+		t.Errorf("reconciliation %+v: want nothing unexplained, everything at sites explained", rc)
+	}
+	if snap.Totals.KeysOverflowed != rc.MapFull || snap.Totals.Drops != n {
+		t.Errorf("totals: %d overflowed, %d drops; want %d and %d", snap.Totals.KeysOverflowed, snap.Totals.Drops, rc.MapFull, n)
+	}
+}

@@ -80,6 +80,10 @@ type Aggregator struct {
 	health healthMeters
 	keys   [2]uint32 // Health.Keys, Health.MaxKeys
 
+	// overflowed counts per interface the drops that found the kernel
+	// map full.
+	overflowed map[ifaceID]*meter
+
 	links     map[linkID]*linkState
 	linksRead bool
 	stack     []stackState
@@ -184,6 +188,7 @@ func NewAggregator(cfg Config) *Aggregator {
 		sites:      map[siteKey]*siteState{},
 		live:       map[Key]*siteState{},
 		links:      map[linkID]*linkState{},
+		overflowed: map[ifaceID]*meter{},
 		ifaces:     map[ifaceID]*ifaceLife{},
 		namespaces: map[NamespaceID]*nsLife{},
 		newest:     map[uint32]uint64{},
@@ -228,6 +233,7 @@ func (a *Aggregator) Update(r Reading) {
 		a.settle(m, r.Time)
 	})
 	a.keys = [2]uint32{r.Health.Keys, r.Health.MaxKeys}
+	a.updateOverflowed(r, first)
 	if r.Stack != nil {
 		a.updateStack(r)
 	}
@@ -387,6 +393,38 @@ func (a *Aggregator) updateSites(r Reading, first bool) {
 	}
 }
 
+// updateOverflowed follows each interface's drops that found the map full.
+// An interface the kernel's list no longer has (it holds the 4096 latest)
+// keeps its count.
+func (a *Aggregator) updateOverflowed(r Reading, first bool) {
+	for _, c := range r.OverflowDevices {
+		id := ifaceID{c.NetnsCookie, c.Netns, c.Ifindex}
+		m := a.overflowed[id]
+		switch {
+		case m == nil && first:
+			b := baseline(c.Packets, r.Time)
+			a.overflowed[id] = &b
+			continue
+		case m == nil:
+			f := fresh(a.last)
+			m = &f
+			a.overflowed[id] = m
+		}
+		m.add(c.Packets)
+	}
+	if first {
+		return
+	}
+	for id, m := range a.overflowed {
+		a.settle(m, r.Time)
+		if m.delta == 0 && m.rate == 0 && !slices.ContainsFunc(r.OverflowDevices, func(c Count) bool {
+			return (ifaceID{c.NetnsCookie, c.Netns, c.Ifindex}) == id
+		}) {
+			delete(a.overflowed, id)
+		}
+	}
+}
+
 func (a *Aggregator) updateLinks(r Reading) {
 	a.linksRead = true
 	home := a.home
@@ -487,6 +525,9 @@ func (a *Aggregator) Reset() {
 	for i := range a.stack {
 		a.stack[i].m.reset()
 	}
+	for _, m := range a.overflowed {
+		m.reset()
+	}
 	a.dirty = true
 }
 
@@ -561,7 +602,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.Totals.KeysOverflowed = h.overflowPackets.delta
 	snap.Totals.RecursionMisses = h.recursion.delta
 	snap.Totals.Keys, snap.Totals.MaxKeys = a.keys[0], a.keys[1]
-	snap.Interfaces = a.interfacesLocked()
+	snap.Interfaces = a.overflowedLocked(a.interfacesLocked())
 	snap.StackCounters = a.stackLocked()
 	snap.Recount()
 	a.cache, a.dirty = snap, false
@@ -596,6 +637,30 @@ func (a *Aggregator) interfacesLocked() []Interface {
 		return cmp.Or(cmp.Compare(x.Ifindex, y.Ifindex), cmp.Compare(x.Name, y.Name))
 	})
 	return out
+}
+
+// overflowedLocked sets each interface's drops that found the kernel map
+// full, adding rows for interfaces it does not list.
+func (a *Aggregator) overflowedLocked(ifaces []Interface) []Interface {
+	for id, m := range a.overflowed {
+		if m.delta == 0 {
+			continue
+		}
+		i := slices.IndexFunc(ifaces, func(ifc Interface) bool {
+			return ifc.Ifindex == id.ifindex && ifc.Netns == id.netns && ifc.NetnsCookie == id.cookie
+		})
+		if i < 0 {
+			ifc := Interface{Ifindex: id.ifindex, Netns: id.netns, NetnsCookie: id.cookie, Name: fmt.Sprintf("if%d", id.ifindex)}
+			if life := a.ifaces[id]; life != nil && life.name != "" {
+				ifc.Name = life.name
+			}
+			ifc.Namespace, ifc.Gone = a.namespaceLocked(NamespaceID{id.netns, id.cookie})
+			ifaces = append(ifaces, ifc)
+			i = len(ifaces) - 1
+		}
+		ifaces[i].MapFull = m.delta
+	}
+	return ifaces
 }
 
 // stackLocked returns the protocol counters in the source's order; unless

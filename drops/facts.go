@@ -41,7 +41,7 @@ func OrDash(s string) string {
 // the window or the last interval, and none of its drop or error counters
 // moved. Outputs leave quiet interfaces out and say how many they left.
 func (i Interface) Quiet() bool {
-	if i.TracedDrops != 0 || i.TracedRate != 0 {
+	if i.TracedDrops != 0 || i.TracedRate != 0 || i.MapFull != 0 {
 		return false
 	}
 	if i.Delta == nil {

@@ -105,9 +105,13 @@ type Reconciliation struct {
 	Unexplained uint64 `json:"unexplained"`
 	// Elsewhere counts traced drops at sites that count in no interface
 	// counter.
-	Elsewhere uint64  `json:"elsewhere"`
-	NICRing   uint64  `json:"nic_ring"`
-	Fraction  float64 `json:"fraction"`
+	Elsewhere uint64 `json:"elsewhere"`
+	// MapFull counts the interface's drops that found the kernel map
+	// full: traced, but without a site to say whether they count here.
+	// Unexplained leaves out as many of them as it can.
+	MapFull  uint64  `json:"map_full"`
+	NICRing  uint64  `json:"nic_ring"`
+	Fraction float64 `json:"fraction"`
 	// Counters reconciles each rule's counters on its own.
 	Counters []CounterReconciliation `json:"counters"`
 }
@@ -141,6 +145,7 @@ func Reconcile(ifc Interface, sites []Site) Reconciliation {
 		traced[i] += s.Count
 	}
 	if ifc.Delta == nil {
+		r.MapFull = ifc.MapFull
 		for _, n := range traced {
 			r.Traced += n
 		}
@@ -169,6 +174,10 @@ func Reconcile(ifc Interface, sites []Site) Reconciliation {
 		r.Explained += c.Explained
 		r.Unexplained += c.Unexplained
 	}
+	// Drops with no site may be what was counted: they are not called
+	// unexplained.
+	r.MapFull = ifc.MapFull
+	r.Unexplained -= min(r.MapFull, r.Unexplained)
 	r.NICRing = ifc.Delta.Get(RxMissed) + ifc.Delta.Get(RxFIFO)
 	if r.Counted > 0 {
 		r.Fraction = float64(r.Explained) / float64(r.Counted)

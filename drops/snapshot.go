@@ -152,9 +152,12 @@ type Interface struct {
 	// Namespace names Netns, as Site.Namespace does.
 	Namespace string `json:"namespace,omitempty"`
 	// Gone is as Site.Gone.
-	Gone        bool    `json:"gone,omitempty"`
-	TracedDrops uint64  `json:"traced_drops"`
-	TracedRate  float64 `json:"traced_rate"`
+	Gone        bool   `json:"gone,omitempty"`
+	TracedDrops uint64 `json:"traced_drops"`
+	// MapFull counts the interface's drops that found the kernel map full:
+	// traced, and in the totals under [map full], but with no site.
+	MapFull    uint64  `json:"map_full"`
+	TracedRate float64 `json:"traced_rate"`
 	// Counters are the interface's cumulative kernel counters, nil when
 	// they could not be read.
 	Counters *LinkCounters `json:"counters,omitempty"`
@@ -376,7 +379,7 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 	// A row kept only for traced drops the sites no longer have (a filter
 	// took them out) says nothing.
 	out = slices.DeleteFunc(out, func(i Interface) bool {
-		return i.Counters == nil && i.TracedDrops == 0 && i.TracedRate == 0
+		return i.Counters == nil && i.TracedDrops == 0 && i.TracedRate == 0 && i.MapFull == 0
 	})
 	slices.SortFunc(out, func(a, b Interface) int {
 		return cmp.Or(cmp.Compare(b.TracedDrops, a.TracedDrops), cmp.Compare(a.Name, b.Name),

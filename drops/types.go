@@ -71,7 +71,11 @@ type Reading struct {
 	// kernel map in this read. A retired key that drops again comes back
 	// in Counts counting from zero.
 	Retired []Count
-	Health  Health
+	// OverflowDevices are, per interface (the Key's Netns, NetnsCookie and
+	// Ifindex), the cumulative drops that found the kernel map full: part
+	// of Health's overflow counters.
+	OverflowDevices []Count
+	Health          Health
 	// Devices names the interfaces of Counts' keys that the tracer had not
 	// named before (it reports each name once, or again when it changes).
 	Devices []Device

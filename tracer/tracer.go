@@ -272,12 +272,36 @@ func (t *Tracer) Read() (drops.Reading, error) {
 	if st, err := t.objs.OnKfreeSkb.Stats(); err == nil {
 		r.Health.RecursionMisses = st.RecursionMisses
 	}
+	if err := t.readOverflowDevices(&r); err != nil {
+		return r, err
+	}
 	if err := t.clear(old, t.retiring); err != nil {
 		return r, fmt.Errorf("clear retired drop counts: %w", err)
 	}
 	t.draining = false
 	t.nameDevices(&r)
 	return r, nil
+}
+
+// readOverflowDevices adds to r the cumulative drops of each interface that
+// found the counts map full. The map is small and empty until a map fills,
+// so it is simply iterated.
+func (t *Tracer) readOverflowDevices(r *drops.Reading) error {
+	var (
+		k bpf.DropDevKey
+		v bpf.DropValue
+	)
+	it := t.objs.OverflowDevices.Iterate()
+	for it.Next(&k, &v) {
+		r.OverflowDevices = append(r.OverflowDevices, drops.Count{
+			Key:     drops.Key{Netns: k.Netns, NetnsCookie: k.NetnsCookie, Ifindex: k.Ifindex},
+			Packets: v.Packets, Bytes: v.Bytes,
+		})
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("read drops per interface that found the map full: %w", err)
+	}
+	return nil
 }
 
 // membarrierCmdGlobal is MEMBARRIER_CMD_GLOBAL of linux/membarrier.h, which
