@@ -178,6 +178,10 @@ func writeInterfaces(w io.Writer, ifaces []drops.Interface) {
 		if rc := ifc.Reconciliation; rc.Counted > 0 {
 			explained = fmt.Sprintf("%d (%.0f%%)", rc.Explained, 100*rc.Fraction)
 		}
+		if ifc.MapFull > 0 {
+			// Drops with no site, which may be what was counted.
+			explained += fmt.Sprintf(", %d map full", ifc.MapFull)
+		}
 		fmt.Fprintf(w, "\t%s\n", explained)
 	}
 	if shown > 0 {
