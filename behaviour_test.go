@@ -345,9 +345,13 @@ func TestOnceTable(t *testing.T) {
 		}
 	}
 
-	m = regexp.MustCompile(`^total (\d+) drops, (\d+\.\d)/s; samples lost (\d+), suppressed (\d+); map overflow (\d+); recursion misses (\d+)$`).FindStringSubmatch(next())
+	m = regexp.MustCompile(`^total (\d+) drops, (\d+\.\d)/s; samples lost (\d+), suppressed (\d+); map overflow (\d+); recursion misses (\d+); keys (\d+)/(\d+)$`).FindStringSubmatch(next())
 	if m == nil {
 		fail("no totals line")
+	}
+	// The keys of the last interval, out of the default map size.
+	if m[8] != "16384" {
+		t.Errorf("totals: keys %s/%s, want a map of 16384", m[7], m[8])
 	}
 	if m[1] != strconv.Itoa(udp+frames) || m[3] != "0" || m[5] != "0" {
 		t.Errorf("totals: %d drops, %s samples lost, %s overflowed; want %d, 0, 0", udp+frames, m[3], m[5], udp+frames)

@@ -14,7 +14,8 @@ import (
 )
 
 // runOnce collects for o.duration and prints one report: a table, or with
-// --json one snapshot document (recent samples included).
+// --json one snapshot document (recent samples included). Its rates are
+// over the whole window.
 func runOnce(ctx context.Context, mon *monitor, o options, stdout, stderr io.Writer) error {
 	// The first reading is the baseline the report counts from.
 	if _, err := mon.Snapshot(); err != nil {
@@ -46,7 +47,7 @@ wait:
 	if err != nil {
 		return err
 	}
-	snap = snap.Filtered(o.filter)
+	snap = snap.Filtered(o.filter).WindowRates()
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -134,9 +135,9 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 	if len(s.Sites) == 0 {
 		fmt.Fprintln(tw, "(no drops)\t\t\t\t\t")
 	}
-	fmt.Fprintf(tw, "\ntotal %d drops, %.1f/s; samples lost %d, suppressed %d; map overflow %d; recursion misses %d\n",
+	fmt.Fprintf(tw, "\ntotal %d drops, %.1f/s; samples lost %d, suppressed %d; map overflow %d; recursion misses %d; keys %d/%d\n",
 		s.Totals.Drops, s.Totals.Rate, s.Totals.SamplesLost, s.Totals.SamplesSuppressed,
-		s.Totals.KeysOverflowed, s.Totals.RecursionMisses)
+		s.Totals.KeysOverflowed, s.Totals.RecursionMisses, s.Totals.Keys, s.Totals.MaxKeys)
 	writeInterfaces(tw, s.Interfaces)
 	if len(s.StackCounters) > 0 {
 		fmt.Fprintln(tw, "\nCOUNTER\tCHANGE\tRATE/s\tVALUE")

@@ -273,6 +273,47 @@ func (s Snapshot) Changes() Snapshot {
 	return out
 }
 
+// WindowRates returns a copy of the snapshot whose rates are over the whole
+// window rather than the last interval: what a one-shot report (--once)
+// means by a rate.
+func (s Snapshot) WindowRates() Snapshot {
+	out := s
+	w := s.WindowS
+	per := func(n uint64) float64 {
+		if w <= 0 {
+			return 0
+		}
+		return float64(n) / w
+	}
+	out.IntervalS = w
+	out.Sites = make([]Site, len(s.Sites))
+	for i, site := range s.Sites {
+		site.Rate = per(site.Count)
+		out.Sites[i] = site
+	}
+	out.Interfaces = make([]Interface, len(s.Interfaces))
+	for i, ifc := range s.Interfaces {
+		if ifc.Delta != nil {
+			r := LinkRates{}
+			for f := range NumLinkFields {
+				if ifc.Delta.Has(f) {
+					r.Set(f, per(ifc.Delta.Get(f)))
+				}
+			}
+			ifc.Rates = &r
+		}
+		out.Interfaces[i] = ifc
+	}
+	out.StackCounters = make([]StackCounter, len(s.StackCounters))
+	for i, c := range s.StackCounters {
+		c.Rate = per(c.Delta)
+		out.StackCounters[i] = c
+	}
+	SortSites(out.Sites, ByRate)
+	out.Recount()
+	return out
+}
+
 // active reports whether the interface dropped in the last interval: traced
 // drops, or a drop counter that moved.
 func (i Interface) active() bool {
