@@ -1,8 +1,10 @@
 package counters_test
 
 import (
+	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
@@ -355,5 +357,28 @@ func TestKernelMapFullReconciled(t *testing.T) {
 	}
 	if snap.Totals.KeysOverflowed != rc.MapFull || snap.Totals.Drops != n {
 		t.Errorf("totals: %d overflowed, %d drops; want %d and %d", snap.Totals.KeysOverflowed, snap.Totals.Drops, rc.MapFull, n)
+	}
+}
+
+// TestKernelOpenLeavesNoThreadBehind: opening a reader enters the namespace
+// on a thread of its own; afterwards no thread of the process may still be
+// in it, or the namespace would outlive its deletion.
+func TestKernelOpenLeavesNoThreadBehind(t *testing.T) {
+	l := kerneltest.NewLink(t)
+	for range 8 {
+		openReader(t, l)
+	}
+	own, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/ns/net", os.Getpid()))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("no threads found: %v", err)
+	}
+	for _, task := range tasks {
+		if ns, err := os.Readlink(task); err == nil && ns != own {
+			t.Errorf("%s is in %s, not in the process's %s", task, ns, own)
+		}
 	}
 }

@@ -117,19 +117,35 @@ func openProcFiles() ([]*os.File, error) {
 	return files, nil
 }
 
-// inNetns runs fn on an OS thread that has entered the namespace ns. The
-// thread is never returned to the Go scheduler: it stays locked until its
-// goroutine exits, and the runtime then terminates it instead of reusing a
-// thread in the wrong namespace.
+// inNetns runs fn on an OS thread that has entered the namespace ns, and
+// takes the thread back to its own namespace before it may run anything
+// else. Leaving it to the runtime to end a thread that exits locked is not
+// enough: it cannot end the process's main thread, which it parks instead,
+// and a thread parked in ns would keep ns alive after it is deleted. A
+// thread that cannot go back stays locked, and so is never reused.
 func inNetns(ns *os.File, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		own, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("open own network namespace: %w", err)
+			return
+		}
+		defer own.Close()
 		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("enter network namespace %s: %w", ns.Name(), err)
 			return
 		}
-		errc <- fn()
+		err = fn()
+		if serr := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); serr != nil {
+			errc <- errors.Join(err, fmt.Errorf("leave network namespace %s: %w", ns.Name(), serr))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- err
 	}()
 	return <-errc
 }
