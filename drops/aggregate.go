@@ -122,6 +122,9 @@ type siteState struct {
 	// its interface had.
 	gone   bool
 	ifname string
+	// named holds the parts of the row's names that never change for a
+	// key (function, offset, reason, protocol), made at its first snapshot.
+	named *Site
 }
 
 type healthMeters struct {
@@ -612,9 +615,17 @@ func (a *Aggregator) Snapshot() Snapshot {
 // interfacesLocked returns the home namespace's interfaces whose counters
 // were read, in ifindex order; Recount adds their traced drops.
 func (a *Aggregator) interfacesLocked() []Interface {
+	ids := make([]linkID, 0, len(a.links))
+	for id := range a.links {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(x, y linkID) int {
+		return cmp.Or(cmp.Compare(x.index, y.index), cmp.Compare(x.name, y.name))
+	})
 	out := make([]Interface, 0, len(a.links))
 	home := a.home
-	for id, st := range a.links {
+	for _, id := range ids {
+		st := a.links[id]
 		ifc := Interface{Name: id.name, Ifindex: id.index, Netns: home.Inode, NetnsCookie: home.Cookie,
 			Counters: &LinkCounters{}, Delta: &LinkCounters{}}
 		if st.rated {
@@ -633,9 +644,6 @@ func (a *Aggregator) interfacesLocked() []Interface {
 		}
 		out = append(out, ifc)
 	}
-	slices.SortFunc(out, func(x, y Interface) int {
-		return cmp.Or(cmp.Compare(x.Ifindex, y.Ifindex), cmp.Compare(x.Name, y.Name))
-	})
 	return out
 }
 
@@ -717,27 +725,33 @@ func (a *Aggregator) namespaceLocked(id NamespaceID) (name string, gone bool) {
 // siteLocked names the parts of a row.
 func (a *Aggregator) siteLocked(st *siteState) Site {
 	k := st.key.Key
-	res := a.cfg.Resolver
-	loc, _ := res.Locate(k.Location)
-	s := Site{
-		Function:    loc.Function,
-		Module:      loc.Module,
-		Address:     fmt.Sprintf("0x%x", k.Location),
-		Reason:      res.Reason(k.Reason),
-		ReasonCode:  k.Reason,
-		Ifindex:     k.Ifindex,
-		Netns:       k.Netns,
-		NetnsCookie: k.NetnsCookie,
-		L3:          L3Name(k.L3),
-		L4:          L4Name(k.L4),
-		Gone:        st.gone,
-		Key:         k,
+	if st.named == nil {
+		res := a.cfg.Resolver
+		loc, _ := res.Locate(k.Location)
+		st.named = &Site{
+			Function:    loc.Function,
+			Module:      loc.Module,
+			Address:     fmt.Sprintf("0x%x", k.Location),
+			Reason:      res.Reason(k.Reason),
+			ReasonCode:  k.Reason,
+			Ifindex:     k.Ifindex,
+			Netns:       k.Netns,
+			NetnsCookie: k.NetnsCookie,
+			L3:          L3Name(k.L3),
+			L4:          L4Name(k.L4),
+			Key:         k,
+		}
+		if loc.Function != "" {
+			st.named.Offset = fmt.Sprintf("0x%x", loc.Offset)
+		} else if loc.Module == "" {
+			// Kernel text skbtop could not name yet (a module loaded
+			// since kallsyms was read): try again next time.
+			defer func() { st.named = nil }()
+		}
 	}
+	s := *st.named
 	s.Namespace, s.Gone = a.namespaceLocked(NamespaceID{k.Netns, k.NetnsCookie})
 	s.Gone = s.Gone || st.gone
-	if loc.Function != "" {
-		s.Offset = fmt.Sprintf("0x%x", loc.Offset)
-	}
 	if k.Ifindex != 0 {
 		life := a.ifaces[ifaceID{k.NetnsCookie, k.Netns, k.Ifindex}]
 		if life != nil && !st.gone {

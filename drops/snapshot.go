@@ -422,11 +422,21 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 	out = slices.DeleteFunc(out, func(i Interface) bool {
 		return i.Counters == nil && i.TracedDrops == 0 && i.TracedRate == 0 && i.MapFull == 0
 	})
-	slices.SortFunc(out, func(a, b Interface) int {
+	// Sort a permutation: an Interface is a large struct to move around.
+	order := make([]int, len(out))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int {
+		a, b := &out[i], &out[j]
 		return cmp.Or(cmp.Compare(b.TracedDrops, a.TracedDrops), cmp.Compare(a.Name, b.Name),
-			cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Ifindex, b.Ifindex))
+			cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Ifindex, b.Ifindex), cmp.Compare(a.NetnsCookie, b.NetnsCookie))
 	})
-	return out
+	sorted := make([]Interface, len(out))
+	for k, i := range order {
+		sorted[k] = out[i]
+	}
+	return sorted
 }
 
 // L3Name names a host-order ethertype: IPv4, IPv6, ARP and a few others by
