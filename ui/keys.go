@@ -18,6 +18,7 @@ type keyMap struct {
 	Filter   key.Binding
 	Iface    key.Binding
 	Sort     key.Binding
+	Follow   key.Binding
 	Pause    key.Binding
 	Reset    key.Binding
 	Save     key.Binding
@@ -42,6 +43,7 @@ func newKeyMap() keyMap {
 		Filter:    key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "symbol")),
 		Iface:     key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "iface")),
 		Sort:      key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "sort")),
+		Follow:    key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow site")),
 		Pause:     key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
 		Reset:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "reset")),
 		Save:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save")),
@@ -60,7 +62,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Tab, k.BackTab, k.Enter, k.Back, k.Sort},
+		{k.Tab, k.BackTab, k.Enter, k.Back, k.Sort, k.Follow},
 		{k.Filter, k.Iface, k.Pause, k.Reset, k.Save},
 		{k.Help, k.Quit, k.Interrupt},
 	}

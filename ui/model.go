@@ -79,13 +79,19 @@ type Model struct {
 	order               drops.Order // of the sites pane
 	paused              bool
 
-	mode   mode
-	focus  pane
-	sites  sitesPane
-	ifaces ifacesPane
-	protos protocolsPane
-	detail detailPane
-	picker pickerPane
+	mode mode
+	// helpFrom is the mode the help was opened from, which it returns to.
+	helpFrom mode
+	focus    pane
+	sites    sitesPane
+	ifaces   ifacesPane
+	protos   protocolsPane
+	detail   detailPane
+	picker   pickerPane
+
+	// detailPin says the sites pane's cursor was pinned only for the
+	// detail, to be let go when it closes.
+	detailPin bool
 
 	status      string
 	statusErr   bool
@@ -327,12 +333,12 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		if key.Matches(msg, k.Quit) {
 			return tea.Quit
 		}
-		m.mode = modeNormal
+		m.mode = m.helpFrom
 		return nil
 	case modeDetail:
 		switch {
 		case key.Matches(msg, k.Back, k.Enter):
-			m.mode = modeNormal
+			m.closeDetail()
 			return nil
 		case key.Matches(msg, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom):
 			// Step through the sites without leaving the detail.
@@ -353,7 +359,7 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Quit):
 		return tea.Quit
 	case key.Matches(msg, k.Help):
-		m.mode = modeHelp
+		m.helpFrom, m.mode = m.mode, modeHelp
 	case key.Matches(msg, k.Filter):
 		m.mode = modeFilter
 		m.input.SetValue(m.filter.Symbol)
@@ -364,9 +370,16 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.mode = modePick
 		m.picker.Open(m.filter.Interface)
 	case key.Matches(msg, k.Sort):
+		// The title says the order; the view shows its top.
 		m.order = m.order.Next()
 		m.apply()
-		m.setStatus("sites sorted by "+m.order.String(), false)
+		m.sites.toTop()
+	case key.Matches(msg, k.Follow):
+		if m.sites.pinned && !m.detailPin {
+			m.sites.unpin()
+		} else if m.sites.pinSelected() {
+			m.detailPin = false
+		}
 	case key.Matches(msg, k.Pause):
 		m.paused = !m.paused
 		if !m.paused && m.have {
@@ -395,6 +408,12 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 			if s, ok := m.sites.Selected(); ok {
 				m.detail.Show(s, m.view.Totals)
 				m.mode = modeDetail
+				// While the detail is open the cursor stays on its
+				// site, so that up and down step from there.
+				if !m.sites.pinned {
+					m.sites.pinSelected()
+					m.detailPin = true
+				}
 			}
 		case paneIfaces:
 			if ifc, ok := m.ifaces.Selected(); ok {
@@ -425,6 +444,16 @@ func (m *Model) pane(p pane) paneModel {
 
 func (m *Model) closeInput() {
 	m.mode = modeNormal
+}
+
+// closeDetail goes back to the list, letting go of a pin that was only the
+// detail's.
+func (m *Model) closeDetail() {
+	m.mode = modeNormal
+	if m.detailPin {
+		m.sites.unpin()
+		m.detailPin = false
+	}
 }
 
 // save writes the view on screen, filter applied, to a snapshot file.

@@ -246,17 +246,102 @@ func TestSortOrder(t *testing.T) {
 	}
 }
 
-func TestSelectionFollowsSite(t *testing.T) {
+// TestTopContract: the view shows the top of its order after every
+// refresh and every o; the cursor keeps its row on the screen, not its
+// site, unless f pins it.
+func TestTopContract(t *testing.T) {
 	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
 	hs.tick()
-	hs.press("down") // nf_hook_slow
+	hs.press("down") // nf_hook_slow, row 1
 	snap := fixtureSnapshot()
 	snap.Sites[1].Rate = 9999 // nf_hook_slow moves to the top
 	snap.Recount()
 	hs.src.snap = snap
 	hs.tick()
-	if s, ok := hs.m.sites.Selected(); !ok || s.Function != "nf_hook_slow" {
-		t.Errorf("selection moved to %q, want it to stay on nf_hook_slow", s.Function)
+	if s, ok := hs.m.sites.Selected(); !ok || s.Function != "__udp4_lib_rcv" || hs.m.sites.cursor != 1 {
+		t.Errorf("cursor on row %d, %q; want it to stay on row 1, now __udp4_lib_rcv", hs.m.sites.cursor, s.Function)
+	}
+	if got := siteRows(hs.view(), "__udp4_lib_rcv", "nf_hook_slow"); strings.Join(got, " ") != "nf_hook_slow __udp4_lib_rcv" {
+		t.Errorf("rows %v: the busiest site should be first", got)
+	}
+
+	// A busy site that appears among many quiet ones is on screen at the
+	// top, whatever row the cursor is on.
+	snap = fixtureSnapshot()
+	for i := range 40 {
+		snap.Sites = append(snap.Sites, drops.Site{Function: fmt.Sprintf("quiet_%02d", i), Offset: "0x10", Reason: "NOT_SPECIFIED",
+			Interface: "eth0", L3: "IPv4", L4: "UDP", Count: 40, Rate: 1, Key: drops.Key{Location: uint64(1000 + i)}})
+	}
+	snap.Recount()
+	hs.src.snap = snap
+	hs.tick()
+	hs.press("down", "down", "down")
+	snap.Sites = append(snap.Sites, drops.Site{Function: "flood_rcv", Offset: "0x1", Reason: "NO_SOCKET", Interface: "eth0",
+		L3: "IPv4", L4: "UDP", Count: 100, Rate: 50000, Key: drops.Key{Location: 1}})
+	snap.Recount()
+	hs.src.snap = snap
+	hs.tick()
+	lines := stripLines(hs.view())
+	if !strings.HasPrefix(lines[4], "flood_rcv+0x1") {
+		t.Errorf("the new busiest site should be the first row:\n%s", strings.Join(lines, "\n"))
+	}
+
+	// Scrolled down, o shows the top of the new order, the cursor keeping
+	// its place on the screen.
+	for range 30 {
+		hs.press("down")
+	}
+	if hs.m.sites.offset == 0 {
+		t.Fatal("30 downs did not scroll")
+	}
+	row := hs.m.sites.cursor - hs.m.sites.offset
+	hs.press("o")
+	if hs.m.sites.offset != 0 || hs.m.sites.cursor != row {
+		t.Errorf("after o: offset %d, cursor %d; want the top, the cursor on screen row %d", hs.m.sites.offset, hs.m.sites.cursor, row)
+	}
+	lines = stripLines(hs.view())
+	if !strings.HasPrefix(lines[4], "__udp4_lib_rcv") || !strings.Contains(lines[2], "by total") {
+		t.Errorf("by total, the first row should be the largest count:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// TestFollow: f pins the selected site; the cursor follows it wherever
+// refreshes move it, the status line says so, and f again lets go.
+func TestFollow(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	hs.press("down", "f") // nf_hook_slow
+	if v := hs.view(); !strings.Contains(v, "following nf_hook_slow+0x9c eth0") {
+		t.Errorf("the status line should say which site is followed:\n%s", v)
+	}
+	snap := fixtureSnapshot()
+	snap.Sites[1].Rate = 9999 // nf_hook_slow moves to the top
+	snap.Recount()
+	hs.src.snap = snap
+	hs.tick()
+	if s, ok := hs.m.sites.Selected(); !ok || s.Function != "nf_hook_slow" || hs.m.sites.cursor != 0 {
+		t.Errorf("followed cursor on row %d, %q; want nf_hook_slow on row 0", hs.m.sites.cursor, s.Function)
+	}
+	// Moving the cursor follows the new row.
+	hs.press("down")
+	snap.Sites[0].Rate = 99999
+	snap.Recount()
+	hs.src.snap = snap
+	hs.tick()
+	if s, _ := hs.m.sites.Selected(); s.Function != "__udp4_lib_rcv" {
+		t.Errorf("after down the cursor follows %q, want __udp4_lib_rcv", s.Function)
+	}
+	// A followed site that leaves the view is named still.
+	snap.Sites = snap.Sites[1:]
+	snap.Recount()
+	hs.src.snap = snap
+	hs.tick()
+	if v := hs.view(); !strings.Contains(v, "following __udp4_lib_rcv+0x3f2 veth0 (not in view)") {
+		t.Errorf("status line should say the followed site is gone:\n%s", v)
+	}
+	hs.press("f")
+	if v := hs.view(); strings.Contains(v, "following") || hs.m.sites.pinned {
+		t.Errorf("f again should stop following:\n%s", v)
 	}
 }
 

@@ -33,8 +33,11 @@ func (p *pickerPane) SetInterfaces(ifaces []drops.Interface) {
 }
 
 // Open puts the cursor on current, the interface filtered on now ("" for
-// all).
-func (p *pickerPane) Open(current string) { p.selectID(current) }
+// all). The cursor then stays on its interface across refreshes.
+func (p *pickerPane) Open(current string) {
+	p.selectID(current)
+	p.pinSelected()
+}
 
 // View renders the choices.
 func (p pickerPane) View() string {

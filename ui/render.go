@@ -271,7 +271,28 @@ func (m Model) statusLine() string {
 		}
 		return truncate(m.st.info.Render(m.status), w)
 	}
-	return truncate(m.help.ShortHelpView(m.keys.ShortHelp()), w)
+	keys := m.help.ShortHelpView(m.keys.ShortHelp())
+	if state := m.state(); state != "" {
+		return truncate(m.st.info.Render(state)+"  "+keys, w)
+	}
+	return truncate(keys, w)
+}
+
+// state says what the view is doing that the header and titles do not:
+// the site the cursor follows.
+func (m Model) state() string {
+	if !m.sites.pinned || m.detailPin {
+		return ""
+	}
+	s, ok := m.sites.pinnedSite()
+	label := s.Symbol()
+	if ifc := s.InterfaceLabel(); ifc != "" {
+		label += " " + ifc
+	}
+	if !ok {
+		return "following " + label + " (not in view) · f stops"
+	}
+	return "following " + label + " · f stops"
 }
 
 // legend explains the drop-site columns on the help screen; the notes of

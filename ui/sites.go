@@ -17,6 +17,9 @@ type sitesPane struct {
 	totals drops.Totals
 	// empty explains an empty list.
 	empty string
+	// lastPinned is the followed site as last seen, to name it once it
+	// is gone from the view.
+	lastPinned drops.Site
 }
 
 func newSitesPane(sh *shared) sitesPane {
@@ -32,8 +35,23 @@ func (p *sitesPane) SetSize(w, h int) {
 // SetSites replaces the rows, keeping the selection on the same site;
 // empty explains an empty list.
 func (p *sitesPane) SetSites(sites []drops.Site, totals drops.Totals, empty string) {
+	if s, ok := p.pinnedSite(); ok {
+		p.lastPinned = s
+	}
 	p.setItems(sites)
 	p.totals, p.empty = totals, empty
+}
+
+// pinnedSite returns the site the cursor follows, as last seen; ok is false
+// when it is not in the view now.
+func (p sitesPane) pinnedSite() (drops.Site, bool) {
+	if p.pinnedHere() {
+		// A pinned cursor is on its row whenever the row is there.
+		if s, ok := p.Selected(); ok && s.Key == p.pin {
+			return s, true
+		}
+	}
+	return p.lastPinned, false
 }
 
 // share is a site's part of all drops in the view: by count, or by rate
