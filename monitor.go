@@ -47,7 +47,12 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 	}()
 	if ns != nil {
 		m.home = ns.Inode
-	} else if m.home, err = netns.Inode("/proc/self/ns/net"); err != nil {
+	} else if m.home, err = netns.Inode("/proc/thread-self/ns/net"); err != nil {
+		// thread-self, not self: /proc/self is the main thread's, and a
+		// goroutine that entered another namespace on a locked thread
+		// and exited leaves the main thread there for good (the runtime
+		// parks it instead of ending it). Unlocked threads, the ones
+		// this code runs on, are always in skbtop's own namespace.
 		return nil, err
 	}
 
