@@ -19,8 +19,21 @@ func Proto(l3, l4 string) string {
 	return l3 + "/" + l4
 }
 
+// ShortProto labels an L3/L4 pair where there is room for one name only:
+// the L4 protocol (UDP), which tells more drops apart than the L3, or the
+// L3 when there is no L4 (ARP).
+func ShortProto(l3, l4 string) string {
+	if l4 == "" {
+		return l3
+	}
+	return l4
+}
+
 // Proto labels the site's protocol (IPv4/UDP).
 func (s Site) Proto() string { return Proto(s.L3, s.L4) }
+
+// ShortProto labels the site's protocol in one name (UDP).
+func (s Site) ShortProto() string { return ShortProto(s.L3, s.L4) }
 
 // Label names the protocol row (IPv4/UDP).
 func (p Protocol) Label() string { return Proto(p.L3, p.L4) }

@@ -282,3 +282,5 @@ func assertFrame(t *testing.T, content string, w, h int) {
 		}
 	}
 }
+
+func ansiWidth(s string) int { return ansi.StringWidth(s) }

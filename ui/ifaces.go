@@ -78,7 +78,7 @@ func (p ifacesPane) columns() []column {
 		names[i] = ifc.Label()
 	}
 	cols := []column{
-		ifName:   {title: "IFACE", w: natural("IFACE", names, 5, 16), min: 5},
+		ifName:   {title: "IFACE", w: natural("IFACE", names, 5, 24), min: 5},
 		ifRate:   {title: "TRACED/s", w: 8, min: 6, right: true},
 		ifTraced: {title: "TRACED", w: 7, min: 6, right: true},
 	}
@@ -120,6 +120,11 @@ func (p ifacesPane) View() string {
 		return ""
 	}
 	cols := p.columns()
+	names := make([]string, len(p.items))
+	for i, ifc := range p.items {
+		names[i] = ifc.Label()
+	}
+	texts := labelTexts(names, cols[ifName].w)
 	lines := []string{headerRow(cols, p.st.colHead)}
 	if len(p.items) == 0 {
 		lines = append(lines, p.st.muted.Render("No interface dropped packets in this window."))
@@ -129,7 +134,7 @@ func (p ifacesPane) View() string {
 		cells := make([]string, len(cols))
 		sts := make([]*lipgloss.Style, len(cols))
 		sts[ifRate] = &p.st.strong
-		cells[ifName] = ifc.Label()
+		cells[ifName] = texts[ifc.Label()]
 		cells[ifRate] = fmtRate(ifc.TracedRate)
 		cells[ifTraced] = fmtCount(ifc.TracedDrops)
 		if !p.counters {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,10 +26,12 @@ func TestGolden(t *testing.T) {
 		{"sites", nil},
 		{"detail", []string{"enter"}},
 		{"interfaces", []string{"tab"}},
+		{"protocols", []string{"tab", "tab"}},
 		{"picker", []string{"i"}},
 		{"filtered", []string{"/", "u", "d", "p", "enter"}},
+		{"help", []string{"?"}},
 	} {
-		for _, size := range [][2]int{{80, 24}, {120, 40}} {
+		for _, size := range [][2]int{{60, 15}, {80, 24}, {120, 40}} {
 			t.Run(fmt.Sprintf("%s/%dx%d", tc.name, size[0], size[1]), func(t *testing.T) {
 				hs := newHarness(t, fixtureSource(), size[0], size[1], Options{})
 				hs.tick()
@@ -812,6 +815,89 @@ func TestSparkline(t *testing.T) {
 	}
 }
 
+// TestColumnPriorities: at 80 columns every function name of up to 30
+// cells is whole with its offset, longer ones lose their middle and never
+// their offset, interface labels that share a prefix stay apart, and at 60
+// columns the L4 protocol is still there to read.
+func TestColumnPriorities(t *testing.T) {
+	snap := fixtureSnapshot()
+	extra := []drops.Site{
+		{Function: "ip_rcv_finish_core", Offset: "0x25b", Reason: "NOT_SPECIFIED", Interface: "nu-vb", Namespace: "nu-b", L3: "IPv4", L4: "UDP"},
+		{Function: "__udp4_lib_rcv", Offset: "0x4bc", Reason: "NO_SOCKET", Interface: "nu-vb", Namespace: "nu-d", L3: "IPv4", L4: "UDP"},
+		{Function: "abcdefghijklmnopqrstuvwxyz0123", Offset: "0x1234", Reason: "UNHANDLED_PROTO", Interface: "nu-vb", Namespace: "nu-b", L3: "IPv6", L4: "ICMPv6"},
+		{Function: "tcp_v4_syn_recv_sock_with_a_very_long_name", Offset: "0x77", Reason: "TCP_OLD_SEQUENCE", Interface: "nu-vb", Namespace: "nu-d", L3: "IPv4", L4: "TCP"},
+	}
+	for i := range extra {
+		extra[i].Count, extra[i].Rate = uint64(100*(i+1)), float64(1000*(i+1))
+		extra[i].Key = drops.Key{Location: uint64(i + 1)}
+	}
+	snap.Sites = append(snap.Sites, extra...)
+	snap.Recount()
+	hs := newHarness(t, &fakeSource{snap: snap}, 80, 24, Options{})
+	hs.tick()
+	v := hs.view()
+	for _, want := range []string{"ip_rcv_finish_core+0x25b", "__udp4_lib_rcv+0x4bc", "abcdefghijklmnopqrstuvwxyz0123+0x1234", "tcp_v4_syn_recv_sock_w…long_name+0x77 "} {
+		if !strings.Contains(v, want) {
+			t.Errorf("80x24 lacks %q whole:\n%s", want, v)
+		}
+	}
+	var ifaces []string
+	for _, l := range stripLines(v)[4:8] {
+		ifaces = append(ifaces, cells(l)[2])
+	}
+	if ifaces[0] == ifaces[1] {
+		t.Errorf("nu-vb@nu-b and nu-vb@nu-d read the same: %q\n%s", ifaces, v)
+	}
+	hs.send(sizeMsg(60, 15))
+	v = hs.view()
+	for _, l := range stripLines(v)[4:8] {
+		if c := cells(l); len(c) < 5 || !slices.Contains([]string{"UDP", "TCP", "ICMPv6"}, c[3]) {
+			t.Errorf("at 60 columns the L4 protocol should stay readable: %q\n%s", c, v)
+		}
+	}
+}
+
+// cells splits a table line at runs of spaces.
+func cells(line string) []string { return strings.Fields(line) }
+
+// TestFootnotesGiveWay: at 120x40 the interfaces pane shows its rows; the
+// note under them goes when they need its room.
+func TestFootnotesGiveWay(t *testing.T) {
+	snap := fixtureSnapshot()
+	for i := range 15 {
+		c := drops.LinkCountersOf(map[drops.LinkField]uint64{drops.RxDropped: uint64(i + 1)})
+		snap.Interfaces = append(snap.Interfaces, drops.Interface{Name: fmt.Sprintf("cni%02d", i), Ifindex: uint32(100 + i), Delta: &c, Counters: &c})
+	}
+	hs := newHarness(t, &fakeSource{snap: snap}, 120, 40, Options{})
+	hs.tick()
+	v := hs.view()
+	for i := range 15 {
+		if name := fmt.Sprintf("cni%02d", i); !strings.Contains(v, name) {
+			t.Errorf("the interfaces pane lacks row %s:\n%s", name, v)
+		}
+	}
+	if strings.Contains(v, drops.CountersNote) {
+		t.Errorf("the note took room the rows needed:\n%s", v)
+	}
+}
+
+// TestDistinctLabels: labels that would read the same once cut are cut
+// where they differ instead.
+func TestDistinctLabels(t *testing.T) {
+	got := labelTexts([]string{"nu-vb@nu-b", "nu-vb@nu-d", "lo", "nu-vb@nu-b"}, 8)
+	if got["nu-vb@nu-b"] == got["nu-vb@nu-d"] || got["lo"] != "lo" || ansiWidth(got["nu-vb@nu-b"]) > 8 {
+		t.Errorf("labelTexts = %q: want two different texts of at most 8 cells", got)
+	}
+	if got := labelTexts([]string{"veth0@web", "eth0"}, 8); got["veth0@web"] != "veth0@w…" {
+		t.Errorf("a label that collides with nothing is cut at its end: %q", got)
+	}
+	syms := symbolTexts([]string{"very_long_function_name_alpha_one+0x10", "very_long_function_name_alpha_two+0x10"}, 24)
+	a, b := syms["very_long_function_name_alpha_one+0x10"], syms["very_long_function_name_alpha_two+0x10"]
+	if a == b || !strings.HasSuffix(a, "+0x10") || ansiWidth(a) > 24 {
+		t.Errorf("symbolTexts = %q, %q: want different texts ending in the offset", a, b)
+	}
+}
+
 func TestFormat(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
 		{fmtRate(0), "0"}, {fmtRate(0.44), "0.4"}, {fmtRate(12.5), "12"}, {fmtRate(850), "850"}, {fmtRate(1234), "1.2k"}, {fmtRate(3.4e6), "3.4M"},
@@ -819,9 +905,12 @@ func TestFormat(t *testing.T) {
 		{fmtThousands(0), "0"}, {fmtThousands(45210), "45,210"}, {fmtThousands(1234567), "1,234,567"},
 		{fmtShare(1, 300), "<1%"}, {fmtShare(0, 10), "0%"}, {fmtShare(5, 0), "-"}, {fmtShare(10, 10), "100%"},
 		{fmtDuration(42 * time.Second), "42s"}, {fmtDuration(312 * time.Second), "5m12s"}, {fmtDuration(2*time.Hour + 3*time.Minute), "2h03m"},
-		{truncSymbol("__netif_receive_skb_core.constprop.0+0x8a1", 20), "__netif_recei…+0x8a1"},
-		{truncSymbol("nf_hook_slow+0x9c", 20), "nf_hook_slow+0x9c"},
-		{truncSymbol("0xffffffffc0a01234", 10), "0xfffffff…"},
+		{truncSymbol("__netif_receive_skb_core.constprop.0+0x8a1", 20, 4), "__netif_r…op.0+0x8a1"},
+		{truncSymbol("__netif_receive_skb_core.constprop.0+0x8a1", 36, 9), "__netif_receive_skb_…nstprop.0+0x8a1"},
+		{truncSymbol("nf_hook_slow+0x9c", 20, 4), "nf_hook_slow+0x9c"},
+		{truncSymbol("0xffffffffc0a01234", 10, 4), "0xfffffff…"},
+		{elide("nu-vb@nu-b", 8, 0), "nu-vb@n…"}, {elide("nu-vb@nu-b", 8, 2), "nu-vb…-b"},
+		{elidePort("10.0.0.53:53", 20), "10.0.0.53:53"}, {elidePort("[2001:db8::1234:5678]:443", 14), "[2001:db…]:443"},
 		{hostPort("2001:db8::1", 443), "[2001:db8::1]:443"}, {hostPort("10.0.0.1", 0), "10.0.0.1"},
 	} {
 		if tc.got != tc.want {
