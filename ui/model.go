@@ -313,18 +313,19 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	case modePick:
+		// Letters are text here, narrowing the choices: the picker is
+		// left with enter or esc.
 		switch {
 		case key.Matches(msg, k.Enter):
-			ifc, _ := m.picker.Selected()
-			m.setFilter(drops.Filter{Interface: ifc.Label(), Symbol: m.filter.Symbol})
-			m.mode = modeNormal
+			if ifc, ok := m.picker.Selected(); ok {
+				m.setFilter(drops.Filter{Interface: ifc.Label(), Symbol: m.filter.Symbol})
+				m.mode = modeNormal
+			}
+		case key.Matches(msg, k.Back) && m.picker.Query() != "":
+			m.picker.ClearQuery()
 		case key.Matches(msg, k.Back):
 			m.setFilter(drops.Filter{Symbol: m.filter.Symbol})
 			m.mode = modeNormal
-		case key.Matches(msg, k.Iface):
-			m.mode = modeNormal
-		case key.Matches(msg, k.Quit):
-			return tea.Quit
 		default:
 			m.picker.Update(msg)
 		}

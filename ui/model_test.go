@@ -172,8 +172,13 @@ func TestInterfaceFilter(t *testing.T) {
 			t.Errorf("picker lacks %q:\n%s", name, v)
 		}
 	}
-	// all, veth0, eth0: the interfaces in order of traced drops.
-	hs.press("down", "down", "enter")
+	// Typing narrows the choices: eth0 and veth0 contain "eth0", listed
+	// by name.
+	hs.typeText("eth0")
+	if v := hs.view(); strings.Contains(v, "bond0") || !strings.Contains(v, "veth0") {
+		t.Errorf("narrowed to eth0, the picker should list eth0 and veth0 only:\n%s", v)
+	}
+	hs.press("enter")
 	if hs.m.filter.Interface != "eth0" {
 		t.Fatalf("interface filter = %q, want eth0", hs.m.filter.Interface)
 	}
@@ -204,6 +209,77 @@ func TestInterfaceFilter(t *testing.T) {
 	hs.press("esc")
 	if hs.m.filter.Interface != "" || hs.m.mode != modeNormal {
 		t.Errorf("esc in the picker: filter %+v, mode %v; want cleared and closed", hs.m.filter, hs.m.mode)
+	}
+}
+
+// TestPicker: the picker's cursor stays on its interface however the
+// refreshes reorder them, q and i are text, the label chosen is the
+// filter exactly (one namespace's eth0, not another's), and reopened, the
+// picker marks the filter in force.
+func TestPicker(t *testing.T) {
+	snap := fixtureSnapshot()
+	for i, ns := range []string{"nsA", "nsB"} {
+		snap.Sites = append(snap.Sites, drops.Site{Function: "__udp4_lib_rcv", Offset: "0x4bc", Reason: "NO_SOCKET",
+			Interface: "X", Namespace: ns, Ifindex: 2, Netns: uint32(10 + i), L3: "IPv4", L4: "UDP", Count: uint64(100 * (i + 1)),
+			Rate: float64(10 * (i + 1)), Key: drops.Key{Location: 7, Ifindex: 2, Netns: uint32(10 + i)}})
+	}
+	snap.Recount()
+	src := &fakeSource{snap: snap}
+	hs := newHarness(t, src, 80, 24, Options{})
+	hs.tick()
+	hs.press("i")
+	// Six downs over refreshes that reorder the traced drops.
+	for i := range 6 {
+		hs.press("down")
+		next := fixtureSnapshot()
+		next.Sites = append(next.Sites, snap.Sites[len(snap.Sites)-2:]...)
+		for j := range next.Sites {
+			next.Sites[j].Count += uint64(1000 * ((i + j) % 5))
+		}
+		next.Recount()
+		src.snap = next
+		hs.tick()
+	}
+	// all, bond0, docker0, eth0, eth1, lo, veth0: six downs end on veth0.
+	if ifc, _ := hs.m.picker.Selected(); ifc.Label() != "veth0" {
+		t.Errorf("after six downs over six refreshes the picker is on %q, want veth0:\n%s", ifc.Label(), hs.view())
+	}
+	hs.press("esc")
+	hs.press("i")
+	hs.typeText("X@nsB")
+	if hs.quit {
+		t.Fatal("typing in the picker quit")
+	}
+	hs.press("enter")
+	if hs.m.filter.Interface != "X@nsB" {
+		t.Fatalf("filter %+v, want iface=X@nsB", hs.m.filter)
+	}
+	for _, s := range hs.m.view.Sites {
+		if s.InterfaceLabel() != "X@nsB" {
+			t.Errorf("with iface=X@nsB the view has a site on %s", s.InterfaceLabel())
+		}
+	}
+	if len(hs.m.view.Sites) != 1 || hs.m.view.Sites[0].Namespace != "nsB" || hs.m.view.Totals.Drops != hs.m.view.Sites[0].Count {
+		t.Errorf("with iface=X@nsB: %d sites, %d drops; want nsB's one site and its drops", len(hs.m.view.Sites), hs.m.view.Totals.Drops)
+	}
+	hs.press("i")
+	v := hs.view()
+	if ifc, _ := hs.m.picker.Selected(); ifc.Label() != "X@nsB" || !strings.Contains(v, "X@nsB") || !strings.Contains(v, "(current)") {
+		t.Errorf("reopened, the picker should be on the current filter X@nsB and mark it:\n%s", v)
+	}
+	for _, l := range stripLines(v) {
+		if strings.Contains(l, "(current)") && !strings.Contains(l, "X@nsB") {
+			t.Errorf("the wrong row is marked current: %q", l)
+		}
+	}
+	// Esc clears what was typed first, then the filter.
+	hs.typeText("zz")
+	if v := hs.view(); !strings.Contains(v, "No interface matches zz") {
+		t.Errorf("a query matching nothing should say so:\n%s", v)
+	}
+	hs.press("esc")
+	if hs.m.mode != modePick || hs.m.picker.Query() != "" || hs.m.filter.Interface != "X@nsB" {
+		t.Errorf("esc with a query: mode %v, query %q, filter %+v; want the query cleared only", hs.m.mode, hs.m.picker.Query(), hs.m.filter)
 	}
 }
 
@@ -406,7 +482,9 @@ func TestSave(t *testing.T) {
 	dir := t.TempDir()
 	hs := newHarness(t, fixtureSource(), 80, 24, Options{SnapshotDir: dir})
 	hs.tick()
-	hs.press("i", "down", "enter") // veth0
+	hs.press("i")
+	hs.typeText("veth")
+	hs.press("enter")
 	hs.press("s")
 	want := filepath.Join(dir, "skbtop-"+hs.clock.Now().Format("20060102-150405")+".json")
 	data, err := os.ReadFile(want)
