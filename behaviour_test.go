@@ -6,10 +6,13 @@ package main
 // counters, /proc/kallsyms, the sizes of the packets sent.
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"maps"
 	"math"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/internal/kerneltest"
+	"github.com/skbtop/skbtop/netns"
 )
 
 // Sizes of what the drops weigh at their sites, skb->len when kfree_skb
@@ -204,7 +208,8 @@ func TestNetnsFilter(t *testing.T) {
 	b := kerneltest.NewLink(t)
 	const inA, inB, framesB = 25, 31, 9
 	baseA, baseB := readTruth(t, a), readTruth(t, b)
-	r := startOnce(t, "--once", "--json", "--duration", "2s", "--netns", a.Receiver.Path)
+	// By its `ip netns` name.
+	r := startOnce(t, "--once", "--json", "--duration", "2s", "--netns", a.Receiver.Name)
 	// B's drops before and after A's, the same kind to the same port.
 	sendAll(t, b, 7601, inB, 32, 0, 0, framesB)
 	sendAll(t, a, 7601, inA, 32, 0, 0, 0)
@@ -215,6 +220,11 @@ func TestNetnsFilter(t *testing.T) {
 	waitTruth(t, b, baseB, groundTruth{"UdpNoPorts": 2 * inB, "rx_dropped": framesB}, r.done)
 	doc := decodeDocument(t, r.wait())
 	checkSites(t, doc, a, map[*siteKind]uint64{udpClosed: inA})
+	// The document names the namespace it watched.
+	ns := getObject(t, doc, "namespace")
+	if getString(t, ns, "name") != a.Receiver.Name || getString(t, ns, "path") != a.Receiver.Path || getUint(t, ns, "inode") != uint64(a.Receiver.Inode) {
+		t.Errorf("namespace %v, want %s at %s, inode %d", ns, a.Receiver.Name, a.Receiver.Path, a.Receiver.Inode)
+	}
 	ifaces := getObjects(t, doc, "interfaces")
 	if !slices.ContainsFunc(ifaces, func(i map[string]any) bool { return i["name"] == a.ReceiverIf }) {
 		t.Errorf("no interface %s in %v", a.ReceiverIf, ifaces)
@@ -232,6 +242,76 @@ func TestNetnsFilter(t *testing.T) {
 	}
 	if noPorts == nil || getUint(t, noPorts, "delta") != inA {
 		t.Errorf("stack counter UdpNoPorts = %v, want a delta of %d, namespace A's", noPorts, inA)
+	}
+}
+
+// TestNetnsByPID watches the namespace a process lives in, given by its
+// PID: the document names it by the path it was opened by and its `ip
+// netns` name.
+func TestNetnsByPID(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	l := kerneltest.NewLink(t)
+	cmd := exec.Command("ip", "netns", "exec", l.Receiver.Name, "sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	// ip netns exec becomes sleep once it is in the namespace.
+	pid := strconv.Itoa(cmd.Process.Pid)
+	for deadline := time.Now().Add(settleTimeout); ; time.Sleep(10 * time.Millisecond) {
+		if ino, err := netns.Inode("/proc/" + pid + "/ns/net"); err == nil && ino == l.Receiver.Inode {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %s never entered %s", pid, l.Receiver.Name)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"--once", "--json", "--duration", "100ms", "--netns", pid}, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v; stderr %s", err, stderr.String())
+	}
+	ns := getObject(t, decodeDocument(t, stdout.Bytes()), "namespace")
+	if getString(t, ns, "path") != "/proc/"+pid+"/ns/net" || getUint(t, ns, "inode") != uint64(l.Receiver.Inode) || getString(t, ns, "name") != l.Receiver.Name {
+		t.Errorf("namespace %v, want /proc/%s/ns/net, inode %d, named %s", ns, pid, l.Receiver.Inode, l.Receiver.Name)
+	}
+}
+
+// TestUnmatchedFilterWarns gives filters that match nothing: skbtop says so
+// on stderr, naming what there is, and still reports.
+func TestUnmatchedFilterWarns(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	l := kerneltest.NewLink(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--iface", "nosuch0"}, "skbtop: warning: iface=nosuch0 matches no interface seen so far (interfaces: lo, " + l.ReceiverIf + "); counting on in case it appears"},
+		{[]string{"--symbol", "no_such_kernel_function"}, "skbtop: warning: symbol~no_such_kernel_function is in no kernel function's name (drop sites: none yet)"},
+	} {
+		for _, mode := range [][]string{{"--once", "--duration", "100ms"}, {"--json", "--duration", "300ms"}} {
+			args := append(append(slices.Clone(mode), tc.args...), "--netns", l.Receiver.Path)
+			var stdout, stderr bytes.Buffer
+			if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+				t.Fatalf("%v: %v", args, err)
+			}
+			if strings.Count(stderr.String(), tc.want) != 1 {
+				t.Errorf("%v: stderr lacks, once, %q:\n%s", args, tc.want, stderr.String())
+			}
+			if stdout.Len() == 0 {
+				t.Errorf("%v: no report", args)
+			}
+		}
+	}
+	// A filter that matches prints no warning.
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"--once", "--duration", "100ms", "--iface", l.ReceiverIf, "--symbol", "udp", "--netns", l.Receiver.Path}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stderr.String(), "warning") {
+		t.Errorf("a matching filter warned:\n%s", stderr.String())
 	}
 }
 
@@ -275,11 +355,14 @@ func TestOnceTable(t *testing.T) {
 	if err := unix.Uname(&u); err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`^skbtop on (.+) \(kernel (.+)\), (\d+\.\d)s window$`).FindStringSubmatch(next())
+	m := regexp.MustCompile(`^skbtop on (.+) \(kernel (.+)\), (\d+\.\d)s window, netns (.+)$`).FindStringSubmatch(next())
 	if m == nil {
 		fail("no header line")
 	}
 	window, _ := strconv.ParseFloat(m[3], 64)
+	if m[4] != l.Receiver.Name {
+		t.Errorf("header: netns %q, want the namespace watched, %s", m[4], l.Receiver.Name)
+	}
 	if m[1] != host || m[2] != unix.ByteSliceToString(u.Release[:]) || window < 2 || window > 3 {
 		t.Errorf("header: host %q kernel %q window %ss; want %q, %q, the 2s asked for", m[1], m[2], m[3], host, unix.ByteSliceToString(u.Release[:]))
 	}

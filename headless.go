@@ -17,10 +17,12 @@ import (
 // --json one snapshot document (recent samples included).
 func runOnce(ctx context.Context, mon *monitor, o options, stdout, stderr io.Writer) error {
 	// The first reading is the baseline the report counts from.
-	if _, err := mon.Snapshot(); err != nil {
+	first, err := mon.Snapshot()
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "skbtop: tracing drops for %s (Ctrl-C reports early)\n", o.duration)
+	warnUnmatched(stderr, first, o.filter, mon.hasFunction)
 	timer := time.NewTimer(o.duration)
 	defer timer.Stop()
 	select {
@@ -47,13 +49,16 @@ func runOnce(ctx context.Context, mon *monitor, o options, stdout, stderr io.Wri
 // dropped in its interval (drops.Snapshot.Changes), with totals for the
 // whole window. Samples are left out to keep lines short; --once --json and
 // the TUI's snapshots carry them.
-func runNDJSON(ctx context.Context, mon *monitor, o options, stdout io.Writer) error {
+func runNDJSON(ctx context.Context, mon *monitor, o options, stdout, stderr io.Writer) error {
 	enc := json.NewEncoder(stdout)
 	first := true
 	emit := func() error {
 		snap, err := mon.Snapshot()
 		if err != nil {
 			return err
+		}
+		if first {
+			warnUnmatched(stderr, snap, o.filter, mon.hasFunction)
 		}
 		snap = snap.Filtered(o.filter)
 		if !first {
@@ -99,11 +104,23 @@ func runNDJSON(ctx context.Context, mon *monitor, o options, stdout io.Writer) e
 	}
 }
 
+// warnUnmatched tells, once, on stderr, which parts of the filter match
+// nothing seen so far, naming what there is; skbtop keeps running in case
+// what was asked for appears.
+func warnUnmatched(stderr io.Writer, snap drops.Snapshot, f drops.Filter, hasFunction func(string) bool) {
+	for _, w := range snap.Unmatched(f, hasFunction) {
+		fmt.Fprintf(stderr, "skbtop: warning: %s; counting on in case it appears\n", w)
+	}
+}
+
 // writeTable prints a snapshot for people: drop sites, then interfaces and
 // protocol counters when there are any.
 func writeTable(w io.Writer, s drops.Snapshot) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "skbtop on %s (kernel %s), %.1fs window", s.Host, s.Kernel, s.WindowS)
+	if s.Namespace != nil {
+		fmt.Fprintf(tw, ", netns %s", s.Namespace.Label())
+	}
 	if !s.Filter.IsZero() {
 		fmt.Fprintf(tw, ", filter %s", s.Filter)
 	}

@@ -109,7 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.interval, "interval", time.Second, "refresh interval, 100ms to 1h")
 	fs.StringVar(&o.filter.Interface, "iface", "", "show only drops on this interface (name as seen in its namespace)")
 	fs.StringVar(&o.filter.Symbol, "symbol", "", "show only drop sites whose function contains this text")
-	fs.StringVar(&o.netns, "netns", "", "count only drops in this network namespace (/run/netns/NAME or /proc/PID/ns/net)")
+	fs.StringVar(&o.netns, "netns", "", "count only drops in this network namespace: an `ip netns` name, a PID, or a path (/run/netns/NAME, /proc/PID/ns/net)")
 	fs.StringVar(&o.snapshotDir, "snapshot-dir", ".", "directory the TUI's 's' key writes snapshots to")
 	fs.IntVar(&o.samples, "samples", tracer.DefaultSampleLimit, fmt.Sprintf("drops sampled per CPU per second for packet details, 0 (off) to %d", maxSamples))
 	fs.UintVar(&o.maxKeys, "max-keys", tracer.DefaultMaxKeys, fmt.Sprintf("size of the kernel's aggregate map, %d to %d; drops beyond it are still counted, as overflow", minMaxKeys, maxMaxKeys))
@@ -144,7 +144,21 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.once && o.duration == 0 {
 		o.duration = 5 * time.Second
 	}
+	o.netns = netnsPath(o.netns)
 	return o, nil
+}
+
+// netnsPath turns what --netns was given into the path of a namespace file:
+// an `ip netns` name (web) into /run/netns/web, a PID (812) into
+// /proc/812/ns/net; anything with a slash is a path already.
+func netnsPath(arg string) string {
+	switch {
+	case arg == "" || strings.ContainsRune(arg, '/'):
+		return arg
+	case strings.Trim(arg, "0123456789") == "":
+		return "/proc/" + arg + "/ns/net"
+	}
+	return "/run/netns/" + arg
 }
 
 // run is skbtop without the process around it: flags in, output out, an
@@ -187,7 +201,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case o.once:
 		return runOnce(ctx, mon, o, stdout, stderr)
 	case o.json:
-		return runNDJSON(ctx, mon, o, stdout)
+		return runNDJSON(ctx, mon, o, stdout, stderr)
 	default:
 		return runTUI(ctx, mon, o)
 	}

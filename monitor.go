@@ -28,6 +28,10 @@ type monitor struct {
 	tr     *tracer.Tracer
 	links  *counters.Reader // nil when counters could not be opened
 	agg    *drops.Aggregator
+	// hasFunction says whether a kernel function's name contains a
+	// text (see drops.Snapshot.Unmatched); nil when the kernel hides
+	// its symbols.
+	hasFunction func(substr string) bool
 
 	stopSamples context.CancelFunc
 	samplesDone chan struct{}
@@ -96,6 +100,18 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 		warnings = append(warnings, "interface counters unavailable: "+err.Error())
 		m.links, err = nil, nil
 	}
+	if syms.k != nil && !syms.k.Restricted() {
+		m.hasFunction = func(substr string) bool {
+			has, known := syms.k.HasFunction(substr)
+			return has || !known
+		}
+	}
+	var watched *drops.Watched
+	if m.ns != nil {
+		// Named as the namespaces of sites are, but seen from outside:
+		// the home namespace has no name of its own there.
+		watched = &drops.Watched{Name: netns.NewNames(0).Name(m.ns.Inode, false), Path: o.netns, Inode: m.ns.Inode}
+	}
 	host, _ := os.Hostname()
 	m.agg = drops.NewAggregator(drops.Config{
 		// Interfaces in the namespace reported on go by their names
@@ -104,6 +120,7 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 		Host:        host,
 		Kernel:      kernelRelease(),
 		Home:        drops.NamespaceID{Inode: m.home},
+		Watched:     watched,
 		Only:        ns != nil,
 		History:     !o.once && !o.json,
 		AllCounters: o.allCounters,

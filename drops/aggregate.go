@@ -24,6 +24,9 @@ type Config struct {
 	// Home is the namespace reported on: its interfaces go by their names
 	// alone, and its link counters are in the readings.
 	Home NamespaceID
+	// Watched names Home in every snapshot when skbtop watches one
+	// namespace (--netns); nil otherwise.
+	Watched *Watched
 	// Only counts drops in Home alone, by cookie where the kernel has one:
 	// the kernel filters on the inode, which a namespace made after Home
 	// is gone may hold.
@@ -505,6 +508,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 		Schema:     SchemaV1,
 		Host:       a.cfg.Host,
 		Kernel:     a.cfg.Kernel,
+		Namespace:  a.cfg.Watched,
 		Sites:      []Site{},
 		Interfaces: []Interface{},
 	}

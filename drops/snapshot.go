@@ -21,9 +21,13 @@ type Snapshot struct {
 	WindowS float64   `json:"window_s"`
 	// IntervalS is the length of the interval the rates were measured over.
 	IntervalS float64 `json:"interval_s"`
-	Filter    Filter  `json:"filter"`
-	Totals    Totals  `json:"totals"`
-	Sites     []Site  `json:"sites"`
+	// Namespace is the network namespace skbtop watches (--netns): only
+	// its drops are counted, and its interfaces go by their names alone.
+	// Absent when skbtop counts the drops of every namespace.
+	Namespace *Watched `json:"namespace,omitempty"`
+	Filter    Filter   `json:"filter"`
+	Totals    Totals   `json:"totals"`
+	Sites     []Site   `json:"sites"`
 	// Protocols breaks the sites' drops down by L3 and L4.
 	Protocols  []Protocol  `json:"protocols"`
 	Interfaces []Interface `json:"interfaces"`
@@ -37,6 +41,27 @@ type Snapshot struct {
 	// Warnings say what the view cannot show, such as hidden symbol
 	// addresses or a counter source that failed.
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Watched is the network namespace a snapshot is limited to.
+type Watched struct {
+	// Name is what people call it: its `ip netns` name, docker/ID, or the
+	// lowest process living there ("pid 812 (nginx)"); "" when it has
+	// none.
+	Name string `json:"name,omitempty"`
+	// Path is the file it was opened by (/run/netns/NAME,
+	// /proc/PID/ns/net).
+	Path string `json:"path"`
+	// Inode is its inode number, the netns of its sites and interfaces.
+	Inode uint32 `json:"inode"`
+}
+
+// Label names the namespace for a header: its name, or its path.
+func (w *Watched) Label() string {
+	if w.Name != "" {
+		return w.Name
+	}
+	return w.Path
 }
 
 // Totals sums the sites and reports the tracer's health over the window.
@@ -202,13 +227,84 @@ func (f Filter) String() string {
 
 // Match reports whether a site passes the filter.
 func (f Filter) Match(s Site) bool {
-	if f.Interface != "" && s.Interface != f.Interface && s.InterfaceLabel() != f.Interface {
-		return false
+	return f.matchInterface(s.Interface, s.InterfaceLabel()) && f.matchSymbol(s.Function)
+}
+
+// matchSymbol reports whether a symbol filter matches a function name.
+func (f Filter) matchSymbol(fn string) bool {
+	return f.Symbol == "" || strings.Contains(strings.ToLower(fn), strings.ToLower(f.Symbol))
+}
+
+// matchInterface reports whether an interface filter names the interface
+// (by its name or its label).
+func (f Filter) matchInterface(name, label string) bool {
+	return f.Interface == "" || name == f.Interface || label == f.Interface
+}
+
+// maxNamed is how many of what exists Unmatched names.
+const maxNamed = 8
+
+// Unmatched says, for each part of the filter that matches nothing seen so
+// far, what it asked for and what there is instead, in a sentence every
+// output shows the same: the live view in its header, headless outputs on
+// stderr. An interface filter is unmatched when no interface of the
+// snapshot (quiet ones included) and no site has that name or label. A
+// symbol filter is unmatched when no site matches it and hasFunction (nil
+// when the kernel's symbols are not known) says no kernel function
+// contains it, or, without hasFunction, when there are sites and none
+// matches. Interfaces and sites may still appear: the filter stays.
+func (s Snapshot) Unmatched(f Filter, hasFunction func(substr string) bool) []string {
+	var out []string
+	if f.Interface != "" {
+		var labels []string
+		found := false
+		for _, ifc := range s.Interfaces {
+			found = found || f.matchInterface(ifc.Name, ifc.Label())
+			labels = append(labels, ifc.Label())
+		}
+		for _, site := range s.Sites {
+			if site.Interface != "" {
+				found = found || f.matchInterface(site.Interface, site.InterfaceLabel())
+				labels = append(labels, site.InterfaceLabel())
+			}
+		}
+		if !found {
+			out = append(out, "iface="+f.Interface+" matches no interface seen so far ("+named("interfaces", labels)+")")
+		}
 	}
-	if f.Symbol != "" && !strings.Contains(strings.ToLower(s.Function), strings.ToLower(f.Symbol)) {
-		return false
+	if f.Symbol != "" {
+		var fns []string
+		found := false
+		for _, site := range s.Sites {
+			found = found || f.matchSymbol(site.Function)
+			if site.Function != "" && site.Function != OverflowFunction {
+				fns = append(fns, site.Function)
+			}
+		}
+		switch {
+		case found:
+		case hasFunction != nil && !hasFunction(f.Symbol):
+			out = append(out, "symbol~"+f.Symbol+" is in no kernel function's name ("+named("drop sites", fns)+")")
+		case hasFunction == nil && len(s.Sites) > 0:
+			out = append(out, "symbol~"+f.Symbol+" matches no drop site seen so far ("+named("drop sites", fns)+")")
+		}
 	}
-	return true
+	return out
+}
+
+// named lists a few of names, sorted and without repeats, for a sentence:
+// "interfaces: eth0, lo", "interfaces: none yet", or "... and 4 more".
+func named(what string, names []string) string {
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	if len(names) == 0 {
+		return what + ": none yet"
+	}
+	more := ""
+	if len(names) > maxNamed {
+		more = fmt.Sprintf(" and %d more", len(names)-maxNamed)
+		names = names[:maxNamed]
+	}
+	return what + ": " + strings.Join(names, ", ") + more
 }
 
 // Filtered returns a copy of the snapshot that keeps only the sites the
@@ -232,7 +328,7 @@ func (s Snapshot) Filtered(f Filter) Snapshot {
 	}
 	out.Interfaces = []Interface{}
 	for _, ifc := range s.Interfaces {
-		if f.Interface != "" && ifc.Name != f.Interface && ifc.Label() != f.Interface {
+		if !f.matchInterface(ifc.Name, ifc.Label()) {
 			continue
 		}
 		out.Interfaces = append(out.Interfaces, ifc)

@@ -76,8 +76,12 @@ type Model struct {
 	latest, shown, view drops.Snapshot
 	have                bool
 	filter              drops.Filter
-	order               drops.Order // of the sites pane
-	paused              bool
+	// unmatched says which parts of the filter match nothing seen so
+	// far (drops.Snapshot.Unmatched).
+	unmatched   []string
+	hasFunction func(string) bool
+	order       drops.Order // of the sites pane
+	paused      bool
 
 	mode mode
 	// helpFrom is the mode the help was opened from, which it returns to.
@@ -122,6 +126,18 @@ func New(src Source, opts Options) Model {
 	m.input.Placeholder = "function name substring · tab completes · ↵ apply · esc clear"
 	m.input.CharLimit = 64
 	m.input.ShowSuggestions = true
+	if hf := sh.opts.HasFunction; hf != nil {
+		// Asked once per text: the answer reads every kernel symbol.
+		memo := map[string]bool{}
+		m.hasFunction = func(sub string) bool {
+			has, ok := memo[sub]
+			if !ok {
+				has = hf(sub)
+				memo[sub] = has
+			}
+			return has
+		}
+	}
 	m.setStyles()
 	m.apply()
 	return m
@@ -268,6 +284,10 @@ func (m *Model) setStatus(text string, isErr bool) {
 // order and hands the view to the panes.
 func (m *Model) apply() {
 	m.view = m.shown.Filtered(m.filter)
+	m.unmatched = nil
+	if m.have {
+		m.unmatched = m.shown.Unmatched(m.filter, m.hasFunction)
+	}
 	empty := "No drops since the counts started."
 	switch {
 	case !m.have:

@@ -283,6 +283,37 @@ func TestPicker(t *testing.T) {
 	}
 }
 
+// TestFilterSaysWhatItMatches: a filter that matches nothing seen so far
+// says so in the header, naming what there is, and stays; the header names
+// the namespace watched.
+func TestFilterSaysWhatItMatches(t *testing.T) {
+	snap := fixtureSnapshot()
+	snap.Namespace = &drops.Watched{Name: "web", Path: "/run/netns/web", Inode: 4026531840}
+	hs := newHarness(t, &fakeSource{snap: snap}, 120, 40, Options{Filter: drops.Filter{Interface: "nosuch0"},
+		HasFunction: func(sub string) bool { return sub == "tcp_v4" }})
+	hs.tick()
+	v := hs.view()
+	for _, want := range []string{"netns web · filter: iface=nosuch0", "⚠ iface=nosuch0 matches no interface seen so far (interfaces: bond0, docker0, eth0, eth1, lo, veth0)"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("header lacks %q:\n%s", want, v)
+		}
+	}
+	hs.press("esc", "/")
+	hs.typeText("no_such_fn")
+	hs.press("enter")
+	if v := hs.view(); !strings.Contains(v, "⚠ symbol~no_such_fn is in no kernel function's name (drop sites: __neigh_event_send,") {
+		t.Errorf("a symbol no kernel function has should be said:\n%s", v)
+	}
+	// One a kernel function has may drop yet: no warning.
+	hs.press("/")
+	hs.send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl}) // clear the field
+	hs.typeText("tcp_v4")
+	hs.press("enter")
+	if v := hs.view(); strings.Contains(v, "⚠") || !strings.Contains(v, "No drop site matches symbol~tcp_v4") {
+		t.Errorf("a symbol that may drop yet needs no warning:\n%s", v)
+	}
+}
+
 func TestInterfaceFilterFromFlags(t *testing.T) {
 	hs := newHarness(t, fixtureSource(), 120, 40, Options{Filter: drops.Filter{Interface: "veth0"}})
 	hs.tick()

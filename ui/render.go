@@ -210,6 +210,9 @@ func (m Model) headerLines() []string {
 	if !m.filter.IsZero() {
 		right = st.muted.Render("filter: ") + st.filter.Render(m.filter.String())
 	}
+	if ns := s.Namespace; ns != nil {
+		right = st.muted.Render("netns ") + st.strong.Render(ns.Label()) + st.muted.Render(" · ") + right
+	}
 	switch {
 	case m.paused:
 		right += "  " + st.paused.Render(" PAUSED "+m.shown.Time.Local().Format("15:04:05")+" ")
@@ -238,6 +241,9 @@ func (m Model) headerLines() []string {
 		stats += sep + st.warn.Render("unseen "+fmtThousands(t.RecursionMisses))
 	}
 	lines = append(lines, truncate(stats, w))
+	for _, u := range m.unmatched {
+		lines = append(lines, truncate(st.warn.Render("⚠ "+u), w))
+	}
 	if n := len(s.Warnings); n > 0 {
 		warn := "⚠ " + s.Warnings[0]
 		if n > 1 {

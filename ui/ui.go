@@ -34,6 +34,10 @@ type Options struct {
 	SnapshotDir string
 	// Filter is the initial filter, from the --iface and --symbol flags.
 	Filter drops.Filter
+	// HasFunction says whether a kernel function's name contains a text,
+	// for the header to say when a symbol filter can match nothing; nil
+	// when the kernel's symbols are not known.
+	HasFunction func(substr string) bool
 	// Now is the clock, time.Now when nil; tests inject their own.
 	Now func() time.Time
 	// NoColor draws with attributes only (bold, faint, reverse), for a
