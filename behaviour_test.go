@@ -245,6 +245,66 @@ func TestNetnsFilter(t *testing.T) {
 	}
 }
 
+// TestOnceGrouped groups the rows of one site that the kernel counts apart
+// (two unhandled ethertypes, one reason) and of one reason over two sites:
+// each grouped row's count is the exact sum, and the totals do not move.
+func TestOnceGrouped(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	l := kerneltest.NewLink(t)
+	const udp, framesA, framesB = 13, 7, 5
+	base := readTruth(t, l)
+	var runs []*onceRun
+	for _, g := range []string{"full", "site", "reason"} {
+		runs = append(runs, startOnce(t, "--once", "--json", "--duration", "2s", "--group", g, "--netns", l.Receiver.Path))
+	}
+	sendAll(t, l, 7801, udp, 32, 0, 0, 0)
+	if err := l.SendFrames(0x88b5, framesA); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SendFrames(0x88b6, framesB); err != nil {
+		t.Fatal(err)
+	}
+	waitTruth(t, l, base, groundTruth{"UdpNoPorts": udp, "rx_dropped": framesA + framesB}, runs[0].done)
+	var docs []map[string]any
+	for _, r := range runs {
+		docs = append(docs, decodeDocument(t, r.wait()))
+	}
+	rows := func(doc map[string]any) map[string]map[string]any {
+		out := map[string]map[string]any{}
+		for _, s := range getObjects(t, doc, "sites") {
+			out[baseName(getString(t, s, "function"))+" "+getString(t, s, "reason")] = s
+		}
+		return out
+	}
+	for i, g := range []string{"full", "site", "reason"} {
+		doc := docs[i]
+		totals := getObject(t, doc, "totals")
+		if n := getUint(t, totals, "drops"); n != udp+framesA+framesB {
+			t.Errorf("--group %s: totals %d drops, want %d", g, n, udp+framesA+framesB)
+		}
+		if got, want := doc["group"], map[string]any{"full": nil, "site": "site", "reason": "reason"}[g]; got != want {
+			t.Errorf("--group %s: document group %v, want %v", g, got, want)
+		}
+	}
+	full, site := rows(docs[0]), rows(docs[1])
+	if len(getObjects(t, docs[0], "sites")) != 3 {
+		t.Errorf("--group full: %s; want a row for UDP and one per ethertype", describeSites(t, docs[0]))
+	}
+	frames := site["__netif_receive_skb_core UNHANDLED_PROTO"]
+	if frames == nil || getUint(t, frames, "count") != framesA+framesB || getUint(t, frames, "protos") != 2 || getString(t, frames, "l3") != "" {
+		t.Errorf("--group site: the frames' row %v, want %d drops over 2 protocols; all: %s", frames, framesA+framesB, describeSites(t, docs[1]))
+	}
+	if u := site["__udp4_lib_rcv NO_SOCKET"]; u == nil || getUint(t, u, "count") != udp || getString(t, u, "interface") != l.ReceiverIf {
+		t.Errorf("--group site: the UDP row %v, want %d drops on %s, as in full (%v)", u, udp, l.ReceiverIf, full["__udp4_lib_rcv NO_SOCKET"])
+	}
+	for _, s := range getObjects(t, docs[2], "sites") {
+		want := map[string]uint64{"NO_SOCKET": udp, "UNHANDLED_PROTO": framesA + framesB}[getString(t, s, "reason")]
+		if getUint(t, s, "count") != want {
+			t.Errorf("--group reason: %v, want %d drops", s, want)
+		}
+	}
+}
+
 // TestNetnsByPID watches the namespace a process lives in, given by its
 // PID: the document names it by the path it was opened by and its `ip
 // netns` name.

@@ -34,7 +34,7 @@ func runOnce(ctx context.Context, mon *monitor, o options, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	snap = snap.Filtered(o.filter)
+	snap = snap.Apply(o.view())
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -60,7 +60,9 @@ func runNDJSON(ctx context.Context, mon *monitor, o options, stdout, stderr io.W
 		if first {
 			warnUnmatched(stderr, snap, o.filter, mon.hasFunction)
 		}
-		snap = snap.Filtered(o.filter)
+		// Grouped before Changes: a group that dropped keeps the count
+		// of all its rows.
+		snap = snap.Apply(o.view())
 		if !first {
 			snap = snap.Changes()
 		}
@@ -121,6 +123,9 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 	if s.Namespace != nil {
 		fmt.Fprintf(tw, ", netns %s", s.Namespace.Label())
 	}
+	if g, err := drops.ParseGrouping(s.Group); err == nil && g != drops.GroupFull {
+		fmt.Fprintf(tw, ", a row per %s", g.Describe())
+	}
 	if !s.Filter.IsZero() {
 		fmt.Fprintf(tw, ", filter %s", s.Filter)
 	}
@@ -131,8 +136,8 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SITE\tREASON\tINTERFACE\tPROTO\tCOUNT\tRATE/s")
 	for _, site := range s.Sites {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f\n", site.Symbol(), drops.OrDash(site.Reason),
-			drops.OrDash(site.InterfaceLabel()), drops.OrDash(site.Proto()), site.Count, site.Rate)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f\n", site.SiteLabel(), drops.OrDash(site.Reason),
+			drops.OrDash(site.InterfacesLabel()), drops.OrDash(site.Proto()), site.Count, site.Rate)
 	}
 	if len(s.Sites) == 0 {
 		fmt.Fprintln(tw, "(no drops)\t\t\t\t\t")

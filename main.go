@@ -87,6 +87,7 @@ type options struct {
 	json        bool
 	interval    time.Duration
 	filter      drops.Filter
+	group       drops.Grouping
 	netns       string
 	snapshotDir string
 	samples     int
@@ -109,6 +110,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.interval, "interval", time.Second, "refresh interval, 100ms to 1h")
 	fs.StringVar(&o.filter.Interface, "iface", "", "show only drops on this interface (name as seen in its namespace)")
 	fs.StringVar(&o.filter.Symbol, "symbol", "", "show only drop sites whose function contains this text")
+	fs.Func("group", "what a row of drop sites stands for: full (site, reason, interface, protocol: the default), site (site and reason) or reason", func(v string) error {
+		var err error
+		o.group, err = drops.ParseGrouping(v)
+		return err
+	})
 	fs.StringVar(&o.netns, "netns", "", "count only drops in this network namespace: an `ip netns` name, a PID, or a path (/run/netns/NAME, /proc/PID/ns/net)")
 	fs.StringVar(&o.snapshotDir, "snapshot-dir", ".", "directory the TUI's 's' key writes snapshots to")
 	fs.IntVar(&o.samples, "samples", tracer.DefaultSampleLimit, fmt.Sprintf("drops sampled per CPU per second for packet details, 0 (off) to %d", maxSamples))
@@ -146,6 +152,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	o.netns = netnsPath(o.netns)
 	return o, nil
+}
+
+// view is how the headless outputs show snapshots.
+func (o options) view() drops.View {
+	return drops.View{Filter: o.filter, Group: o.group}
 }
 
 // netnsPath turns what --netns was given into the path of a namespace file:

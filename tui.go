@@ -21,6 +21,7 @@ func runTUI(ctx context.Context, mon *monitor, o options) error {
 		Interval:    o.interval,
 		SnapshotDir: o.snapshotDir,
 		Filter:      o.filter,
+		Group:       o.group,
 		HasFunction: mon.hasFunction,
 		// https://no-color.org: set and not empty.
 		NoColor: os.Getenv("NO_COLOR") != "",

@@ -26,8 +26,12 @@ type Snapshot struct {
 	// Absent when skbtop counts the drops of every namespace.
 	Namespace *Watched `json:"namespace,omitempty"`
 	Filter    Filter   `json:"filter"`
-	Totals    Totals   `json:"totals"`
-	Sites     []Site   `json:"sites"`
+	// Group says what a row of Sites stands for when they are grouped
+	// (Grouped): "site" (site and reason) or "reason"; absent when each
+	// row is one site, reason, interface and protocol.
+	Group  string `json:"group,omitempty"`
+	Totals Totals `json:"totals"`
+	Sites  []Site `json:"sites"`
 	// Protocols breaks the sites' drops down by L3 and L4.
 	Protocols  []Protocol  `json:"protocols"`
 	Interfaces []Interface `json:"interfaces"`
@@ -113,6 +117,19 @@ type Site struct {
 	Count uint64  `json:"count"`
 	Bytes uint64  `json:"bytes"`
 	Rate  float64 `json:"rate"`
+	// A grouped row (Group) over several interfaces has no interface
+	// of its own: Ifaces says how many, BusiestIface which dropped most
+	// (its label).
+	Ifaces       int    `json:"ifaces,omitempty"`
+	BusiestIface string `json:"busiest_iface,omitempty"`
+	// A row grouped by reason over several sites has no site of its
+	// own: Sites says how many, BusiestSite which dropped most
+	// (function+offset).
+	Sites       int    `json:"sites,omitempty"`
+	BusiestSite string `json:"busiest_site,omitempty"`
+	// Protos is how many L3/L4 pairs a grouped row's drops had when
+	// more than one: L4, and L3 unless they all share it, are then empty.
+	Protos int `json:"protos,omitempty"`
 	// Samples are the most recent sampled packets of this site, newest last.
 	Samples []Packet `json:"samples,omitempty"`
 	// History holds the site's rate per interval over the last minute,

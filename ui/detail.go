@@ -51,13 +51,13 @@ func (p detailPane) View() string {
 	}
 	s, st := p.site, p.st
 	var lines []string
-	head := st.strong.Render(s.Symbol())
+	head := st.strong.Render(s.SiteLabel())
 	if p.gone {
 		head += st.warn.Render("  (no longer in view)")
 	}
 	lines = append(lines, head)
 
-	facts := st.reason.Render(drops.OrDash(s.Reason)) + st.muted.Render(" · ") + drops.OrDash(s.InterfaceLabel()) +
+	facts := st.reason.Render(drops.OrDash(s.Reason)) + st.muted.Render(" · ") + drops.OrDash(s.InterfacesLabel()) +
 		st.muted.Render(" · ") + drops.OrDash(s.Proto()) + st.muted.Render(" · ") +
 		st.strong.Render(fmtRate(s.Rate)+"/s") + st.muted.Render(" · ") +
 		fmtThousands(s.Count) + " drops" + st.muted.Render(" · ") + fmtBytes(s.Bytes)
@@ -65,14 +65,19 @@ func (p detailPane) View() string {
 		facts += st.muted.Render(" · ") + fmtShare(float64(s.Count), float64(p.totals.Drops)) + " of all"
 	}
 	lines = append(lines, facts)
-	where := "addr " + s.Address
+	var where []string
+	if s.Address != "" {
+		where = append(where, "addr "+s.Address)
+	}
 	if s.Netns != 0 {
-		where += " · netns " + strconv.FormatUint(uint64(s.Netns), 10)
+		where = append(where, "netns "+strconv.FormatUint(uint64(s.Netns), 10))
 	}
 	if s.Ifindex != 0 {
-		where += " · ifindex " + strconv.FormatUint(uint64(s.Ifindex), 10)
+		where = append(where, "ifindex "+strconv.FormatUint(uint64(s.Ifindex), 10))
 	}
-	lines = append(lines, st.muted.Render(where))
+	if len(where) > 0 {
+		lines = append(lines, st.muted.Render(strings.Join(where, " · ")))
+	}
 	if w := min(p.w-9, 60); w > 0 {
 		lines = append(lines, st.colHead.Render("LAST 60s ")+st.spark.Render(minuteSparkline(s.History, w)))
 	}

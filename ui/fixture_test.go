@@ -112,6 +112,51 @@ func fixtureSnapshot() drops.Snapshot {
 	return snap
 }
 
+// containerSnapshot is the fixture on a host full of containers: the same
+// multicast site drops on five containers' interfaces, ICMPv6 and UDP, a
+// firewall drops in two of them and an nftables rule in a third.
+func containerSnapshot() drops.Snapshot {
+	snap := fixtureSnapshot()
+	for i, c := range []struct {
+		ifc, ns string
+		l3, l4  string
+		count   uint64
+		rate    float64
+	}{
+		{"eth0", "web", "IPv6", "ICMPv6", 320, 4},
+		{"eth0", "db", "IPv6", "ICMPv6", 95, 1},
+		{"eth0", "cache", "IPv6", "UDP", 60, 1},
+		{"eth0", "queue", "IPv6", "ICMPv6", 30, 0.5},
+		{"eth0", "pid 812 (nginx)", "IPv6", "ICMPv6", 12, 0},
+	} {
+		netns := uint32(4026532100 + i)
+		snap.Sites = append(snap.Sites, drops.Site{
+			Function: "ip6_mc_input", Offset: "0x15e", Address: "0xffffffff81c4e15e", Reason: "NOT_SPECIFIED", ReasonCode: 2,
+			Interface: c.ifc, Namespace: c.ns, Ifindex: 2, Netns: netns, L3: c.l3, L4: c.l4, Count: c.count, Bytes: 90 * c.count, Rate: c.rate,
+			History: history(c.rate, 7*i),
+			Key:     drops.Key{Location: 0xffffffff81c4e15e, Reason: 2, Ifindex: 2, Netns: netns, L3: 0x86dd, L4: 58},
+		})
+		if i == 2 {
+			snap.Sites = append(snap.Sites, drops.Site{
+				Function: "nft_do_chain", Offset: "0x3e8", Module: "nf_tables", Address: "0xffffffffc0a013e8", Reason: "NETFILTER_DROP", ReasonCode: 8,
+				Interface: c.ifc, Namespace: c.ns, Ifindex: 2, Netns: netns, L3: "IPv4", L4: "UDP", Count: 700, Bytes: 700 * 80, Rate: 6,
+				History: history(6, 11),
+				Key:     drops.Key{Location: 0xffffffffc0a013e8, Reason: 8, Ifindex: 2, Netns: netns, L3: 0x0800, L4: 17},
+			})
+		}
+		if i < 2 {
+			snap.Sites = append(snap.Sites, drops.Site{
+				Function: "nf_hook_slow", Offset: "0x9c", Address: "0xffffffff81a6e05c", Reason: "NETFILTER_DROP", ReasonCode: 8,
+				Interface: c.ifc, Namespace: c.ns, Ifindex: 2, Netns: netns, L3: "IPv4", L4: "TCP", Count: 40 * c.count, Bytes: 60 * 40 * c.count, Rate: 10 * c.rate,
+				History: history(10*c.rate, 3*i),
+				Key:     drops.Key{Location: 0xffffffff81a6e05c, Reason: 8, Ifindex: 2, Netns: netns, L3: 0x0800, L4: 6},
+			})
+		}
+	}
+	snap.Recount()
+	return snap
+}
+
 // fakeSource returns fixture snapshots and records resets.
 type fakeSource struct {
 	snap   drops.Snapshot

@@ -19,6 +19,7 @@ type keyMap struct {
 	Iface    key.Binding
 	Sort     key.Binding
 	Follow   key.Binding
+	Group    key.Binding
 	Pause    key.Binding
 	Reset    key.Binding
 	Save     key.Binding
@@ -44,6 +45,7 @@ func newKeyMap() keyMap {
 		Iface:     key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "iface")),
 		Sort:      key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "sort")),
 		Follow:    key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow site")),
+		Group:     key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "group rows")),
 		Pause:     key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
 		Reset:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "reset")),
 		Save:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save")),
@@ -62,7 +64,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Tab, k.BackTab, k.Enter, k.Back, k.Sort, k.Follow},
+		{k.Tab, k.BackTab, k.Enter, k.Back, k.Sort, k.Follow, k.Group},
 		{k.Filter, k.Iface, k.Pause, k.Reset, k.Save},
 		{k.Help, k.Quit, k.Interrupt},
 	}

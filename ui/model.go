@@ -80,7 +80,8 @@ type Model struct {
 	// far (drops.Snapshot.Unmatched).
 	unmatched   []string
 	hasFunction func(string) bool
-	order       drops.Order // of the sites pane
+	order       drops.Order    // of the sites pane
+	group       drops.Grouping // what a row of the sites pane stands for
 	paused      bool
 
 	mode mode
@@ -115,6 +116,7 @@ func New(src Source, opts Options) Model {
 		help:   help.New(),
 		timer:  tickAfter,
 		filter: sh.opts.Filter,
+		group:  sh.opts.Group,
 		sites:  newSitesPane(sh),
 		ifaces: newIfacesPane(sh),
 		protos: newProtocolsPane(sh),
@@ -283,7 +285,7 @@ func (m *Model) setStatus(text string, isErr bool) {
 // apply filters the snapshot on screen, sorts its sites in the chosen
 // order and hands the view to the panes.
 func (m *Model) apply() {
-	m.view = m.shown.Filtered(m.filter)
+	m.view = m.shown.Apply(drops.View{Filter: m.filter, Group: m.group})
 	m.unmatched = nil
 	if m.have {
 		m.unmatched = m.shown.Unmatched(m.filter, m.hasFunction)
@@ -393,6 +395,12 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Sort):
 		// The title says the order; the view shows its top.
 		m.order = m.order.Next()
+		m.apply()
+		m.sites.toTop()
+	case key.Matches(msg, k.Group):
+		// Other rows: the view shows the top of them.
+		m.group = m.group.Next()
+		m.sites.unpin()
 		m.apply()
 		m.sites.toTop()
 	case key.Matches(msg, k.Follow):

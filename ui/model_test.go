@@ -22,18 +22,24 @@ func TestGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		keys []string
+		snap func() drops.Snapshot
 	}{
-		{"sites", nil},
-		{"detail", []string{"enter"}},
-		{"interfaces", []string{"tab"}},
-		{"protocols", []string{"tab", "tab"}},
-		{"picker", []string{"i"}},
-		{"filtered", []string{"/", "u", "d", "p", "enter"}},
-		{"help", []string{"?"}},
+		{"sites", nil, fixtureSnapshot},
+		{"detail", []string{"enter"}, fixtureSnapshot},
+		{"interfaces", []string{"tab"}, fixtureSnapshot},
+		{"protocols", []string{"tab", "tab"}, fixtureSnapshot},
+		{"picker", []string{"i"}, fixtureSnapshot},
+		{"filtered", []string{"/", "u", "d", "p", "enter"}, fixtureSnapshot},
+		{"help", []string{"?"}, fixtureSnapshot},
+		// The groupings, on a host full of containers.
+		{"containers", nil, containerSnapshot},
+		{"group-site", []string{"v"}, containerSnapshot},
+		{"group-reason", []string{"v", "v"}, containerSnapshot},
+		{"group-site-detail", []string{"v", "down", "enter"}, containerSnapshot},
 	} {
 		for _, size := range [][2]int{{60, 15}, {80, 24}, {120, 40}} {
 			t.Run(fmt.Sprintf("%s/%dx%d", tc.name, size[0], size[1]), func(t *testing.T) {
-				hs := newHarness(t, fixtureSource(), size[0], size[1], Options{})
+				hs := newHarness(t, &fakeSource{snap: tc.snap()}, size[0], size[1], Options{})
 				hs.tick()
 				hs.press(tc.keys...)
 				golden.RequireEqual(t, hs.view())
@@ -452,6 +458,48 @@ func TestFollow(t *testing.T) {
 	hs.press("f")
 	if v := hs.view(); strings.Contains(v, "following") || hs.m.sites.pinned {
 		t.Errorf("f again should stop following:\n%s", v)
+	}
+}
+
+// TestGrouping: v cycles what a row stands for, the title says which, and
+// the totals stay what they were.
+func TestGrouping(t *testing.T) {
+	hs := newHarness(t, &fakeSource{snap: containerSnapshot()}, 120, 40, Options{})
+	hs.tick()
+	full := hs.view()
+	header := stripLines(full)[1]
+	if n := strings.Count(full, "ip6_mc_input+0x15e"); n != 5 {
+		t.Fatalf("ungrouped, ip6_mc_input is on %d rows, want 5:\n%s", n, full)
+	}
+	hs.press("v")
+	v := hs.view()
+	if n := strings.Count(v, "ip6_mc_input+0x15e"); n != 1 || !strings.Contains(v, "5 ifaces (eth0@web)") || !strings.Contains(v, "per site, reason") {
+		t.Errorf("per site, ip6_mc_input should be one row over 5 interfaces:\n%s", v)
+	}
+	if stripLines(v)[1] != header {
+		t.Errorf("grouping changed the totals: %q, want %q", stripLines(v)[1], header)
+	}
+	var sum uint64
+	for _, s := range hs.m.sites.items {
+		sum += s.Count
+	}
+	if sum != hs.m.view.Totals.Drops {
+		t.Errorf("the rows sum to %d drops, the totals say %d", sum, hs.m.view.Totals.Drops)
+	}
+	hs.press("v")
+	v = hs.view()
+	if !strings.Contains(v, "2 sites (nf_hook_slow+0x9c)") || !strings.Contains(v, "per reason") || stripLines(v)[1] != header {
+		t.Errorf("per reason, the two firewall sites should be one row:\n%s", v)
+	}
+	hs.press("v")
+	if v := hs.view(); v != full {
+		t.Errorf("a third v should come back to a row per site, reason, interface and protocol:\n%s", v)
+	}
+	// The grouping from the command line.
+	hs = newHarness(t, &fakeSource{snap: containerSnapshot()}, 120, 40, Options{Group: drops.GroupReason})
+	hs.tick()
+	if v := hs.view(); !strings.Contains(v, "per reason") {
+		t.Errorf("Options.Group should set the first grouping:\n%s", v)
 	}
 }
 

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"github.com/charmbracelet/x/ansi"
+	"github.com/skbtop/skbtop/drops"
 	"math"
 	"strconv"
 	"strings"
@@ -152,7 +153,11 @@ func (m Model) paneInfo(p pane, long bool) (name, info string) {
 	case paneProtos:
 		return "Protocols", strconv.Itoa(len(m.view.Protocols))
 	}
-	return "Drop sites", strconv.Itoa(len(m.view.Sites)) + " · by " + m.order.String()
+	info = strconv.Itoa(len(m.view.Sites)) + " · by " + m.order.String()
+	if m.group != drops.GroupFull {
+		info += " · per " + m.group.Describe()
+	}
+	return "Drop sites", info
 }
 
 func (m Model) paneTitle(p pane, w int) string {
@@ -291,8 +296,8 @@ func (m Model) state() string {
 		return ""
 	}
 	s, ok := m.sites.pinnedSite()
-	label := s.Symbol()
-	if ifc := s.InterfaceLabel(); ifc != "" {
+	label := s.SiteLabel()
+	if ifc := s.InterfacesLabel(); ifc != "" {
 		label += " " + ifc
 	}
 	if !ok {

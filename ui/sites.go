@@ -1,6 +1,10 @@
 package ui
 
 import (
+	"strconv"
+
+	"github.com/charmbracelet/x/ansi"
+
 	"charm.land/lipgloss/v2"
 	"github.com/skbtop/skbtop/drops"
 )
@@ -100,7 +104,7 @@ func (p sitesPane) columns() siteTexts {
 	protos := make([]string, len(p.items))
 	shorts := make([]string, len(p.items))
 	for i, s := range p.items {
-		syms[i], reasons[i], ifaces[i] = s.Symbol(), s.Reason, drops.OrDash(s.InterfaceLabel())
+		syms[i], reasons[i], ifaces[i] = s.SiteLabel(), s.Reason, drops.OrDash(s.InterfacesLabel())
 		protos[i], shorts[i] = s.Proto(), s.ShortProto()
 	}
 	symW := natural("DROP SITE", syms, 24, 64)
@@ -132,13 +136,42 @@ func (p sitesPane) columns() siteTexts {
 	case cols[colSpark].w < 10:
 		cols[colSpark].title = "TREND"
 	}
-	return siteTexts{
+	tx := siteTexts{
 		cols:     cols,
 		syms:     symbolTexts(syms, cols[colSym].w),
 		reasons:  labelTexts(reasons, cols[colReason].w),
 		ifaces:   labelTexts(ifaces, cols[colIface].w),
 		shortPro: cols[colProto].w < protoW,
 	}
+	// Grouped rows that do not fit keep their count whole and cut the
+	// busiest one's name instead.
+	for _, s := range p.items {
+		if s.Sites > 1 {
+			tx.syms[s.SiteLabel()] = groupText(s.Sites, "sites", s.BusiestSite, cols[colSym].w, true)
+		}
+		if s.Ifaces > 1 {
+			tx.ifaces[s.InterfacesLabel()] = groupText(s.Ifaces, "ifaces", s.BusiestIface, cols[colIface].w, false)
+		}
+	}
+	return tx
+}
+
+// groupText fits "N things (busiest)" into w cells: whole, or with the
+// busiest one's name shortened (a symbol keeping its offset), or "N things"
+// alone, or cut.
+func groupText(n int, things, busiest string, w int, symbol bool) string {
+	count := strconv.Itoa(n) + " " + things
+	full := count + " (" + busiest + ")"
+	room := w - ansi.StringWidth(count) - 3
+	switch {
+	case ansi.StringWidth(full) <= w:
+		return full
+	case room >= 6 && symbol:
+		return count + " (" + truncSymbol(busiest, room, room/3) + ")"
+	case room >= 6:
+		return count + " (" + elide(busiest, room, 0) + ")"
+	}
+	return truncate(count, w)
 }
 
 // View renders the column header and the visible rows.
@@ -159,9 +192,9 @@ func (p sitesPane) View() string {
 	sts[colReason], sts[colRate], sts[colSpark] = &p.st.reason, &p.st.strong, &p.st.spark
 	lines = append(lines, p.rows(p.st, cols, p.w, func(s drops.Site) ([]string, []*lipgloss.Style) {
 		cells := make([]string, len(cols))
-		cells[colSym] = tx.syms[s.Symbol()]
+		cells[colSym] = tx.syms[s.SiteLabel()]
 		cells[colReason] = tx.reasons[s.Reason]
-		cells[colIface] = tx.ifaces[drops.OrDash(s.InterfaceLabel())]
+		cells[colIface] = tx.ifaces[drops.OrDash(s.InterfacesLabel())]
 		cells[colProto] = s.Proto()
 		if tx.shortPro {
 			cells[colProto] = s.ShortProto()

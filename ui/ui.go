@@ -34,6 +34,8 @@ type Options struct {
 	SnapshotDir string
 	// Filter is the initial filter, from the --iface and --symbol flags.
 	Filter drops.Filter
+	// Group is the initial grouping of the drop sites (--group).
+	Group drops.Grouping
 	// HasFunction says whether a kernel function's name contains a text,
 	// for the header to say when a symbol filter can match nothing; nil
 	// when the kernel's symbols are not known.

@@ -1,0 +1,16 @@
+package drops
+
+// View is how an output shows a snapshot: which sites it keeps (Filter) and
+// what a row stands for (Group). The live view, the table, NDJSON and saved
+// documents all go through Apply, so that the same flags and keys show the
+// same rows everywhere.
+type View struct {
+	Filter Filter
+	Group  Grouping
+}
+
+// Apply returns the snapshot as v shows it: filtered (Filtered), then
+// grouped (Grouped).
+func (s Snapshot) Apply(v View) Snapshot {
+	return s.Filtered(v.Filter).Grouped(v.Group)
+}
