@@ -305,6 +305,38 @@ func TestOnceGrouped(t *testing.T) {
 	}
 }
 
+// TestOnceHide hides a site headless: its row is gone from the table and
+// the document, its drops are still in the totals, and both say what was
+// hidden.
+func TestOnceHide(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	l := kerneltest.NewLink(t)
+	const udp, frames = 9, 6
+	base := readTruth(t, l)
+	doc := startOnce(t, "--once", "--json", "--duration", "2s", "--hide", "__netif_receive_skb_core:UNHANDLED_PROTO", "--netns", l.Receiver.Path)
+	table := startOnce(t, "--once", "--duration", "2s", "--hide", "__netif_receive_skb_core", "--netns", l.Receiver.Path)
+	sendAll(t, l, 7901, udp, 32, 0, 0, frames)
+	waitTruth(t, l, base, groundTruth{"UdpNoPorts": udp, "rx_dropped": frames}, doc.done)
+	d := decodeDocument(t, doc.wait())
+	for _, s := range getObjects(t, d, "sites") {
+		if getString(t, s, "reason") == "UNHANDLED_PROTO" {
+			t.Errorf("a hidden site is in the document: %v", s)
+		}
+	}
+	if n := getUint(t, getObject(t, d, "totals"), "drops"); n != udp+frames {
+		t.Errorf("totals %d drops, want %d: hidden drops still count", n, udp+frames)
+	}
+	h := getObject(t, d, "hidden")
+	if getUint(t, h, "sites") != 1 || getUint(t, h, "drops") != frames || fmt.Sprint(h["rules"]) != "[__netif_receive_skb_core:UNHANDLED_PROTO]" {
+		t.Errorf("hidden %v, want 1 site, %d drops under the rule", h, frames)
+	}
+	out := string(table.wait())
+	if strings.Contains(out, "UNHANDLED_PROTO") || !strings.Contains(out, fmt.Sprintf("total %d drops", udp+frames)) ||
+		!strings.Contains(out, fmt.Sprintf("hidden 1 site(s), %d drops", frames)) {
+		t.Errorf("the table should leave the site out, count it in the total and say so:\n%s", out)
+	}
+}
+
 // TestNetnsByPID watches the namespace a process lives in, given by its
 // PID: the document names it by the path it was opened by and its `ip
 // netns` name.

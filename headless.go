@@ -145,6 +145,9 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 	fmt.Fprintf(tw, "\ntotal %d drops, %.1f/s; samples lost %d, suppressed %d; map overflow %d; recursion misses %d\n",
 		s.Totals.Drops, s.Totals.Rate, s.Totals.SamplesLost, s.Totals.SamplesSuppressed,
 		s.Totals.KeysOverflowed, s.Totals.RecursionMisses)
+	if h := s.Hidden; h != nil {
+		fmt.Fprintf(tw, "hidden %d site(s), %d drops, %.1f/s (counted in the total) by %s\n", h.Sites, h.Drops, h.Rate, strings.Join(h.Rules, ", "))
+	}
 	writeInterfaces(tw, s.Interfaces)
 	if len(s.StackCounters) > 0 {
 		fmt.Fprintln(tw, "\nCOUNTER\tCHANGE\tRATE/s\tVALUE")

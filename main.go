@@ -88,6 +88,7 @@ type options struct {
 	interval    time.Duration
 	filter      drops.Filter
 	group       drops.Grouping
+	hides       []drops.Hide
 	netns       string
 	snapshotDir string
 	samples     int
@@ -113,6 +114,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Func("group", "what a row of drop sites stands for: full (site, reason, interface, protocol: the default), site (site and reason) or reason", func(v string) error {
 		var err error
 		o.group, err = drops.ParseGrouping(v)
+		return err
+	})
+	fs.Func("hide", "leave drop sites out of the rows, still counting them in the totals: FUNCTION[+0xOFFSET][:REASON], or :REASON; repeatable", func(v string) error {
+		h, err := drops.ParseHide(v)
+		o.hides = append(o.hides, h)
 		return err
 	})
 	fs.StringVar(&o.netns, "netns", "", "count only drops in this network namespace: an `ip netns` name, a PID, or a path (/run/netns/NAME, /proc/PID/ns/net)")
@@ -156,7 +162,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 
 // view is how the headless outputs show snapshots.
 func (o options) view() drops.View {
-	return drops.View{Filter: o.filter, Group: o.group}
+	return drops.View{Filter: o.filter, Hide: o.hides, Group: o.group}
 }
 
 // netnsPath turns what --netns was given into the path of a namespace file:

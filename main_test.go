@@ -35,6 +35,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--max-keys", "16777216"}, "-max-keys must be between 64 and 1048576, got 16777216"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--group", "iface"}, `grouping "iface": want full, site or reason`},
+		{[]string{"--hide", "+0x15e"}, `hide "+0x15e"`},
 		{[]string{"--netns", "/nonexistent/ns"}, "network namespace /nonexistent/ns"},
 		{[]string{"--netns", "skbtop-no-such-ns"}, "network namespace /run/netns/skbtop-no-such-ns"},
 		{[]string{"--netns", "999999999"}, "network namespace /proc/999999999/ns/net"},

@@ -105,9 +105,9 @@ func TestSnapshotSchema(t *testing.T) {
 
 	// A third, grouped by reason, has rows over several sites,
 	// interfaces and protocols: NO_SOCKET at __udp4_lib_rcv (on the
-	// veth and on lo) and at tcp_v4_rcv.
+	// veth and on lo) and at tcp_v4_rcv; a hide rule is in force.
 	base = readTruth(t, l)
-	r = startOnce(t, "--once", "--json", "--duration", "1s", "--group", "reason", "--netns", l.Receiver.Path)
+	r = startOnce(t, "--once", "--json", "--duration", "1s", "--group", "reason", "--hide", "no_such_function", "--netns", l.Receiver.Path)
 	sendAll(t, l, 7001, udp, 32, 7002, tcp, 0)
 	sendLoopbackUDP(t, l.Receiver, 7003, udp)
 	waitTruth(t, l, base, groundTruth{"UdpNoPorts": 2 * udp, "TcpOutRsts": tcp}, r.done)

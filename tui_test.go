@@ -131,7 +131,9 @@ func TestTUI(t *testing.T) {
 	dir := t.TempDir()
 
 	p := &tmuxPane{t: t, socket: fmt.Sprintf("skbtop-test-%d", os.Getpid()), session: "skbtop"}
-	cmd := fmt.Sprintf("%s --netns %s --snapshot-dir %s --interval 250ms", bin, l.Receiver.Path, dir)
+	// A configuration of its own: hides saved on this machine must not
+	// hide what the test looks for.
+	cmd := fmt.Sprintf("env XDG_CONFIG_HOME=%s %s --netns %s --snapshot-dir %s --interval 250ms", t.TempDir(), bin, l.Receiver.Path, dir)
 	if out, err := p.tmux("new-session", "-d", "-s", p.session, "-x", "120", "-y", "40", cmd); err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)
 	}

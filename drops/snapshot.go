@@ -29,9 +29,12 @@ type Snapshot struct {
 	// Group says what a row of Sites stands for when they are grouped
 	// (Grouped): "site" (site and reason) or "reason"; absent when each
 	// row is one site, reason, interface and protocol.
-	Group  string `json:"group,omitempty"`
-	Totals Totals `json:"totals"`
-	Sites  []Site `json:"sites"`
+	Group string `json:"group,omitempty"`
+	// Hidden says what hide rules left out of Sites (Hiding); absent when
+	// there are none. Hidden drops are in the totals.
+	Hidden *Hidden `json:"hidden,omitempty"`
+	Totals Totals  `json:"totals"`
+	Sites  []Site  `json:"sites"`
 	// Protocols breaks the sites' drops down by L3 and L4.
 	Protocols  []Protocol  `json:"protocols"`
 	Interfaces []Interface `json:"interfaces"`

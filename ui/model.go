@@ -2,6 +2,7 @@ package ui
 
 import (
 	"charm.land/bubbles/v2/textinput"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,6 +49,13 @@ type snapshotMsg struct {
 	next bool
 }
 
+// hidesSavedMsg reports the hides file written by 'w'.
+type hidesSavedMsg struct {
+	path string
+	n    int
+	err  error
+}
+
 // savedMsg reports a snapshot file written by 's'.
 type savedMsg struct {
 	path string
@@ -82,17 +90,20 @@ type Model struct {
 	hasFunction func(string) bool
 	order       drops.Order    // of the sites pane
 	group       drops.Grouping // what a row of the sites pane stands for
+	hides       []drops.Hide   // rules taking sites out of the rows
 	paused      bool
 
 	mode mode
-	// helpFrom is the mode the help was opened from, which it returns to.
-	helpFrom mode
-	focus    pane
-	sites    sitesPane
-	ifaces   ifacesPane
-	protos   protocolsPane
-	detail   detailPane
-	picker   pickerPane
+	// helpFrom is the mode the help was opened from, which it returns to;
+	// helpScroll is the first line of the help shown.
+	helpFrom   mode
+	helpScroll int
+	focus      pane
+	sites      sitesPane
+	ifaces     ifacesPane
+	protos     protocolsPane
+	detail     detailPane
+	picker     pickerPane
 
 	// detailPin says the sites pane's cursor was pinned only for the
 	// detail, to be let go when it closes.
@@ -117,6 +128,7 @@ func New(src Source, opts Options) Model {
 		timer:  tickAfter,
 		filter: sh.opts.Filter,
 		group:  sh.opts.Group,
+		hides:  slices.Clone(sh.opts.Hides),
 		sites:  newSitesPane(sh),
 		ifaces: newIfacesPane(sh),
 		protos: newProtocolsPane(sh),
@@ -250,7 +262,15 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		} else {
 			m.setStatus("saved "+msg.path, false)
 		}
+	case hidesSavedMsg:
+		if msg.err != nil {
+			m.setStatus(msg.err.Error(), true)
+		} else {
+			m.setStatus(fmt.Sprintf("saved %d hide rules to %s: the next skbtop starts with them", msg.n, msg.path), false)
+		}
 	case tea.KeyPressMsg:
+		// What the status line said was the answer to the last key.
+		m.status = ""
 		return m.handleKey(msg)
 	default:
 		// Pastes and the input's own messages go to the symbol field.
@@ -285,7 +305,7 @@ func (m *Model) setStatus(text string, isErr bool) {
 // apply filters the snapshot on screen, sorts its sites in the chosen
 // order and hands the view to the panes.
 func (m *Model) apply() {
-	m.view = m.shown.Apply(drops.View{Filter: m.filter, Group: m.group})
+	m.view = m.shown.Apply(drops.View{Filter: m.filter, Hide: m.hides, Group: m.group})
 	m.unmatched = nil
 	if m.have {
 		m.unmatched = m.shown.Unmatched(m.filter, m.hasFunction)
@@ -353,10 +373,22 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	case modeHelp:
-		if key.Matches(msg, k.Quit) {
+		switch {
+		case key.Matches(msg, k.Quit):
 			return tea.Quit
+		case key.Matches(msg, k.Up):
+			m.helpScroll = max(m.helpScroll-1, 0)
+		case key.Matches(msg, k.Down):
+			m.helpScroll++
+		case key.Matches(msg, k.PageUp, k.Top):
+			m.helpScroll = 0
+		case key.Matches(msg, k.PageDown, k.Bottom):
+			m.helpScroll += max(m.geometry().body-2, 1)
+		default:
+			m.mode = m.helpFrom
 		}
-		m.mode = m.helpFrom
+		// Not past the end: what is shown is the last screenful.
+		m.helpScroll = min(m.helpScroll, max(len(m.helpText())-(m.geometry().body-1), 0))
 		return nil
 	case modeDetail:
 		switch {
@@ -370,6 +402,14 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 				m.detail.Show(s, m.view.Totals)
 			}
 			return nil
+		case key.Matches(msg, k.Hide):
+			// The site leaves the list: back to it.
+			m.hideSelected()
+			m.closeDetail()
+			return nil
+		case !key.Matches(msg, k.detailKeys()...):
+			// The rest would change a list that is not on screen.
+			return nil
 		}
 	}
 	return m.globalKey(msg)
@@ -382,7 +422,7 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Quit):
 		return tea.Quit
 	case key.Matches(msg, k.Help):
-		m.helpFrom, m.mode = m.mode, modeHelp
+		m.helpFrom, m.mode, m.helpScroll = m.mode, modeHelp, 0
 	case key.Matches(msg, k.Filter):
 		m.mode = modeFilter
 		m.input.SetValue(m.filter.Symbol)
@@ -403,6 +443,16 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.sites.unpin()
 		m.apply()
 		m.sites.toTop()
+	case key.Matches(msg, k.Hide) && m.focus == paneSites:
+		m.hideSelected()
+	case key.Matches(msg, k.Unhide):
+		if len(m.hides) > 0 {
+			m.hides = nil
+			m.apply()
+			m.setStatus("every site shown again; w saves that", false)
+		}
+	case key.Matches(msg, k.SaveHide):
+		return m.saveHides()
 	case key.Matches(msg, k.Follow):
 		if m.sites.pinned && !m.detailPin {
 			m.sites.unpin()
@@ -425,8 +475,6 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.fetch(false)
 	case key.Matches(msg, k.Save):
 		return m.save()
-	case m.mode == modeDetail:
-		// Other keys do nothing in the detail.
 	case key.Matches(msg, k.Tab):
 		m.focus = (m.focus + 1) % paneCount
 	case key.Matches(msg, k.BackTab):
@@ -458,6 +506,37 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.pane(m.focus).Update(msg)
 	}
 	return nil
+}
+
+// hideSelected hides the selected row's site and reason on every
+// interface (its reason at every site, grouped by reason).
+func (m *Model) hideSelected() {
+	s, ok := m.sites.Selected()
+	if !ok {
+		return
+	}
+	h, ok := drops.HideRow(s, m.group)
+	if !ok {
+		m.setStatus("this row cannot be hidden: no function names it", true)
+		return
+	}
+	if !slices.Contains(m.hides, h) {
+		m.hides = append(m.hides, h)
+	}
+	m.apply()
+	m.setStatus("hid "+h.String()+" (still in the totals) · X shows it again · w saves", false)
+}
+
+// saveHides writes the hide rules where the next run reads them.
+func (m *Model) saveHides() tea.Cmd {
+	path, hides := m.opts.HidesPath, slices.Clone(m.hides)
+	if path == "" {
+		m.setStatus("hides cannot be saved: no configuration directory", true)
+		return nil
+	}
+	return guard(func() tea.Msg {
+		return hidesSavedMsg{path: path, n: len(hides), err: drops.SaveHides(path, hides)}
+	})
 }
 
 // pane returns the pane p names.

@@ -31,6 +31,8 @@ func TestGolden(t *testing.T) {
 		{"picker", []string{"i"}, fixtureSnapshot},
 		{"filtered", []string{"/", "u", "d", "p", "enter"}, fixtureSnapshot},
 		{"help", []string{"?"}, fixtureSnapshot},
+		{"help-detail", []string{"enter", "?"}, fixtureSnapshot},
+		{"hidden", []string{"x"}, fixtureSnapshot},
 		// The groupings, on a host full of containers.
 		{"containers", nil, containerSnapshot},
 		{"group-site", []string{"v"}, containerSnapshot},
@@ -500,6 +502,150 @@ func TestGrouping(t *testing.T) {
 	hs.tick()
 	if v := hs.view(); !strings.Contains(v, "per reason") {
 		t.Errorf("Options.Group should set the first grouping:\n%s", v)
+	}
+}
+
+// TestHide hides a site: its row is gone, the totals are what they were,
+// the header counts what is hidden; X shows it again, and w saves the
+// rules where the next run reads them.
+func TestHide(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config", "skbtop", "hides")
+	hs := newHarness(t, &fakeSource{snap: containerSnapshot()}, 120, 40, Options{HidesPath: path})
+	hs.tick()
+	before := hs.m.view.Totals
+	header := stripLines(hs.view())[1]
+	hs.press("down", "down") // nf_hook_slow on eth0@web
+	hs.press("x")
+	v := hs.view()
+	if rowsOf(hs, "nf_hook_slow") != 0 {
+		t.Errorf("x should hide nf_hook_slow NETFILTER_DROP on every interface:\n%s", v)
+	}
+	if hs.m.view.Totals != before || !strings.HasPrefix(stripLines(v)[1], "590 drops/s · 50,215 drops in 5m12s · ") || !strings.HasPrefix(header, "590 drops/s · 50,215 drops in 5m12s · ") {
+		t.Errorf("hiding changed the totals: %+v, want %+v\n%s", hs.m.view.Totals, before, v)
+	}
+	if !strings.Contains(v, "3 hidden (21.8k drops)") || !strings.Contains(v, "hid nf_hook_slow+0x9c:NETFILTER_DROP") {
+		t.Errorf("the header should count the hidden rows and the status line say what was hidden:\n%s", v)
+	}
+	if s, _ := hs.m.sites.Selected(); hs.m.sites.cursor != 2 || s.Function == "nf_hook_slow" {
+		t.Errorf("the cursor should stay on its row, now %s", s.Function)
+	}
+	// It stays hidden across refreshes; the next key clears the message.
+	hs.tick()
+	hs.press("down")
+	if v := hs.view(); rowsOf(hs, "nf_hook_slow") != 0 || strings.Contains(v, "hid nf_hook") || !strings.Contains(v, "3 hidden") {
+		t.Errorf("after a refresh and a key:\n%s", v)
+	}
+	hs.press("w")
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.Contains(string(b), "\nnf_hook_slow+0x9c:NETFILTER_DROP\n") {
+		t.Fatalf("w wrote %q, %v", b, err)
+	}
+	if v := hs.view(); !strings.Contains(v, "saved 1 hide rules to "+path) {
+		t.Errorf("status line should say where the hides went:\n%s", v)
+	}
+	hs.press("X")
+	if v := hs.view(); rowsOf(hs, "nf_hook_slow") != 3 || strings.Contains(v, "hidden") {
+		t.Errorf("X should show every site again:\n%s", v)
+	}
+
+	// The next run starts with the saved rules, and says so.
+	hides, err := drops.LoadHides(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs = newHarness(t, &fakeSource{snap: containerSnapshot()}, 120, 40, Options{Hides: hides, HidesPath: path})
+	hs.tick()
+	if v := hs.view(); rowsOf(hs, "nf_hook_slow") != 0 || !strings.Contains(v, "3 hidden (21.8k drops)") {
+		t.Errorf("saved hides should be in force from the start:\n%s", v)
+	}
+	// A rule that hides nothing now still says it is there.
+	hs.src.snap = fixtureSnapshot()
+	hs.src.snap.Sites = hs.src.snap.Sites[:1]
+	hs.src.snap.Recount()
+	hs.tick()
+	if v := hs.view(); !strings.Contains(v, "0 hidden (1 rule)") {
+		t.Errorf("the header should say hides are in force:\n%s", v)
+	}
+
+	// Grouped by reason, x hides the reason; the map-full row cannot be.
+	hs = newHarness(t, &fakeSource{snap: containerSnapshot()}, 120, 40, Options{Group: drops.GroupReason})
+	hs.tick()
+	hs.press("down", "x")
+	if v := hs.view(); len(hs.m.sites.items) != 6 || strings.Contains(strings.Join(stripLines(v)[:10], "\n"), "NETFILTER_DROP") || !strings.Contains(v, "hid :NETFILTER_DROP") {
+		t.Errorf("by reason, x should hide the reason:\n%s", v)
+	}
+	hs.press("w")
+	if v := hs.view(); !strings.Contains(v, "hides cannot be saved") {
+		t.Errorf("without a place to save, w should say so:\n%s", v)
+	}
+}
+
+// rowsOf counts the sites pane's rows of function fn.
+func rowsOf(hs *harness, fn string) int {
+	n := 0
+	for _, s := range hs.m.sites.items {
+		if s.Function == fn {
+			n++
+		}
+	}
+	return n
+}
+
+// TestHelpModes: the help lists the keys of the mode it was opened from,
+// every one of them, none cut at 40 columns; it scrolls when it does not
+// fit, and the status line's keys are the mode's.
+func TestHelpModes(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 40, 80, Options{})
+	hs.tick()
+	hs.press("?")
+	v := hs.view()
+	for _, b := range hs.m.keys.fullHelpFor(modeNormal) {
+		for _, k := range b {
+			if h := k.Help(); !strings.Contains(v, h.Key+" ") || !strings.Contains(v, h.Desc) {
+				t.Errorf("the help at 40 columns lacks %q %q:\n%s", h.Key, h.Desc, v)
+			}
+		}
+	}
+	for _, l := range stripLines(v)[2 : len(stripLines(v))-1] {
+		if strings.Contains(l, "…") {
+			t.Errorf("a help line is cut at 40 columns: %q", l)
+		}
+	}
+	hs.press("esc", "enter")
+	if v := hs.view(); !strings.Contains(v, "esc/↵ back to the list") || strings.Contains(v, "o sort") {
+		t.Errorf("in the detail, the status line should offer the detail's keys:\n%s", v)
+	}
+	hs.press("?")
+	v = hs.view()
+	if !strings.Contains(v, "previous/next site") || strings.Contains(v, "group rows") || strings.Contains(v, "shift+tab") {
+		t.Errorf("opened from the detail, the help should list the detail's keys:\n%s", v)
+	}
+	hs.press("esc")
+	if hs.m.mode != modeDetail {
+		t.Errorf("closing the help went to mode %v, want the detail it came from", hs.m.mode)
+	}
+	// Keys of the list do nothing in the detail.
+	order := hs.m.order
+	hs.press("o", "v")
+	if hs.m.order != order || hs.m.group != drops.GroupFull || hs.m.mode != modeDetail {
+		t.Error("o and v changed the list behind the detail")
+	}
+	// At 60x15 the help scrolls to its last key.
+	hs = newHarness(t, fixtureSource(), 60, 15, Options{})
+	hs.tick()
+	hs.press("?")
+	if v := hs.view(); strings.Contains(v, "ctrl+c") || !strings.Contains(v, "more below") {
+		t.Fatalf("at 60x15 the help should not fit:\n%s", v)
+	}
+	for range 5 {
+		hs.press("down")
+	}
+	if v := hs.view(); !strings.Contains(v, "ctrl+c") || hs.m.mode != modeHelp {
+		t.Errorf("scrolled, the help should show its last keys:\n%s", v)
+	}
+	hs.press("esc", "i")
+	if v := hs.view(); !strings.Contains(v, "type narrow") || strings.Contains(v, "q quit") {
+		t.Errorf("the picker's status line should offer its own keys:\n%s", v)
 	}
 }
 

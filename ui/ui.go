@@ -34,6 +34,12 @@ type Options struct {
 	SnapshotDir string
 	// Filter is the initial filter, from the --iface and --symbol flags.
 	Filter drops.Filter
+	// Hides are the hide rules in force at start: the saved ones and
+	// --hide's.
+	Hides []drops.Hide
+	// HidesPath is where 'w' saves the hide rules; "" when they cannot
+	// be saved.
+	HidesPath string
 	// Group is the initial grouping of the drop sites (--group).
 	Group drops.Grouping
 	// HasFunction says whether a kernel function's name contains a text,
