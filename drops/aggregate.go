@@ -535,6 +535,10 @@ func (a *Aggregator) Snapshot() Snapshot {
 		}
 		if a.live[st.key.Key] == st {
 			site.Samples = slices.Clone(a.samples[st.key.Key])
+			for i := range site.Samples {
+				// A sample knows its ethertype, not its site's function.
+				site.Samples[i].L3 = site.L3
+			}
 		}
 		snap.Sites = append(snap.Sites, site)
 	}
@@ -651,7 +655,7 @@ func (a *Aggregator) siteLocked(st *siteState) Site {
 		Ifindex:     k.Ifindex,
 		Netns:       k.Netns,
 		NetnsCookie: k.NetnsCookie,
-		L3:          L3Name(k.L3),
+		L3:          L3Label(k.L3, loc.Function),
 		L4:          L4Name(k.L4),
 		Gone:        st.gone,
 		Key:         k,

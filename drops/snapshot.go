@@ -501,32 +501,85 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 	return out
 }
 
-// L3Name names a host-order ethertype: IPv4, IPv6, ARP and a few others by
-// name, anything else as hex (0x88b5).
+// L3Name names a host-order ethertype: the IP versions, the other
+// protocols a Linux box meets on the wire (ARP, VLAN tags, LLDP, LACP,
+// 802.1X, PTP, PPPoE, MACsec, ...) and Linux's own pseudo ethertypes by
+// name; 0, which an skb that came from no device carries, as "none";
+// anything else as hex (0x88b5, the IEEE's local experimental type).
 func L3Name(ethertype uint16) string {
-	switch ethertype {
-	case 0x0800:
-		return "IPv4"
-	case 0x86dd:
-		return "IPv6"
-	case 0x0806:
-		return "ARP"
-	case 0x8100:
-		return "802.1Q"
-	case 0x88a8:
-		return "802.1ad"
-	case 0x8847:
-		return "MPLS"
-	case 0x88cc:
-		return "LLDP"
-	case 0x0004:
-		// Linux's pseudo ethertype for 802.2 LLC frames (STP among them).
-		return "802.2"
-	case 0x0001:
-		// Linux's pseudo ethertype for Novell raw 802.3 frames.
-		return "802.3"
+	if name, ok := ethertypes[ethertype]; ok {
+		return name
 	}
 	return fmt.Sprintf("0x%04x", ethertype)
+}
+
+// ethertypes are the names L3Name knows.
+var ethertypes = map[uint16]string{
+	0x0800: "IPv4",
+	0x86dd: "IPv6",
+	0x0806: "ARP",
+	0x8035: "RARP",
+	0x8100: "802.1Q",
+	0x88a8: "802.1ad",
+	0x9100: "QinQ",
+	0x8847: "MPLS",
+	0x8848: "MPLS-mc",
+	0x88cc: "LLDP",
+	0x8809: "LACP", // IEEE slow protocols: LACP, marker, OAM
+	0x888e: "EAPOL",
+	0x88f7: "PTP",
+	0x8863: "PPPoE-D",
+	0x8864: "PPPoE",
+	0x88e5: "MACsec",
+	0x8906: "FCoE",
+	0x8914: "FIP",
+	0x8915: "RoCE",
+	0x894f: "NSH",
+	0x88fb: "PRP",
+	0x892f: "HSR",
+	0x9000: "LOOP", // Ethernet configuration testing protocol
+	0x80f3: "AARP",
+	0x809b: "ATALK",
+	0x8137: "IPX",
+	// Linux's pseudo ethertypes, set by drivers for frames that have
+	// none on the wire.
+	0x0000: "none",
+	0x0001: "802.3", // Novell raw 802.3
+	0x0004: "802.2", // 802.2 LLC frames, STP among them
+	0x000c: "CAN",
+	0x000d: "CANFD",
+	0x000e: "CANXL",
+	0x0019: "HDLC",
+	0x00fa: "MCTP",
+}
+
+// L3Label names what a site's drops carried: L3Name of the ethertype or,
+// for ethertype 0 (an skb that came from no device, whose protocol no one
+// set), the address family of the function that dropped it when its name
+// says which: vsock (virtio, vhost, Hyper-V and VMCI transports), netlink,
+// unix. The ethertype alone cannot tell them apart, and an skb freed by
+// generic code (skb_queue_purge) stays "none".
+func L3Label(ethertype uint16, function string) string {
+	if ethertype == 0 {
+		for _, f := range families {
+			for _, p := range f.prefixes {
+				if strings.HasPrefix(function, p) {
+					return f.name
+				}
+			}
+		}
+	}
+	return L3Name(ethertype)
+}
+
+// families are the address families L3Label tells by their functions.
+var families = []struct {
+	name     string
+	prefixes []string
+}{
+	{"vsock", []string{"vsock_", "__vsock_", "virtio_transport_", "virtio_vsock_", "vhost_vsock_", "hvs_", "vmci_transport_"}},
+	{"netlink", []string{"netlink_", "__netlink_"}},
+	{"unix", []string{"unix_", "__unix_"}},
 }
 
 // L4Name names an IP protocol number; "" for 0, which means the drop had no

@@ -312,7 +312,10 @@ func TestNames(t *testing.T) {
 		got, want string
 	}{
 		{L3Name(0x0800), "IPv4"}, {L3Name(0x86dd), "IPv6"}, {L3Name(0x0806), "ARP"},
-		{L3Name(0x0004), "802.2"}, {L3Name(0x88b5), "0x88b5"},
+		{L3Name(0x0004), "802.2"}, {L3Name(0x88b5), "0x88b5"}, {L3Name(0x0000), "none"}, {L3Name(0x8809), "LACP"},
+		{L3Label(0, "virtio_transport_recv_pkt"), "vsock"}, {L3Label(0, "vhost_vsock_handle_tx_kick"), "vsock"},
+		{L3Label(0, "netlink_unicast"), "netlink"}, {L3Label(0, "unix_stream_connect"), "unix"},
+		{L3Label(0, "skb_queue_purge_reason"), "none"}, {L3Label(0x0800, "virtio_transport_recv_pkt"), "IPv4"},
 		{L4Name(0), ""}, {L4Name(6), "TCP"}, {L4Name(58), "ICMPv6"}, {L4Name(253), "253"},
 		{Site{Function: "f", Offset: "0x1", Module: "m"}.Symbol(), "f+0x1 [m]"},
 		{Site{Address: "0xffffffff81000000"}.Symbol(), "0xffffffff81000000"},

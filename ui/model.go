@@ -467,11 +467,8 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.Reset):
 		m.src.Reset()
-		if m.paused {
-			m.setStatus("counts reset; paused, press p to see them", false)
-		} else {
-			m.setStatus("counts reset: counting drops from now", false)
-		}
+		// The status line says when the screen is paused.
+		m.setStatus("counts reset: counting drops from now", false)
 		return m.fetch(false)
 	case key.Matches(msg, k.Save):
 		return m.save()
@@ -498,10 +495,8 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 			}
 		}
 	case key.Matches(msg, k.Back):
-		if !m.filter.IsZero() {
-			m.setFilter(drops.Filter{})
-			m.setStatus("filter cleared", false)
-		}
+		// The header says the filter is gone.
+		m.setFilter(drops.Filter{})
 	default:
 		return m.pane(m.focus).Update(msg)
 	}

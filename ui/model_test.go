@@ -649,6 +649,57 @@ func TestHelpModes(t *testing.T) {
 	}
 }
 
+// TestStatusShowsState: the status line says what is so now, never what
+// was done a while ago.
+func TestStatusShowsState(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	hs.press("/")
+	hs.typeText("udp")
+	hs.press("enter", "esc")
+	hs.press("/")
+	hs.typeText("nf")
+	hs.press("enter")
+	if v := hs.view(); strings.Contains(v, "cleared") || !strings.Contains(v, "filter: symbol~nf") {
+		t.Errorf("after clearing one filter and setting another:\n%s", v)
+	}
+	hs.press("esc", "p")
+	if v := stripLines(hs.view()); !strings.HasPrefix(v[len(v)-1], "paused: p resumes") {
+		t.Errorf("paused, the status line should say so: %q", v[len(v)-1])
+	}
+	hs.press("c")
+	if v := hs.view(); !strings.Contains(v, "counts reset") {
+		t.Errorf("c should say the counts were reset:\n%s", v)
+	}
+	hs.press("p")
+	if v := stripLines(hs.view()); strings.Contains(v[len(v)-1], "paused") || strings.Contains(v[len(v)-1], "reset") {
+		t.Errorf("unpaused, the status line still says %q", v[len(v)-1])
+	}
+}
+
+// TestOtherFamilies: drops of skbs from no device show "-" for the
+// interface and their family by name.
+func TestOtherFamilies(t *testing.T) {
+	snap := fixtureSnapshot()
+	snap.Sites = append(snap.Sites,
+		drops.Site{Function: "virtio_transport_recv_pkt", Offset: "0x2a1", Reason: "NOT_SPECIFIED", L3: "vsock", Count: 5000, Rate: 900, Key: drops.Key{Location: 1}},
+		drops.Site{Function: "skb_queue_purge_reason", Offset: "0x61", Reason: "QUEUE_PURGE", L3: "none", Count: 10, Rate: 800, Key: drops.Key{Location: 2}},
+		drops.Site{Function: "arp_process", Offset: "0x19c", Reason: "NOT_SPECIFIED", Interface: "eth0", L3: "ARP", Count: 30, Rate: 700, Key: drops.Key{Location: 3}})
+	snap.Recount()
+	hs := newHarness(t, &fakeSource{snap: snap}, 80, 24, Options{})
+	hs.tick()
+	lines := stripLines(hs.view())
+	for i, want := range [][]string{
+		{"virtio_transport_recv_pkt+0x2a1", "NOT_SPECIFIED", "-", "vsock"},
+		{"skb_queue_purge_reason+0x61", "QUEUE_PURGE", "-", "none"},
+		{"arp_process+0x19c", "NOT_SPECIFIED", "eth0", "ARP"},
+	} {
+		if got := cells(lines[4+i])[:4]; !slices.Equal(got, want) {
+			t.Errorf("row %d: %q, want %q", i, got, want)
+		}
+	}
+}
+
 func TestPause(t *testing.T) {
 	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
 	hs.tick()

@@ -307,21 +307,25 @@ func (m Model) statusLine() string {
 	return truncate(keys, w)
 }
 
-// state says what the view is doing that the header and titles do not:
-// the site the cursor follows.
+// state says what the view is doing that the panes do not show: the
+// screen paused, the site the cursor follows.
 func (m Model) state() string {
-	if !m.sites.pinned || m.detailPin {
-		return ""
+	var parts []string
+	if m.paused {
+		parts = append(parts, "paused: p resumes")
 	}
-	s, ok := m.sites.pinnedSite()
-	label := s.SiteLabel()
-	if ifc := s.InterfacesLabel(); ifc != "" {
-		label += " " + ifc
+	if m.sites.pinned && !m.detailPin {
+		s, ok := m.sites.pinnedSite()
+		label := s.SiteLabel()
+		if ifc := s.InterfacesLabel(); ifc != "" {
+			label += " " + ifc
+		}
+		if !ok {
+			label += " (not in view)"
+		}
+		parts = append(parts, "following "+label+" · f stops")
 	}
-	if !ok {
-		return "following " + label + " (not in view) · f stops"
-	}
-	return "following " + label + " · f stops"
+	return strings.Join(parts, " · ")
 }
 
 // legend explains the drop-site columns on the help screen; the notes of
