@@ -92,7 +92,7 @@ func TestKernelUnhandledEthertype(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agg := drops.NewAggregator(drops.Config{Resolver: symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons}})
+	agg := drops.NewAggregator(drops.Config{Resolver: symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons}, Home: drops.NamespaceID{Inode: l.Receiver.Inode}})
 	traced := func(rd drops.Reading) (sum uint64) {
 		for _, c := range rd.Counts {
 			if c.Netns == l.Receiver.Inode && c.Ifindex == uint32(l.ReceiverIndex) && c.Reason == unhandled {
@@ -255,7 +255,7 @@ func TestKernelOtherhost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agg := drops.NewAggregator(drops.Config{Resolver: symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons}})
+	agg := drops.NewAggregator(drops.Config{Resolver: symbols.Resolver{Kallsyms: kallsyms, Reasons: reasons}, Home: drops.NamespaceID{Inode: l.Receiver.Inode}})
 	read := func() {
 		rd, err := tr.Read()
 		if err != nil {
