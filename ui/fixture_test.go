@@ -157,6 +157,45 @@ func containerSnapshot() drops.Snapshot {
 	return snap
 }
 
+// readmeSnapshot is the README's example: one namespace watched (web), with
+// UDP to a closed port, multicast for a group joined on the wrong
+// interface, an nftables drop rule and LLDP frames nothing listens for.
+func readmeSnapshot() drops.Snapshot {
+	const netns = 4026532177
+	at := func(ms int) time.Time { return fixtureTime.Add(-time.Duration(ms) * time.Millisecond) }
+	site := func(fn, off, addr, reason string, code uint32, ifc string, ifindex uint32, l3, l4 string, count uint64, rate float64, loc uint64) drops.Site {
+		return drops.Site{Function: fn, Offset: off, Address: addr, Reason: reason, ReasonCode: code, Interface: ifc, Ifindex: ifindex, Netns: netns,
+			L3: l3, L4: l4, Count: count, Bytes: 72 * count, Rate: rate, History: history(rate, int(loc%17)),
+			Key: drops.Key{Location: loc, Reason: code, Ifindex: ifindex, Netns: netns}}
+	}
+	mc := site("ip_rcv_finish_core", "0x25b", "0xffffffff81ff52cb", "NOT_SPECIFIED", 2, "eth0", 2, "IPv4", "UDP", 1356, 120, 0xffffffff81ff52cb)
+	for i := range 4 {
+		mc.Samples = append(mc.Samples, drops.Packet{Time: at(140 - 20*i), CPU: 1, Interface: "eth0", Len: 30, Captured: 58, L3: "IPv4", L4: "UDP",
+			Src: "198.18.7.1", Dst: "239.18.0.7", SrcPort: 34855, DstPort: 5000})
+	}
+	snap := drops.Snapshot{
+		Schema: drops.SchemaV1, Host: "vm", Kernel: "6.18.44-fc-v595", Time: fixtureTime, WindowS: 12, IntervalS: 1,
+		Namespace: &drops.Watched{Name: "web", Path: "/run/netns/web", Inode: netns},
+		Sites: []drops.Site{
+			site("__udp4_lib_rcv", "0x4bc", "0xffffffff8204674c", "NO_SOCKET", 3, "eth0", 2, "IPv4", "UDP", 4520, 399, 0xffffffff8204674c),
+			mc,
+			site("nft_do_chain", "0x3e8", "0xffffffffc0a013e8", "NETFILTER_DROP", 8, "eth0", 2, "IPv4", "TCP", 339, 30, 0xffffffffc0a013e8),
+			site("__netif_receive_skb_core.constprop.0", "0x7e6", "0xffffffff81e64e46", "UNHANDLED_PROTO", 74, "eth0", 2, "LLDP", "", 23, 2, 0xffffffff81e64e46),
+			site("dst_discard", "0xf", "0xffffffff81fd100f", "NOT_SPECIFIED", 2, "lo", 1, "IPv4", "IGMP", 1, 0, 0xffffffff81fd100f),
+		},
+		Interfaces: []drops.Interface{
+			{Name: "lo", Ifindex: 1, Netns: netns},
+			{Name: "eth0", Ifindex: 2, Netns: netns},
+		},
+	}
+	for i := range snap.Interfaces {
+		c := drops.LinkCountersOf(map[drops.LinkField]uint64{drops.RxDropped: uint64(23 * (i % 2)), drops.RxNoHandler: 0, drops.TxDropped: 0})
+		snap.Interfaces[i].Counters, snap.Interfaces[i].Delta, snap.Interfaces[i].Rates = &c, &c, &drops.LinkRates{}
+	}
+	snap.Recount()
+	return snap
+}
+
 // fakeSource returns fixture snapshots and records resets.
 type fakeSource struct {
 	snap   drops.Snapshot

@@ -87,7 +87,7 @@ var (
 	detailEnds    = key.NewBinding(key.WithKeys("home"), key.WithHelp("g/G", "first/last site"))
 	detailHide    = key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "hide this site"))
 	pickMove      = key.NewBinding(key.WithKeys("down"), key.WithHelp("↑/↓", "choose"))
-	pickType      = key.NewBinding(key.WithKeys("a"), key.WithHelp("type", "narrow"))
+	pickType      = key.NewBinding(key.WithKeys("a"), key.WithHelp("type", "to narrow"))
 	pickEnter     = key.NewBinding(key.WithKeys("enter"), key.WithHelp("↵", "filter on it"))
 	pickBack      = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear text, then filter"))
 	helpAnyKey    = key.NewBinding(key.WithKeys("esc"), key.WithHelp("any key", "closes"))

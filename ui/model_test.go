@@ -20,32 +20,63 @@ import (
 
 func TestGolden(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		keys []string
-		snap func() drops.Snapshot
+		name  string
+		keys  []string
+		snap  func() drops.Snapshot
+		sizes [][2]int
 	}{
-		{"sites", nil, fixtureSnapshot},
-		{"detail", []string{"enter"}, fixtureSnapshot},
-		{"interfaces", []string{"tab"}, fixtureSnapshot},
-		{"protocols", []string{"tab", "tab"}, fixtureSnapshot},
-		{"picker", []string{"i"}, fixtureSnapshot},
-		{"filtered", []string{"/", "u", "d", "p", "enter"}, fixtureSnapshot},
-		{"help", []string{"?"}, fixtureSnapshot},
-		{"help-detail", []string{"enter", "?"}, fixtureSnapshot},
-		{"hidden", []string{"x"}, fixtureSnapshot},
+		{"sites", nil, fixtureSnapshot, nil},
+		{"detail", []string{"enter"}, fixtureSnapshot, nil},
+		{"interfaces", []string{"tab"}, fixtureSnapshot, nil},
+		{"protocols", []string{"tab", "tab"}, fixtureSnapshot, nil},
+		{"picker", []string{"i"}, fixtureSnapshot, nil},
+		{"filtered", []string{"/", "u", "d", "p", "enter"}, fixtureSnapshot, nil},
+		{"help", []string{"?"}, fixtureSnapshot, nil},
+		{"help-detail", []string{"enter", "?"}, fixtureSnapshot, nil},
+		{"hidden", []string{"x"}, fixtureSnapshot, nil},
 		// The groupings, on a host full of containers.
-		{"containers", nil, containerSnapshot},
-		{"group-site", []string{"v"}, containerSnapshot},
-		{"group-reason", []string{"v", "v"}, containerSnapshot},
-		{"group-site-detail", []string{"v", "down", "enter"}, containerSnapshot},
+		{"containers", nil, containerSnapshot, nil},
+		{"group-site", []string{"v"}, containerSnapshot, nil},
+		{"group-reason", []string{"v", "v"}, containerSnapshot, nil},
+		{"group-site-detail", []string{"v", "down", "enter"}, containerSnapshot, nil},
+		// The README's screens (TestReadmeScreens).
+		{"readme", nil, readmeSnapshot, [][2]int{{80, 24}}},
+		{"readme-detail", []string{"down", "enter"}, readmeSnapshot, [][2]int{{120, 24}}},
 	} {
-		for _, size := range [][2]int{{60, 15}, {80, 24}, {120, 40}} {
+		sizes := tc.sizes
+		if sizes == nil {
+			sizes = [][2]int{{60, 15}, {80, 24}, {120, 40}}
+		}
+		for _, size := range sizes {
 			t.Run(fmt.Sprintf("%s/%dx%d", tc.name, size[0], size[1]), func(t *testing.T) {
 				hs := newHarness(t, &fakeSource{snap: tc.snap()}, size[0], size[1], Options{})
 				hs.tick()
 				hs.press(tc.keys...)
 				golden.RequireEqual(t, hs.view())
 			})
+		}
+	}
+}
+
+// TestReadmeScreens checks that the README shows the screens its golden
+// files hold, so that it cannot drift from what skbtop draws.
+func TestReadmeScreens(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"readme/80x24", "readme-detail/120x24"} {
+		b, err := os.ReadFile("testdata/TestGolden/" + name + ".golden")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, l := range strings.Split(string(b), "\n") {
+			lines = append(lines, strings.TrimRight(l, " "))
+		}
+		screen := "```\n" + strings.TrimRight(strings.Join(lines, "\n"), "\n") + "\n```"
+		if !strings.Contains(string(readme), screen) {
+			t.Errorf("README.md lacks the screen of %s (trailing spaces trimmed):\n%s", name, screen)
 		}
 	}
 }
@@ -644,7 +675,7 @@ func TestHelpModes(t *testing.T) {
 		t.Errorf("scrolled, the help should show its last keys:\n%s", v)
 	}
 	hs.press("esc", "i")
-	if v := hs.view(); !strings.Contains(v, "type narrow") || strings.Contains(v, "q quit") {
+	if v := hs.view(); !strings.Contains(v, "type to narrow") || strings.Contains(v, "q quit") {
 		t.Errorf("the picker's status line should offer its own keys:\n%s", v)
 	}
 }
@@ -1263,6 +1294,7 @@ func TestFormat(t *testing.T) {
 		{truncSymbol("__netif_receive_skb_core.constprop.0+0x8a1", 36, 9), "__netif_receive_skb_…nstprop.0+0x8a1"},
 		{truncSymbol("nf_hook_slow+0x9c", 20, 4), "nf_hook_slow+0x9c"},
 		{truncSymbol("0xffffffffc0a01234", 10, 4), "0xfffffff…"},
+		{truncSymbol("nft_do_chain+0x3e8 [nf_tables]", 24, 4), "nft_do_chain+0x3e8"},
 		{elide("nu-vb@nu-b", 8, 0), "nu-vb@n…"}, {elide("nu-vb@nu-b", 8, 2), "nu-vb…-b"},
 		{elidePort("10.0.0.53:53", 20), "10.0.0.53:53"}, {elidePort("[2001:db8::1234:5678]:443", 14), "[2001:db…]:443"},
 		{hostPort("2001:db8::1", 443), "[2001:db8::1]:443"}, {hostPort("10.0.0.1", 0), "10.0.0.1"},

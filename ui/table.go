@@ -179,15 +179,20 @@ func wholeWidth(syms []string) int {
 	return w
 }
 
-// truncSymbol shortens function+0xoffset [module] to w cells with the
-// function elided in the middle, tail of its cells kept at the end; the
-// offset, which tells sites in the same function apart, is never cut.
+// truncSymbol shortens function+0xoffset [module] to w cells: without the
+// module, then with the function elided in the middle, tail of its cells
+// kept at the end; the offset, which tells sites in the same function
+// apart, is never cut.
 // Without room for a few cells of the name, it cuts the end.
 func truncSymbol(sym string, w, tail int) string {
 	if ansi.StringWidth(sym) <= w {
 		return sym
 	}
 	fn, suffix := symbolSuffix(sym)
+	if off, module, ok := strings.Cut(suffix, " ["); ok && module != "" {
+		// The module goes before the name is cut (the detail names it).
+		return truncSymbol(fn+off, w, tail)
+	}
 	room := w - ansi.StringWidth(suffix)
 	if suffix == "" || room < 6 {
 		return truncate(sym, w)
