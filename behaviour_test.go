@@ -6,10 +6,13 @@ package main
 // counters, /proc/kallsyms, the sizes of the packets sent.
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"maps"
 	"math"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/internal/kerneltest"
+	"github.com/skbtop/skbtop/netns"
 )
 
 // Sizes of what the drops weigh at their sites, skb->len when kfree_skb
@@ -204,7 +208,8 @@ func TestNetnsFilter(t *testing.T) {
 	b := kerneltest.NewLink(t)
 	const inA, inB, framesB = 25, 31, 9
 	baseA, baseB := readTruth(t, a), readTruth(t, b)
-	r := startOnce(t, "--once", "--json", "--duration", "2s", "--netns", a.Receiver.Path)
+	// By its `ip netns` name.
+	r := startOnce(t, "--once", "--json", "--duration", "2s", "--netns", a.Receiver.Name)
 	// B's drops before and after A's, the same kind to the same port.
 	sendAll(t, b, 7601, inB, 32, 0, 0, framesB)
 	sendAll(t, a, 7601, inA, 32, 0, 0, 0)
@@ -215,6 +220,11 @@ func TestNetnsFilter(t *testing.T) {
 	waitTruth(t, b, baseB, groundTruth{"UdpNoPorts": 2 * inB, "rx_dropped": framesB}, r.done)
 	doc := decodeDocument(t, r.wait())
 	checkSites(t, doc, a, map[*siteKind]uint64{udpClosed: inA})
+	// The document names the namespace it watched.
+	ns := getObject(t, doc, "namespace")
+	if getString(t, ns, "name") != a.Receiver.Name || getString(t, ns, "path") != a.Receiver.Path || getUint(t, ns, "inode") != uint64(a.Receiver.Inode) {
+		t.Errorf("namespace %v, want %s at %s, inode %d", ns, a.Receiver.Name, a.Receiver.Path, a.Receiver.Inode)
+	}
 	ifaces := getObjects(t, doc, "interfaces")
 	if !slices.ContainsFunc(ifaces, func(i map[string]any) bool { return i["name"] == a.ReceiverIf }) {
 		t.Errorf("no interface %s in %v", a.ReceiverIf, ifaces)
@@ -232,6 +242,168 @@ func TestNetnsFilter(t *testing.T) {
 	}
 	if noPorts == nil || getUint(t, noPorts, "delta") != inA {
 		t.Errorf("stack counter UdpNoPorts = %v, want a delta of %d, namespace A's", noPorts, inA)
+	}
+}
+
+// TestOnceGrouped groups the rows of one site that the kernel counts apart
+// (two unhandled ethertypes, one reason) and of one reason over two sites:
+// each grouped row's count is the exact sum, and the totals do not move.
+func TestOnceGrouped(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	l := kerneltest.NewLink(t)
+	const udp, framesA, framesB = 13, 7, 5
+	base := readTruth(t, l)
+	var runs []*onceRun
+	for _, g := range []string{"full", "site", "reason"} {
+		runs = append(runs, startOnce(t, "--once", "--json", "--duration", "2s", "--group", g, "--netns", l.Receiver.Path))
+	}
+	sendAll(t, l, 7801, udp, 32, 0, 0, 0)
+	if err := l.SendFrames(0x88b5, framesA); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SendFrames(0x88b6, framesB); err != nil {
+		t.Fatal(err)
+	}
+	waitTruth(t, l, base, groundTruth{"UdpNoPorts": udp, "rx_dropped": framesA + framesB}, runs[0].done)
+	var docs []map[string]any
+	for _, r := range runs {
+		docs = append(docs, decodeDocument(t, r.wait()))
+	}
+	rows := func(doc map[string]any) map[string]map[string]any {
+		out := map[string]map[string]any{}
+		for _, s := range getObjects(t, doc, "sites") {
+			out[baseName(getString(t, s, "function"))+" "+getString(t, s, "reason")] = s
+		}
+		return out
+	}
+	for i, g := range []string{"full", "site", "reason"} {
+		doc := docs[i]
+		totals := getObject(t, doc, "totals")
+		if n := getUint(t, totals, "drops"); n != udp+framesA+framesB {
+			t.Errorf("--group %s: totals %d drops, want %d", g, n, udp+framesA+framesB)
+		}
+		if got, want := doc["group"], map[string]any{"full": nil, "site": "site", "reason": "reason"}[g]; got != want {
+			t.Errorf("--group %s: document group %v, want %v", g, got, want)
+		}
+	}
+	full, site := rows(docs[0]), rows(docs[1])
+	if len(getObjects(t, docs[0], "sites")) != 3 {
+		t.Errorf("--group full: %s; want a row for UDP and one per ethertype", describeSites(t, docs[0]))
+	}
+	frames := site["__netif_receive_skb_core UNHANDLED_PROTO"]
+	if frames == nil || getUint(t, frames, "count") != framesA+framesB || getUint(t, frames, "protos") != 2 || getString(t, frames, "l3") != "" {
+		t.Errorf("--group site: the frames' row %v, want %d drops over 2 protocols; all: %s", frames, framesA+framesB, describeSites(t, docs[1]))
+	}
+	if u := site["__udp4_lib_rcv NO_SOCKET"]; u == nil || getUint(t, u, "count") != udp || getString(t, u, "interface") != l.ReceiverIf {
+		t.Errorf("--group site: the UDP row %v, want %d drops on %s, as in full (%v)", u, udp, l.ReceiverIf, full["__udp4_lib_rcv NO_SOCKET"])
+	}
+	for _, s := range getObjects(t, docs[2], "sites") {
+		want := map[string]uint64{"NO_SOCKET": udp, "UNHANDLED_PROTO": framesA + framesB}[getString(t, s, "reason")]
+		if getUint(t, s, "count") != want {
+			t.Errorf("--group reason: %v, want %d drops", s, want)
+		}
+	}
+}
+
+// TestOnceHide hides a site headless: its row is gone from the table and
+// the document, its drops are still in the totals, and both say what was
+// hidden.
+func TestOnceHide(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	l := kerneltest.NewLink(t)
+	const udp, frames = 9, 6
+	base := readTruth(t, l)
+	doc := startOnce(t, "--once", "--json", "--duration", "2s", "--hide", "__netif_receive_skb_core:UNHANDLED_PROTO", "--netns", l.Receiver.Path)
+	table := startOnce(t, "--once", "--duration", "2s", "--hide", "__netif_receive_skb_core", "--netns", l.Receiver.Path)
+	sendAll(t, l, 7901, udp, 32, 0, 0, frames)
+	waitTruth(t, l, base, groundTruth{"UdpNoPorts": udp, "rx_dropped": frames}, doc.done)
+	d := decodeDocument(t, doc.wait())
+	for _, s := range getObjects(t, d, "sites") {
+		if getString(t, s, "reason") == "UNHANDLED_PROTO" {
+			t.Errorf("a hidden site is in the document: %v", s)
+		}
+	}
+	if n := getUint(t, getObject(t, d, "totals"), "drops"); n != udp+frames {
+		t.Errorf("totals %d drops, want %d: hidden drops still count", n, udp+frames)
+	}
+	h := getObject(t, d, "hidden")
+	if getUint(t, h, "sites") != 1 || getUint(t, h, "drops") != frames || fmt.Sprint(h["rules"]) != "[__netif_receive_skb_core:UNHANDLED_PROTO]" {
+		t.Errorf("hidden %v, want 1 site, %d drops under the rule", h, frames)
+	}
+	out := string(table.wait())
+	if strings.Contains(out, "UNHANDLED_PROTO") || !strings.Contains(out, fmt.Sprintf("total %d drops", udp+frames)) ||
+		!strings.Contains(out, fmt.Sprintf("hidden 1 site(s), %d drops", frames)) {
+		t.Errorf("the table should leave the site out, count it in the total and say so:\n%s", out)
+	}
+}
+
+// TestNetnsByPID watches the namespace a process lives in, given by its
+// PID: the document names it by the path it was opened by and its `ip
+// netns` name.
+func TestNetnsByPID(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	l := kerneltest.NewLink(t)
+	cmd := exec.Command("ip", "netns", "exec", l.Receiver.Name, "sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	// ip netns exec becomes sleep once it is in the namespace.
+	pid := strconv.Itoa(cmd.Process.Pid)
+	for deadline := time.Now().Add(settleTimeout); ; time.Sleep(10 * time.Millisecond) {
+		if ino, err := netns.Inode("/proc/" + pid + "/ns/net"); err == nil && ino == l.Receiver.Inode {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %s never entered %s", pid, l.Receiver.Name)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"--once", "--json", "--duration", "100ms", "--netns", pid}, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v; stderr %s", err, stderr.String())
+	}
+	ns := getObject(t, decodeDocument(t, stdout.Bytes()), "namespace")
+	if getString(t, ns, "path") != "/proc/"+pid+"/ns/net" || getUint(t, ns, "inode") != uint64(l.Receiver.Inode) || getString(t, ns, "name") != l.Receiver.Name {
+		t.Errorf("namespace %v, want /proc/%s/ns/net, inode %d, named %s", ns, pid, l.Receiver.Inode, l.Receiver.Name)
+	}
+}
+
+// TestUnmatchedFilterWarns gives filters that match nothing: skbtop says so
+// on stderr, naming what there is, and still reports.
+func TestUnmatchedFilterWarns(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	l := kerneltest.NewLink(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--iface", "nosuch0"}, "skbtop: warning: iface=nosuch0 matches no interface seen so far (interfaces: lo, " + l.ReceiverIf + "); counting on in case it appears"},
+		{[]string{"--symbol", "no_such_kernel_function"}, "skbtop: warning: symbol~no_such_kernel_function is in no kernel function's name (drop sites: none yet)"},
+	} {
+		for _, mode := range [][]string{{"--once", "--duration", "100ms"}, {"--json", "--duration", "300ms"}} {
+			args := append(append(slices.Clone(mode), tc.args...), "--netns", l.Receiver.Path)
+			var stdout, stderr bytes.Buffer
+			if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+				t.Fatalf("%v: %v", args, err)
+			}
+			if strings.Count(stderr.String(), tc.want) != 1 {
+				t.Errorf("%v: stderr lacks, once, %q:\n%s", args, tc.want, stderr.String())
+			}
+			if stdout.Len() == 0 {
+				t.Errorf("%v: no report", args)
+			}
+		}
+	}
+	// A filter that matches prints no warning.
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"--once", "--duration", "100ms", "--iface", l.ReceiverIf, "--symbol", "udp", "--netns", l.Receiver.Path}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stderr.String(), "warning") {
+		t.Errorf("a matching filter warned:\n%s", stderr.String())
 	}
 }
 
@@ -275,11 +447,14 @@ func TestOnceTable(t *testing.T) {
 	if err := unix.Uname(&u); err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`^skbtop on (.+) \(kernel (.+)\), (\d+\.\d)s window$`).FindStringSubmatch(next())
+	m := regexp.MustCompile(`^skbtop on (.+) \(kernel (.+)\), (\d+\.\d)s window, netns (.+)$`).FindStringSubmatch(next())
 	if m == nil {
 		fail("no header line")
 	}
 	window, _ := strconv.ParseFloat(m[3], 64)
+	if m[4] != l.Receiver.Name {
+		t.Errorf("header: netns %q, want the namespace watched, %s", m[4], l.Receiver.Name)
+	}
 	if m[1] != host || m[2] != unix.ByteSliceToString(u.Release[:]) || window < 2 || window > 3 {
 		t.Errorf("header: host %q kernel %q window %ss; want %q, %q, the 2s asked for", m[1], m[2], m[3], host, unix.ByteSliceToString(u.Release[:]))
 	}

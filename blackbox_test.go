@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -471,6 +472,28 @@ func sendAll(t *testing.T, l *netlab.Link, udpPort uint16, udp, payload int, tcp
 		if err := l.SendFrames(0x88b5, frames); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// sendLoopbackUDP sends n datagrams inside the namespace to a closed port
+// on 127.0.0.1: drops at __udp4_lib_rcv on lo.
+func sendLoopbackUDP(t *testing.T, ns *netlab.Namespace, port uint16, n int) {
+	t.Helper()
+	err := ns.Do(func() error {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		for range n {
+			if _, err := conn.WriteToUDP([]byte("skbtop"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(port)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("loopback udp: %v", err)
 	}
 }
 

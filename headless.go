@@ -18,10 +18,12 @@ import (
 // over the whole window.
 func runOnce(ctx context.Context, mon *monitor, o options, stdout, stderr io.Writer) error {
 	// The first reading is the baseline the report counts from.
-	if _, err := mon.Snapshot(); err != nil {
+	first, err := mon.Snapshot()
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "skbtop: tracing drops for %s (Ctrl-C reports early)\n", o.duration)
+	warnUnmatched(stderr, first, o.filter, mon.hasFunction)
 	timer := time.NewTimer(o.duration)
 	defer timer.Stop()
 	// Read every interval meanwhile, as the live view does: the kernel
@@ -47,7 +49,9 @@ wait:
 	if err != nil {
 		return err
 	}
-	snap = snap.Filtered(o.filter).WindowRates()
+	// Rates over the whole window first: Apply keeps the totals of what it
+	// hides.
+	snap = snap.WindowRates().Apply(o.view())
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -62,7 +66,7 @@ wait:
 // dropped in its interval (drops.Snapshot.Changes), with totals for the
 // whole window. Samples are left out to keep lines short; --once --json and
 // the TUI's snapshots carry them.
-func runNDJSON(ctx context.Context, mon *monitor, o options, stdout io.Writer) error {
+func runNDJSON(ctx context.Context, mon *monitor, o options, stdout, stderr io.Writer) error {
 	enc := json.NewEncoder(stdout)
 	first := true
 	emit := func() error {
@@ -70,7 +74,12 @@ func runNDJSON(ctx context.Context, mon *monitor, o options, stdout io.Writer) e
 		if err != nil {
 			return err
 		}
-		snap = snap.Filtered(o.filter)
+		if first {
+			warnUnmatched(stderr, snap, o.filter, mon.hasFunction)
+		}
+		// Grouped before Changes: a group that dropped keeps the count
+		// of all its rows.
+		snap = snap.Apply(o.view())
 		if !first {
 			snap = snap.Changes()
 		}
@@ -114,11 +123,26 @@ func runNDJSON(ctx context.Context, mon *monitor, o options, stdout io.Writer) e
 	}
 }
 
+// warnUnmatched tells, once, on stderr, which parts of the filter match
+// nothing seen so far, naming what there is; skbtop keeps running in case
+// what was asked for appears.
+func warnUnmatched(stderr io.Writer, snap drops.Snapshot, f drops.Filter, hasFunction func(string) bool) {
+	for _, w := range snap.Unmatched(f, hasFunction) {
+		fmt.Fprintf(stderr, "skbtop: warning: %s; counting on in case it appears\n", w)
+	}
+}
+
 // writeTable prints a snapshot for people: drop sites, then interfaces and
 // protocol counters when there are any.
 func writeTable(w io.Writer, s drops.Snapshot) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "skbtop on %s (kernel %s), %.1fs window", s.Host, s.Kernel, s.WindowS)
+	if s.Namespace != nil {
+		fmt.Fprintf(tw, ", netns %s", s.Namespace.Label())
+	}
+	if g, err := drops.ParseGrouping(s.Group); err == nil && g != drops.GroupFull {
+		fmt.Fprintf(tw, ", a row per %s", g.Describe())
+	}
 	if !s.Filter.IsZero() {
 		fmt.Fprintf(tw, ", filter %s", s.Filter)
 	}
@@ -129,8 +153,8 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SITE\tREASON\tINTERFACE\tPROTO\tCOUNT\tRATE/s")
 	for _, site := range s.Sites {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f\n", site.Symbol(), drops.OrDash(site.Reason),
-			drops.OrDash(site.InterfaceLabel()), drops.OrDash(site.Proto()), site.Count, site.Rate)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f\n", site.SiteLabel(), drops.OrDash(site.Reason),
+			drops.OrDash(site.InterfacesLabel()), drops.OrDash(site.Proto()), site.Count, site.Rate)
 	}
 	if len(s.Sites) == 0 {
 		fmt.Fprintln(tw, "(no drops)\t\t\t\t\t")
@@ -138,6 +162,9 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 	fmt.Fprintf(tw, "\ntotal %d drops, %.1f/s; samples lost %d, suppressed %d; map overflow %d; recursion misses %d; keys %d/%d\n",
 		s.Totals.Drops, s.Totals.Rate, s.Totals.SamplesLost, s.Totals.SamplesSuppressed,
 		s.Totals.KeysOverflowed, s.Totals.RecursionMisses, s.Totals.Keys, s.Totals.MaxKeys)
+	if h := s.Hidden; h != nil {
+		fmt.Fprintf(tw, "hidden %d site(s), %d drops, %.1f/s (counted in the total) by %s\n", h.Sites, h.Drops, h.Rate, strings.Join(h.Rules, ", "))
+	}
 	writeInterfaces(tw, s.Interfaces)
 	if len(s.StackCounters) > 0 {
 		fmt.Fprintln(tw, "\nCOUNTER\tCHANGE\tRATE/s\tVALUE")

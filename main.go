@@ -87,6 +87,8 @@ type options struct {
 	json        bool
 	interval    time.Duration
 	filter      drops.Filter
+	group       drops.Grouping
+	hides       []drops.Hide
 	netns       string
 	snapshotDir string
 	samples     int
@@ -109,7 +111,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.interval, "interval", time.Second, "refresh interval, 100ms to 1h")
 	fs.StringVar(&o.filter.Interface, "iface", "", "show only drops on this interface (name as seen in its namespace)")
 	fs.StringVar(&o.filter.Symbol, "symbol", "", "show only drop sites whose function contains this text")
-	fs.StringVar(&o.netns, "netns", "", "count only drops in this network namespace (/run/netns/NAME or /proc/PID/ns/net)")
+	fs.Func("group", "what a row of drop sites stands for: full (site, reason, interface, protocol: the default), site (site and reason) or reason", func(v string) error {
+		var err error
+		o.group, err = drops.ParseGrouping(v)
+		return err
+	})
+	fs.Func("hide", "leave drop sites out of the rows, still counting them in the totals: FUNCTION[+0xOFFSET][:REASON], or :REASON; repeatable", func(v string) error {
+		h, err := drops.ParseHide(v)
+		o.hides = append(o.hides, h)
+		return err
+	})
+	fs.StringVar(&o.netns, "netns", "", "count only drops in this network namespace: an `ip netns` name, a PID, or a path (/run/netns/NAME, /proc/PID/ns/net)")
 	fs.StringVar(&o.snapshotDir, "snapshot-dir", ".", "directory the TUI's 's' key writes snapshots to")
 	fs.IntVar(&o.samples, "samples", tracer.DefaultSampleLimit, fmt.Sprintf("drops sampled per CPU per second for packet details, 0 (off) to %d", maxSamples))
 	fs.UintVar(&o.maxKeys, "max-keys", tracer.DefaultMaxKeys, fmt.Sprintf("size of the kernel's aggregate map, %d to %d; drops beyond it are still counted, as overflow", minMaxKeys, maxMaxKeys))
@@ -144,7 +156,26 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.once && o.duration == 0 {
 		o.duration = 5 * time.Second
 	}
+	o.netns = netnsPath(o.netns)
 	return o, nil
+}
+
+// view is how the headless outputs show snapshots.
+func (o options) view() drops.View {
+	return drops.View{Filter: o.filter, Hide: o.hides, Group: o.group}
+}
+
+// netnsPath turns what --netns was given into the path of a namespace file:
+// an `ip netns` name (web) into /run/netns/web, a PID (812) into
+// /proc/812/ns/net; anything with a slash is a path already.
+func netnsPath(arg string) string {
+	switch {
+	case arg == "" || strings.ContainsRune(arg, '/'):
+		return arg
+	case strings.Trim(arg, "0123456789") == "":
+		return "/proc/" + arg + "/ns/net"
+	}
+	return "/run/netns/" + arg
 }
 
 // run is skbtop without the process around it: flags in, output out, an
@@ -187,7 +218,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case o.once:
 		return runOnce(ctx, mon, o, stdout, stderr)
 	case o.json:
-		return runNDJSON(ctx, mon, o, stdout)
+		return runNDJSON(ctx, mon, o, stdout, stderr)
 	default:
 		return runTUI(ctx, mon, o)
 	}

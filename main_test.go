@@ -34,7 +34,11 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--max-keys", "0"}, "-max-keys must be between 64 and 1048576, got 0"},
 		{[]string{"--max-keys", "16777216"}, "-max-keys must be between 64 and 1048576, got 16777216"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"--group", "iface"}, `grouping "iface": want full, site or reason`},
+		{[]string{"--hide", "+0x15e"}, `hide "+0x15e"`},
 		{[]string{"--netns", "/nonexistent/ns"}, "network namespace /nonexistent/ns"},
+		{[]string{"--netns", "skbtop-no-such-ns"}, "network namespace /run/netns/skbtop-no-such-ns"},
+		{[]string{"--netns", "999999999"}, "network namespace /proc/999999999/ns/net"},
 		{[]string{"--netns", os.TempDir()}, "not a namespace file"},
 		{[]string{"--snapshot-dir", "/nonexistent/dir"}, "-snapshot-dir: stat /nonexistent/dir: no such file or directory"},
 		{[]string{"--snapshot-dir", "/proc/self/status"}, "is not a directory"},
@@ -58,6 +62,24 @@ func TestBadCommandLines(t *testing.T) {
 				t.Errorf("run wrote output itself: stdout %q stderr %q", stdout.String(), stderr.String())
 			}
 		})
+	}
+}
+
+func TestNetnsPath(t *testing.T) {
+	for arg, want := range map[string]string{
+		"":                 "",
+		"web":              "/run/netns/web",
+		"812":              "/proc/812/ns/net",
+		"/run/netns/web":   "/run/netns/web",
+		"/proc/1/ns/net":   "/proc/1/ns/net",
+		"./web":            "./web",
+		"web-2":            "/run/netns/web-2",
+		"1a":               "/run/netns/1a",
+		"docker/0123abcd9": "docker/0123abcd9",
+	} {
+		if got := netnsPath(arg); got != want {
+			t.Errorf("netnsPath(%q) = %q, want %q", arg, got, want)
+		}
 	}
 }
 

@@ -30,6 +30,10 @@ type monitor struct {
 	tr     *tracer.Tracer
 	links  *counters.Reader // nil when counters could not be opened
 	agg    *drops.Aggregator
+	// hasFunction says whether a kernel function's name contains a
+	// text (see drops.Snapshot.Unmatched); nil when the kernel hides
+	// its symbols.
+	hasFunction func(substr string) bool
 
 	stopSamples context.CancelFunc
 	samplesDone chan struct{}
@@ -93,6 +97,18 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 		warnings = append(warnings, "interface counters unavailable: "+err.Error())
 		m.links, err = nil, nil
 	}
+	if syms.k != nil && !syms.k.Restricted() {
+		m.hasFunction = func(substr string) bool {
+			has, known := syms.k.HasFunction(substr)
+			return has || !known
+		}
+	}
+	var watched *drops.Watched
+	if m.ns != nil {
+		// Named as the namespaces of sites are, but seen from outside:
+		// the home namespace has no name of its own there.
+		watched = &drops.Watched{Name: netns.NewNames(0).Name(m.ns.Inode, false), Path: o.netns, Inode: m.ns.Inode}
+	}
 	host, _ := os.Hostname()
 	m.agg = drops.NewAggregator(drops.Config{
 		// Interfaces in the namespace reported on go by their names
@@ -101,6 +117,7 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 		Host:        host,
 		Kernel:      kernelRelease(),
 		Home:        homeID,
+		Watched:     watched,
 		Only:        ns != nil,
 		History:     !o.once && !o.json,
 		AllCounters: o.allCounters,
@@ -127,7 +144,12 @@ func homeNamespace(ns *netns.Namespace) (drops.NamespaceID, error) {
 	if ns != nil {
 		f = ns.File
 	} else {
-		own, err := os.Open("/proc/self/ns/net")
+		// thread-self, not self: /proc/self is the main thread's, which a
+		// goroutine that entered another namespace on a locked thread and
+		// exited can leave there for good (the runtime parks it instead
+		// of ending it). Unlocked threads, the ones this code runs on,
+		// are always in skbtop's own namespace.
+		own, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
 			return drops.NamespaceID{}, fmt.Errorf("own network namespace: %w", err)
 		}

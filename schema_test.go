@@ -81,6 +81,7 @@ func schemaLines(types map[string]map[string]bool) []string {
 // ICMP info, a frame with no IP at all). The second reports on the host's
 // namespace with both filters set: the drops are then in another namespace,
 // whose name sites and interfaces carry, and the filter is in the document.
+// A third groups by reason, for the members of grouped rows.
 // Only warnings, which need something to fail, never appear.
 func TestSnapshotSchema(t *testing.T) {
 	kerneltest.NeedRoot(t)
@@ -102,11 +103,22 @@ func TestSnapshotSchema(t *testing.T) {
 	waitTruth(t, l, base, groundTruth{"UdpNoPorts": udp}, r.done)
 	filtered := decodeDocument(t, r.wait())
 
+	// A third, grouped by reason, has rows over several sites,
+	// interfaces and protocols: NO_SOCKET at __udp4_lib_rcv (on the
+	// veth and on lo) and at tcp_v4_rcv; a hide rule is in force.
+	base = readTruth(t, l)
+	r = startOnce(t, "--once", "--json", "--duration", "1s", "--group", "reason", "--hide", "no_such_function", "--netns", l.Receiver.Path)
+	sendAll(t, l, 7001, udp, 32, 7002, tcp, 0)
+	sendLoopbackUDP(t, l.Receiver, 7003, udp)
+	waitTruth(t, l, base, groundTruth{"UdpNoPorts": 2 * udp, "TcpOutRsts": tcp}, r.done)
+	grouped := decodeDocument(t, r.wait())
+
 	// The documents' members first: a renamed one fails here, before the
 	// checks below trip over its absence.
 	types := map[string]map[string]bool{}
 	schemaPaths(types, "", doc)
 	schemaPaths(types, "", filtered)
+	schemaPaths(types, "", grouped)
 	compareSchema(t, schemaLines(types))
 
 	// Then that the documents are what the runs were for: every kind of
@@ -127,6 +139,10 @@ func TestSnapshotSchema(t *testing.T) {
 	sites = checkSites(t, filtered, l, map[*siteKind]uint64{udpClosed: udp})
 	if s := sites[udpClosed]; s != nil && getString(t, s, "namespace") != l.Receiver.Name {
 		t.Errorf("site namespace %q, want %q", s["namespace"], l.Receiver.Name)
+	}
+	rows := getObjects(t, grouped, "sites")
+	if len(rows) != 1 || getUint(t, rows[0], "count") != 2*udp+tcp || getUint(t, rows[0], "sites") != 2 || getUint(t, rows[0], "ifaces") != 2 {
+		t.Errorf("grouped by reason: %s; want one NO_SOCKET row of %d drops over 2 sites and 2 interfaces", describeSites(t, grouped), 2*udp+tcp)
 	}
 }
 

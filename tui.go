@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -17,13 +18,37 @@ var errNoTerminal = errors.New("the live view needs a terminal: use --once or --
 // runTUI runs the live view until the user quits or a signal cancels ctx.
 // The terminal is restored before it returns, so main can print its error.
 func runTUI(ctx context.Context, mon *monitor, o options) error {
+	// The live view's hides live in the user's configuration; --hide
+	// adds to them for this run.
+	hidesPath, hides, err := liveHides()
+	if err != nil {
+		return err
+	}
 	return ui.Run(ctx, liveSource{mon}, ui.Options{
+		Hides:       append(hides, o.hides...),
+		HidesPath:   hidesPath,
 		Interval:    o.interval,
 		SnapshotDir: o.snapshotDir,
 		Filter:      o.filter,
+		Group:       o.group,
+		HasFunction: mon.hasFunction,
 		// https://no-color.org: set and not empty.
 		NoColor: os.Getenv("NO_COLOR") != "",
 	})
+}
+
+// liveHides reads the hides the live view saved ('w'): from
+// $XDG_CONFIG_HOME/skbtop/hides, or ~/.config/skbtop/hides. Without a
+// configuration directory the view runs without saved hides and cannot
+// save them.
+func liveHides() (path string, hides []drops.Hide, err error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", nil, nil
+	}
+	path = filepath.Join(dir, "skbtop", "hides")
+	hides, err = drops.LoadHides(path)
+	return path, hides, err
 }
 
 // liveSource is the monitor as the live view reads it. A failure to read

@@ -24,6 +24,9 @@ type Config struct {
 	// Home is the namespace reported on: its interfaces go by their names
 	// alone, and its link counters are in the readings.
 	Home NamespaceID
+	// Watched names Home in every snapshot when skbtop watches one
+	// namespace (--netns); nil otherwise.
+	Watched *Watched
 	// Only counts drops in Home alone, by cookie where the kernel has one:
 	// the kernel filters on the inode, which a namespace made after Home
 	// is gone may hold.
@@ -565,6 +568,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 		Schema:     SchemaV1,
 		Host:       a.cfg.Host,
 		Kernel:     a.cfg.Kernel,
+		Namespace:  a.cfg.Watched,
 		Sites:      []Site{},
 		Interfaces: []Interface{},
 	}
@@ -591,6 +595,10 @@ func (a *Aggregator) Snapshot() Snapshot {
 		}
 		if a.live[st.key.Key] == st {
 			site.Samples = slices.Clone(a.samples[st.key.Key])
+			for i := range site.Samples {
+				// A sample knows its ethertype, not its site's function.
+				site.Samples[i].L3 = site.L3
+			}
 		}
 		snap.Sites = append(snap.Sites, site)
 	}
@@ -737,7 +745,7 @@ func (a *Aggregator) siteLocked(st *siteState) Site {
 			Ifindex:     k.Ifindex,
 			Netns:       k.Netns,
 			NetnsCookie: k.NetnsCookie,
-			L3:          L3Name(k.L3),
+			L3:          L3Label(k.L3, loc.Function),
 			L4:          L4Name(k.L4),
 			Key:         k,
 		}

@@ -3,6 +3,7 @@ package drops
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -19,8 +20,41 @@ func Proto(l3, l4 string) string {
 	return l3 + "/" + l4
 }
 
-// Proto labels the site's protocol (IPv4/UDP).
-func (s Site) Proto() string { return Proto(s.L3, s.L4) }
+// ShortProto labels an L3/L4 pair where there is room for one name only:
+// the L4 protocol (UDP), which tells more drops apart than the L3, or the
+// L3 when there is no L4 (ARP).
+func ShortProto(l3, l4 string) string {
+	if l4 == "" {
+		return l3
+	}
+	return l4
+}
+
+// Proto labels the site's protocol (IPv4/UDP); a grouped row over several
+// says how many ("3 protos").
+func (s Site) Proto() string {
+	if s.Protos > 1 {
+		return s.protos()
+	}
+	return Proto(s.L3, s.L4)
+}
+
+// ShortProto labels the site's protocol in one name (UDP), as Proto.
+func (s Site) ShortProto() string {
+	if s.Protos > 1 {
+		return s.protos()
+	}
+	return ShortProto(s.L3, s.L4)
+}
+
+// protos names the protocols of a grouped row: "3 protos", or, when they
+// share their L3, "IPv4 (3)".
+func (s Site) protos() string {
+	if s.L3 != "" {
+		return s.L3 + " (" + strconv.Itoa(s.Protos) + ")"
+	}
+	return strconv.Itoa(s.Protos) + " protos"
+}
 
 // Label names the protocol row (IPv4/UDP).
 func (p Protocol) Label() string { return Proto(p.L3, p.L4) }

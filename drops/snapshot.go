@@ -21,9 +21,20 @@ type Snapshot struct {
 	WindowS float64   `json:"window_s"`
 	// IntervalS is the length of the interval the rates were measured over.
 	IntervalS float64 `json:"interval_s"`
-	Filter    Filter  `json:"filter"`
-	Totals    Totals  `json:"totals"`
-	Sites     []Site  `json:"sites"`
+	// Namespace is the network namespace skbtop watches (--netns): only
+	// its drops are counted, and its interfaces go by their names alone.
+	// Absent when skbtop counts the drops of every namespace.
+	Namespace *Watched `json:"namespace,omitempty"`
+	Filter    Filter   `json:"filter"`
+	// Group says what a row of Sites stands for when they are grouped
+	// (Grouped): "site" (site and reason) or "reason"; absent when each
+	// row is one site, reason, interface and protocol.
+	Group string `json:"group,omitempty"`
+	// Hidden says what hide rules left out of Sites (Hiding); absent when
+	// there are none. Hidden drops are in the totals.
+	Hidden *Hidden `json:"hidden,omitempty"`
+	Totals Totals  `json:"totals"`
+	Sites  []Site  `json:"sites"`
 	// Protocols breaks the sites' drops down by L3 and L4.
 	Protocols  []Protocol  `json:"protocols"`
 	Interfaces []Interface `json:"interfaces"`
@@ -37,6 +48,27 @@ type Snapshot struct {
 	// Warnings say what the view cannot show, such as hidden symbol
 	// addresses or a counter source that failed.
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Watched is the network namespace a snapshot is limited to.
+type Watched struct {
+	// Name is what people call it: its `ip netns` name, docker/ID, or the
+	// lowest process living there ("pid 812 (nginx)"); "" when it has
+	// none.
+	Name string `json:"name,omitempty"`
+	// Path is the file it was opened by (/run/netns/NAME,
+	// /proc/PID/ns/net).
+	Path string `json:"path"`
+	// Inode is its inode number, the netns of its sites and interfaces.
+	Inode uint32 `json:"inode"`
+}
+
+// Label names the namespace for a header: its name, or its path.
+func (w *Watched) Label() string {
+	if w.Name != "" {
+		return w.Name
+	}
+	return w.Path
 }
 
 // Totals sums the sites and reports the tracer's health over the window.
@@ -88,6 +120,19 @@ type Site struct {
 	Count uint64  `json:"count"`
 	Bytes uint64  `json:"bytes"`
 	Rate  float64 `json:"rate"`
+	// A grouped row (Group) over several interfaces has no interface
+	// of its own: Ifaces says how many, BusiestIface which dropped most
+	// (its label).
+	Ifaces       int    `json:"ifaces,omitempty"`
+	BusiestIface string `json:"busiest_iface,omitempty"`
+	// A row grouped by reason over several sites has no site of its
+	// own: Sites says how many, BusiestSite which dropped most
+	// (function+offset).
+	Sites       int    `json:"sites,omitempty"`
+	BusiestSite string `json:"busiest_site,omitempty"`
+	// Protos is how many L3/L4 pairs a grouped row's drops had when
+	// more than one: L4, and L3 unless they all share it, are then empty.
+	Protos int `json:"protos,omitempty"`
 	// Samples are the most recent sampled packets of this site, newest last.
 	Samples []Packet `json:"samples,omitempty"`
 	// History holds the site's rate per interval over the last minute,
@@ -205,13 +250,84 @@ func (f Filter) String() string {
 
 // Match reports whether a site passes the filter.
 func (f Filter) Match(s Site) bool {
-	if f.Interface != "" && s.Interface != f.Interface && s.InterfaceLabel() != f.Interface {
-		return false
+	return f.matchInterface(s.Interface, s.InterfaceLabel()) && f.matchSymbol(s.Function)
+}
+
+// matchSymbol reports whether a symbol filter matches a function name.
+func (f Filter) matchSymbol(fn string) bool {
+	return f.Symbol == "" || strings.Contains(strings.ToLower(fn), strings.ToLower(f.Symbol))
+}
+
+// matchInterface reports whether an interface filter names the interface
+// (by its name or its label).
+func (f Filter) matchInterface(name, label string) bool {
+	return f.Interface == "" || name == f.Interface || label == f.Interface
+}
+
+// maxNamed is how many of what exists Unmatched names.
+const maxNamed = 8
+
+// Unmatched says, for each part of the filter that matches nothing seen so
+// far, what it asked for and what there is instead, in a sentence every
+// output shows the same: the live view in its header, headless outputs on
+// stderr. An interface filter is unmatched when no interface of the
+// snapshot (quiet ones included) and no site has that name or label. A
+// symbol filter is unmatched when no site matches it and hasFunction (nil
+// when the kernel's symbols are not known) says no kernel function
+// contains it, or, without hasFunction, when there are sites and none
+// matches. Interfaces and sites may still appear: the filter stays.
+func (s Snapshot) Unmatched(f Filter, hasFunction func(substr string) bool) []string {
+	var out []string
+	if f.Interface != "" {
+		var labels []string
+		found := false
+		for _, ifc := range s.Interfaces {
+			found = found || f.matchInterface(ifc.Name, ifc.Label())
+			labels = append(labels, ifc.Label())
+		}
+		for _, site := range s.Sites {
+			if site.Interface != "" {
+				found = found || f.matchInterface(site.Interface, site.InterfaceLabel())
+				labels = append(labels, site.InterfaceLabel())
+			}
+		}
+		if !found {
+			out = append(out, "iface="+f.Interface+" matches no interface seen so far ("+named("interfaces", labels)+")")
+		}
 	}
-	if f.Symbol != "" && !strings.Contains(strings.ToLower(s.Function), strings.ToLower(f.Symbol)) {
-		return false
+	if f.Symbol != "" {
+		var fns []string
+		found := false
+		for _, site := range s.Sites {
+			found = found || f.matchSymbol(site.Function)
+			if site.Function != "" && site.Function != OverflowFunction {
+				fns = append(fns, site.Function)
+			}
+		}
+		switch {
+		case found:
+		case hasFunction != nil && !hasFunction(f.Symbol):
+			out = append(out, "symbol~"+f.Symbol+" is in no kernel function's name ("+named("drop sites", fns)+")")
+		case hasFunction == nil && len(s.Sites) > 0:
+			out = append(out, "symbol~"+f.Symbol+" matches no drop site seen so far ("+named("drop sites", fns)+")")
+		}
 	}
-	return true
+	return out
+}
+
+// named lists a few of names, sorted and without repeats, for a sentence:
+// "interfaces: eth0, lo", "interfaces: none yet", or "... and 4 more".
+func named(what string, names []string) string {
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	if len(names) == 0 {
+		return what + ": none yet"
+	}
+	more := ""
+	if len(names) > maxNamed {
+		more = fmt.Sprintf(" and %d more", len(names)-maxNamed)
+		names = names[:maxNamed]
+	}
+	return what + ": " + strings.Join(names, ", ") + more
 }
 
 // Filtered returns a copy of the snapshot that keeps only the sites the
@@ -235,7 +351,7 @@ func (s Snapshot) Filtered(f Filter) Snapshot {
 	}
 	out.Interfaces = []Interface{}
 	for _, ifc := range s.Interfaces {
-		if f.Interface != "" && ifc.Name != f.Interface && ifc.Label() != f.Interface {
+		if !f.matchInterface(ifc.Name, ifc.Label()) {
 			continue
 		}
 		out.Interfaces = append(out.Interfaces, ifc)
@@ -439,32 +555,85 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 	return sorted
 }
 
-// L3Name names a host-order ethertype: IPv4, IPv6, ARP and a few others by
-// name, anything else as hex (0x88b5).
+// L3Name names a host-order ethertype: the IP versions, the other
+// protocols a Linux box meets on the wire (ARP, VLAN tags, LLDP, LACP,
+// 802.1X, PTP, PPPoE, MACsec, ...) and Linux's own pseudo ethertypes by
+// name; 0, which an skb that came from no device carries, as "none";
+// anything else as hex (0x88b5, the IEEE's local experimental type).
 func L3Name(ethertype uint16) string {
-	switch ethertype {
-	case 0x0800:
-		return "IPv4"
-	case 0x86dd:
-		return "IPv6"
-	case 0x0806:
-		return "ARP"
-	case 0x8100:
-		return "802.1Q"
-	case 0x88a8:
-		return "802.1ad"
-	case 0x8847:
-		return "MPLS"
-	case 0x88cc:
-		return "LLDP"
-	case 0x0004:
-		// Linux's pseudo ethertype for 802.2 LLC frames (STP among them).
-		return "802.2"
-	case 0x0001:
-		// Linux's pseudo ethertype for Novell raw 802.3 frames.
-		return "802.3"
+	if name, ok := ethertypes[ethertype]; ok {
+		return name
 	}
 	return fmt.Sprintf("0x%04x", ethertype)
+}
+
+// ethertypes are the names L3Name knows.
+var ethertypes = map[uint16]string{
+	0x0800: "IPv4",
+	0x86dd: "IPv6",
+	0x0806: "ARP",
+	0x8035: "RARP",
+	0x8100: "802.1Q",
+	0x88a8: "802.1ad",
+	0x9100: "QinQ",
+	0x8847: "MPLS",
+	0x8848: "MPLS-mc",
+	0x88cc: "LLDP",
+	0x8809: "LACP", // IEEE slow protocols: LACP, marker, OAM
+	0x888e: "EAPOL",
+	0x88f7: "PTP",
+	0x8863: "PPPoE-D",
+	0x8864: "PPPoE",
+	0x88e5: "MACsec",
+	0x8906: "FCoE",
+	0x8914: "FIP",
+	0x8915: "RoCE",
+	0x894f: "NSH",
+	0x88fb: "PRP",
+	0x892f: "HSR",
+	0x9000: "LOOP", // Ethernet configuration testing protocol
+	0x80f3: "AARP",
+	0x809b: "ATALK",
+	0x8137: "IPX",
+	// Linux's pseudo ethertypes, set by drivers for frames that have
+	// none on the wire.
+	0x0000: "none",
+	0x0001: "802.3", // Novell raw 802.3
+	0x0004: "802.2", // 802.2 LLC frames, STP among them
+	0x000c: "CAN",
+	0x000d: "CANFD",
+	0x000e: "CANXL",
+	0x0019: "HDLC",
+	0x00fa: "MCTP",
+}
+
+// L3Label names what a site's drops carried: L3Name of the ethertype or,
+// for ethertype 0 (an skb that came from no device, whose protocol no one
+// set), the address family of the function that dropped it when its name
+// says which: vsock (virtio, vhost, Hyper-V and VMCI transports), netlink,
+// unix. The ethertype alone cannot tell them apart, and an skb freed by
+// generic code (skb_queue_purge) stays "none".
+func L3Label(ethertype uint16, function string) string {
+	if ethertype == 0 {
+		for _, f := range families {
+			for _, p := range f.prefixes {
+				if strings.HasPrefix(function, p) {
+					return f.name
+				}
+			}
+		}
+	}
+	return L3Name(ethertype)
+}
+
+// families are the address families L3Label tells by their functions.
+var families = []struct {
+	name     string
+	prefixes []string
+}{
+	{"vsock", []string{"vsock_", "__vsock_", "virtio_transport_", "virtio_vsock_", "vhost_vsock_", "hvs_", "vmci_transport_"}},
+	{"netlink", []string{"netlink_", "__netlink_"}},
+	{"unix", []string{"unix_", "__unix_"}},
 }
 
 // L4Name names an IP protocol number; "" for 0, which means the drop had no

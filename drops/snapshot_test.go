@@ -232,12 +232,90 @@ func TestFiltered(t *testing.T) {
 	}
 }
 
+// TestUnmatched: a filter part that matches nothing seen so far is named,
+// with what there is instead; one that matches, or may yet, is not.
+func TestUnmatched(t *testing.T) {
+	a := newAgg()
+	eth0 := []Link{{Name: "eth0", Index: 2, Counters: LinkCountersOf(map[LinkField]uint64{RxDropped: 0})}}
+	r := reading(0, Health{})
+	r.Links, r.LinksNetns = eth0, 1
+	a.Update(r)
+	first := a.Snapshot()
+	r = reading(1, Health{}, Count{Key: udp, Packets: 30}, Count{Key: lldp, Packets: 4})
+	r.Links, r.LinksNetns = eth0, 1
+	a.Update(r)
+	all := a.Snapshot()
+	kernel := func(sub string) bool { return strings.Contains("__udp4_lib_rcv tcp_v4_rcv", strings.ToLower(sub)) }
+	tests := []struct {
+		snap   Snapshot
+		filter Filter
+		has    func(string) bool
+		want   []string
+	}{
+		{all, Filter{}, nil, nil},
+		{all, Filter{Interface: "eth0"}, nil, nil},
+		{all, Filter{Interface: "veth1@web"}, nil, nil},
+		// A quiet interface of the home namespace exists already.
+		{first, Filter{Interface: "eth0"}, nil, nil},
+		{first, Filter{Interface: "nosuch0"}, nil, []string{"iface=nosuch0 matches no interface seen so far (interfaces: eth0)"}},
+		{all, Filter{Interface: "veth1@db"}, nil, []string{"iface=veth1@db matches no interface seen so far (interfaces: eth0, veth1@web)"}},
+		{all, Filter{Symbol: "UDP4"}, nil, nil},
+		{all, Filter{Symbol: "tcp_v4"}, nil, []string{"symbol~tcp_v4 matches no drop site seen so far (drop sites: __netif_receive_skb_core.constprop.0, __udp4_lib_rcv)"}},
+		// A kernel function has it: it may drop yet.
+		{all, Filter{Symbol: "tcp_v4"}, kernel, nil},
+		{first, Filter{Symbol: "no_such"}, kernel, []string{"symbol~no_such is in no kernel function's name (drop sites: none yet)"}},
+		// Nothing to compare with yet.
+		{first, Filter{Symbol: "no_such"}, nil, nil},
+		{all, Filter{Interface: "nosuch0", Symbol: "no_such"}, kernel, []string{
+			"iface=nosuch0 matches no interface seen so far (interfaces: eth0, veth1@web)",
+			"symbol~no_such is in no kernel function's name (drop sites: __netif_receive_skb_core.constprop.0, __udp4_lib_rcv)"}},
+	}
+	for _, tt := range tests {
+		if got := tt.snap.Unmatched(tt.filter, tt.has); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("Unmatched(%v) = %q, want %q", tt.filter, got, tt.want)
+		}
+	}
+	many := all
+	for i := range 12 {
+		many.Interfaces = append(many.Interfaces, Interface{Name: fmt.Sprintf("cni%02d", i)})
+	}
+	if got := many.Unmatched(Filter{Interface: "x"}, nil); len(got) != 1 || !strings.HasSuffix(got[0], "cni07 and 6 more)") {
+		t.Errorf("Unmatched names at most %d: %q", maxNamed, got)
+	}
+}
+
+// TestWatchedNamespace: the namespace skbtop watches is named at the top
+// of every snapshot, filtered ones too, and absent when it watches all.
+func TestWatchedNamespace(t *testing.T) {
+	w := &Watched{Name: "web", Path: "/run/netns/web", Inode: 1}
+	a := NewAggregator(Config{Resolver: res, Home: NamespaceID{Inode: 1}, Watched: w, Only: true})
+	a.Update(reading(0, Health{}))
+	s := a.Snapshot().Filtered(Filter{Symbol: "udp"})
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"namespace":{"name":"web","path":"/run/netns/web","inode":1}`) || s.Namespace.Label() != "web" {
+		t.Errorf("document %s: want the watched namespace at the top", b)
+	}
+	if (&Watched{Path: "/proc/812/ns/net"}).Label() != "/proc/812/ns/net" {
+		t.Error("a namespace without a name goes by its path")
+	}
+	b, _ = json.Marshal(newAgg().Snapshot())
+	if strings.Contains(string(b), `"namespace"`) {
+		t.Errorf("without --netns the document names no namespace: %s", b)
+	}
+}
+
 func TestNames(t *testing.T) {
 	tests := []struct {
 		got, want string
 	}{
 		{L3Name(0x0800), "IPv4"}, {L3Name(0x86dd), "IPv6"}, {L3Name(0x0806), "ARP"},
-		{L3Name(0x0004), "802.2"}, {L3Name(0x88b5), "0x88b5"},
+		{L3Name(0x0004), "802.2"}, {L3Name(0x88b5), "0x88b5"}, {L3Name(0x0000), "none"}, {L3Name(0x8809), "LACP"},
+		{L3Label(0, "virtio_transport_recv_pkt"), "vsock"}, {L3Label(0, "vhost_vsock_handle_tx_kick"), "vsock"},
+		{L3Label(0, "netlink_unicast"), "netlink"}, {L3Label(0, "unix_stream_connect"), "unix"},
+		{L3Label(0, "skb_queue_purge_reason"), "none"}, {L3Label(0x0800, "virtio_transport_recv_pkt"), "IPv4"},
 		{L4Name(0), ""}, {L4Name(6), "TCP"}, {L4Name(58), "ICMPv6"}, {L4Name(253), "253"},
 		{Site{Function: "f", Offset: "0x1", Module: "m"}.Symbol(), "f+0x1 [m]"},
 		{Site{Address: "0xffffffff81000000"}.Symbol(), "0xffffffff81000000"},

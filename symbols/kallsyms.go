@@ -366,6 +366,18 @@ func (t *Table) symbol(i int) Symbol {
 	return Symbol{Addr: e.addr, Name: t.name(e), Module: t.modules[e.module]}
 }
 
+// HasFunction reports whether the name of a text symbol in the table
+// contains substr, ignoring case, the way a --symbol filter matches.
+func (t *Table) HasFunction(substr string) bool {
+	sub := strings.ToLower(substr)
+	for _, e := range t.entries {
+		if strings.Contains(strings.ToLower(t.name(e)), sub) {
+			return true
+		}
+	}
+	return false
+}
+
 // Len returns the number of distinct text symbol addresses in the table.
 func (t *Table) Len() int { return len(t.entries) }
 
@@ -498,6 +510,17 @@ func (k *Kallsyms) Restricted() bool {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	return k.restricted
+}
+
+// HasFunction is Table.HasFunction on the current table; known is false
+// when the kernel hides its symbols, and nothing can be said.
+func (k *Kallsyms) HasFunction(substr string) (has, known bool) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.restricted || k.table == nil {
+		return false, false
+	}
+	return k.table.HasFunction(substr), true
 }
 
 // Lookup resolves addr like Table.Lookup, re-reading the file first when

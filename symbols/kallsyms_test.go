@@ -87,6 +87,20 @@ func TestTableLookup(t *testing.T) {
 	}
 }
 
+func TestHasFunction(t *testing.T) {
+	tab := parseFixture(t, "kallsyms.txt")
+	for _, tc := range []struct {
+		sub  string
+		want bool
+	}{
+		{"skb_reason_drop", true}, {"SK_SKB", true}, {"nft_do", true}, {"no_such_function", false},
+	} {
+		if got := tab.HasFunction(tc.sub); got != tc.want {
+			t.Errorf("HasFunction(%q) = %v, want %v", tc.sub, got, tc.want)
+		}
+	}
+}
+
 func TestTableCounts(t *testing.T) {
 	tab := parseFixture(t, "kallsyms.txt")
 	// 24 text lines, two groups of three aliases sharing an address.

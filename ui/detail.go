@@ -51,13 +51,13 @@ func (p detailPane) View() string {
 	}
 	s, st := p.site, p.st
 	var lines []string
-	head := st.strong.Render(s.Symbol())
+	head := st.strong.Render(s.SiteLabel())
 	if p.gone {
 		head += st.warn.Render("  (no longer in view)")
 	}
 	lines = append(lines, head)
 
-	facts := st.reason.Render(drops.OrDash(s.Reason)) + st.muted.Render(" · ") + drops.OrDash(s.InterfaceLabel()) +
+	facts := st.reason.Render(drops.OrDash(s.Reason)) + st.muted.Render(" · ") + drops.OrDash(s.InterfacesLabel()) +
 		st.muted.Render(" · ") + drops.OrDash(s.Proto()) + st.muted.Render(" · ") +
 		st.strong.Render(fmtRate(s.Rate)+"/s") + st.muted.Render(" · ") +
 		fmtThousands(s.Count) + " drops" + st.muted.Render(" · ") + fmtBytes(s.Bytes)
@@ -65,14 +65,19 @@ func (p detailPane) View() string {
 		facts += st.muted.Render(" · ") + fmtShare(float64(s.Count), float64(p.totals.Drops)) + " of all"
 	}
 	lines = append(lines, facts)
-	where := "addr " + s.Address
+	var where []string
+	if s.Address != "" {
+		where = append(where, "addr "+s.Address)
+	}
 	if s.Netns != 0 {
-		where += " · netns " + strconv.FormatUint(uint64(s.Netns), 10)
+		where = append(where, "netns "+strconv.FormatUint(uint64(s.Netns), 10))
 	}
 	if s.Ifindex != 0 {
-		where += " · ifindex " + strconv.FormatUint(uint64(s.Ifindex), 10)
+		where = append(where, "ifindex "+strconv.FormatUint(uint64(s.Ifindex), 10))
 	}
-	lines = append(lines, st.muted.Render(where))
+	if len(where) > 0 {
+		lines = append(lines, st.muted.Render(strings.Join(where, " · ")))
+	}
 	if w := min(p.w-9, 60); w > 0 {
 		lines = append(lines, st.colHead.Render("LAST 60s ")+st.spark.Render(minuteSparkline(s.History, w)))
 	}
@@ -129,7 +134,9 @@ func (p detailPane) sampleLines(h int) []string {
 	pkts = pkts[:min(len(pkts), h-1)]
 	cells := make([][]string, len(pkts))
 	srcs, dsts, protos, infos := make([]string, len(pkts)), make([]string, len(pkts)), make([]string, len(pkts)), make([]string, len(pkts))
+	var flags bool
 	for i, pk := range pkts {
+		flags = flags || pk.TCPFlags != ""
 		srcs[i], dsts[i] = hostPort(pk.Src, pk.SrcPort), hostPort(pk.Dst, pk.DstPort)
 		protos[i], infos[i] = pk.Proto(), pk.Info
 		cells[i] = []string{
@@ -151,14 +158,35 @@ func (p detailPane) sampleLines(h int) []string {
 		{title: "LEN", w: 5, min: 4, right: true},
 		{title: "INFO", w: natural("INFO", infos, 4, 40), min: 4, max: 80},
 	}
-	fitColumns(cols, p.w, []int{2, 4, 8}, []int{8, 1, 6}, 8)
+	// Columns nobody's packets fill take no room from the addresses.
+	if !flags {
+		cols[6].w = 0
+	}
+	if natural("", infos, 0, 1) == 0 {
+		cols[8].w = 0
+	}
+	// The addresses and their ports go last: INFO, CPU and FLAGS give way
+	// first.
+	fit(cols, p.w, []squeeze{{8, 4}, {8, 0}, {1, 0}, {6, 0}, {2, 9}, {4, 9}, {5, 0}}, 8)
 	lines := []string{headerRow(cols, p.st.colHead)}
 	sts := make([]*lipgloss.Style, len(cols))
 	sts[0], sts[3] = &p.st.muted, &p.st.muted
 	for _, c := range cells {
+		// A cut address keeps its port.
+		c[2], c[4] = elidePort(c[2], cols[2].w), elidePort(c[4], cols[4].w)
 		lines = append(lines, styledRow(cols, c, sts))
 	}
 	return lines
+}
+
+// elidePort shortens host:port to w cells in the middle of the host, so
+// that the port stays.
+func elidePort(hp string, w int) string {
+	tail := 0
+	if i := strings.LastIndexByte(hp, ':'); i >= 0 && (!strings.Contains(hp[:i], ":") || strings.HasPrefix(hp, "[")) {
+		tail = len(hp) - i
+	}
+	return elide(hp, w, tail+1)
 }
 
 // hostPort renders an address with its port, bracketing IPv6 addresses.

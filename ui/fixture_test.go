@@ -112,6 +112,90 @@ func fixtureSnapshot() drops.Snapshot {
 	return snap
 }
 
+// containerSnapshot is the fixture on a host full of containers: the same
+// multicast site drops on five containers' interfaces, ICMPv6 and UDP, a
+// firewall drops in two of them and an nftables rule in a third.
+func containerSnapshot() drops.Snapshot {
+	snap := fixtureSnapshot()
+	for i, c := range []struct {
+		ifc, ns string
+		l3, l4  string
+		count   uint64
+		rate    float64
+	}{
+		{"eth0", "web", "IPv6", "ICMPv6", 320, 4},
+		{"eth0", "db", "IPv6", "ICMPv6", 95, 1},
+		{"eth0", "cache", "IPv6", "UDP", 60, 1},
+		{"eth0", "queue", "IPv6", "ICMPv6", 30, 0.5},
+		{"eth0", "pid 812 (nginx)", "IPv6", "ICMPv6", 12, 0},
+	} {
+		netns := uint32(4026532100 + i)
+		snap.Sites = append(snap.Sites, drops.Site{
+			Function: "ip6_mc_input", Offset: "0x15e", Address: "0xffffffff81c4e15e", Reason: "NOT_SPECIFIED", ReasonCode: 2,
+			Interface: c.ifc, Namespace: c.ns, Ifindex: 2, Netns: netns, L3: c.l3, L4: c.l4, Count: c.count, Bytes: 90 * c.count, Rate: c.rate,
+			History: history(c.rate, 7*i),
+			Key:     drops.Key{Location: 0xffffffff81c4e15e, Reason: 2, Ifindex: 2, Netns: netns, L3: 0x86dd, L4: 58},
+		})
+		if i == 2 {
+			snap.Sites = append(snap.Sites, drops.Site{
+				Function: "nft_do_chain", Offset: "0x3e8", Module: "nf_tables", Address: "0xffffffffc0a013e8", Reason: "NETFILTER_DROP", ReasonCode: 8,
+				Interface: c.ifc, Namespace: c.ns, Ifindex: 2, Netns: netns, L3: "IPv4", L4: "UDP", Count: 700, Bytes: 700 * 80, Rate: 6,
+				History: history(6, 11),
+				Key:     drops.Key{Location: 0xffffffffc0a013e8, Reason: 8, Ifindex: 2, Netns: netns, L3: 0x0800, L4: 17},
+			})
+		}
+		if i < 2 {
+			snap.Sites = append(snap.Sites, drops.Site{
+				Function: "nf_hook_slow", Offset: "0x9c", Address: "0xffffffff81a6e05c", Reason: "NETFILTER_DROP", ReasonCode: 8,
+				Interface: c.ifc, Namespace: c.ns, Ifindex: 2, Netns: netns, L3: "IPv4", L4: "TCP", Count: 40 * c.count, Bytes: 60 * 40 * c.count, Rate: 10 * c.rate,
+				History: history(10*c.rate, 3*i),
+				Key:     drops.Key{Location: 0xffffffff81a6e05c, Reason: 8, Ifindex: 2, Netns: netns, L3: 0x0800, L4: 6},
+			})
+		}
+	}
+	snap.Recount()
+	return snap
+}
+
+// readmeSnapshot is the README's example: one namespace watched (web), with
+// UDP to a closed port, multicast for a group joined on the wrong
+// interface, an nftables drop rule and LLDP frames nothing listens for.
+func readmeSnapshot() drops.Snapshot {
+	const netns = 4026532177
+	at := func(ms int) time.Time { return fixtureTime.Add(-time.Duration(ms) * time.Millisecond) }
+	site := func(fn, off, addr, reason string, code uint32, ifc string, ifindex uint32, l3, l4 string, count uint64, rate float64, loc uint64) drops.Site {
+		return drops.Site{Function: fn, Offset: off, Address: addr, Reason: reason, ReasonCode: code, Interface: ifc, Ifindex: ifindex, Netns: netns,
+			L3: l3, L4: l4, Count: count, Bytes: 72 * count, Rate: rate, History: history(rate, int(loc%17)),
+			Key: drops.Key{Location: loc, Reason: code, Ifindex: ifindex, Netns: netns}}
+	}
+	mc := site("ip_rcv_finish_core", "0x25b", "0xffffffff81ff52cb", "NOT_SPECIFIED", 2, "eth0", 2, "IPv4", "UDP", 1356, 120, 0xffffffff81ff52cb)
+	for i := range 4 {
+		mc.Samples = append(mc.Samples, drops.Packet{Time: at(140 - 20*i), CPU: 1, Interface: "eth0", Len: 30, Captured: 58, L3: "IPv4", L4: "UDP",
+			Src: "198.18.7.1", Dst: "239.18.0.7", SrcPort: 34855, DstPort: 5000})
+	}
+	snap := drops.Snapshot{
+		Schema: drops.SchemaV1, Host: "vm", Kernel: "6.18.44-fc-v595", Time: fixtureTime, WindowS: 12, IntervalS: 1,
+		Namespace: &drops.Watched{Name: "web", Path: "/run/netns/web", Inode: netns},
+		Sites: []drops.Site{
+			site("__udp4_lib_rcv", "0x4bc", "0xffffffff8204674c", "NO_SOCKET", 3, "eth0", 2, "IPv4", "UDP", 4520, 399, 0xffffffff8204674c),
+			mc,
+			site("nft_do_chain", "0x3e8", "0xffffffffc0a013e8", "NETFILTER_DROP", 8, "eth0", 2, "IPv4", "TCP", 339, 30, 0xffffffffc0a013e8),
+			site("__netif_receive_skb_core.constprop.0", "0x7e6", "0xffffffff81e64e46", "UNHANDLED_PROTO", 74, "eth0", 2, "LLDP", "", 23, 2, 0xffffffff81e64e46),
+			site("dst_discard", "0xf", "0xffffffff81fd100f", "NOT_SPECIFIED", 2, "lo", 1, "IPv4", "IGMP", 1, 0, 0xffffffff81fd100f),
+		},
+		Interfaces: []drops.Interface{
+			{Name: "lo", Ifindex: 1, Netns: netns},
+			{Name: "eth0", Ifindex: 2, Netns: netns},
+		},
+	}
+	for i := range snap.Interfaces {
+		c := drops.LinkCountersOf(map[drops.LinkField]uint64{drops.RxDropped: uint64(23 * (i % 2)), drops.RxNoHandler: 0, drops.TxDropped: 0})
+		snap.Interfaces[i].Counters, snap.Interfaces[i].Delta, snap.Interfaces[i].Rates = &c, &c, &drops.LinkRates{}
+	}
+	snap.Recount()
+	return snap
+}
+
 // fakeSource returns fixture snapshots and records resets.
 type fakeSource struct {
 	snap   drops.Snapshot
@@ -282,3 +366,5 @@ func assertFrame(t *testing.T, content string, w, h int) {
 		}
 	}
 }
+
+func ansiWidth(s string) int { return ansi.StringWidth(s) }

@@ -77,8 +77,9 @@ func (p ifacesPane) columns() []column {
 	for i, ifc := range p.items {
 		names[i] = ifc.Label()
 	}
+	nameW := natural("IFACE", names, 5, 24)
 	cols := []column{
-		ifName:   {title: "IFACE", w: natural("IFACE", names, 5, 16), min: 5},
+		ifName:   {title: "IFACE", w: nameW, min: 5, max: nameW},
 		ifRate:   {title: "TRACED/s", w: 8, min: 6, right: true},
 		ifTraced: {title: "TRACED", w: 7, min: 6, right: true},
 	}
@@ -99,7 +100,14 @@ func (p ifacesPane) columns() []column {
 	// is left once the counters fit; cut, it still reads as EXPL… .
 	cols = append(cols, column{title: drops.ExplainedTitle, w: 5, min: 5, max: 9, right: true})
 	hide = append(hide[:len(hide)-1], ifRate, ifExplained, ifTraced, hide[len(hide)-1])
-	fitColumns(cols, p.w, []int{ifName, ifRate}, hide, ifExplained)
+	// Names go below 10 cells only once the counters are gone: a row
+	// nobody can tell from the next is no use.
+	steps := []squeeze{{ifRate, 6}, {ifName, 10}}
+	for _, i := range hide[:len(hide)-1] {
+		steps = append(steps, squeeze{i, 0})
+	}
+	steps = append(steps, squeeze{ifName, 5}, squeeze{hide[len(hide)-1], 0})
+	fit(cols, p.w, steps, ifName, ifExplained)
 	return cols
 }
 
@@ -120,6 +128,11 @@ func (p ifacesPane) View() string {
 		return ""
 	}
 	cols := p.columns()
+	names := make([]string, len(p.items))
+	for i, ifc := range p.items {
+		names[i] = ifc.Label()
+	}
+	texts := labelTexts(names, cols[ifName].w)
 	lines := []string{headerRow(cols, p.st.colHead)}
 	if len(p.items) == 0 {
 		lines = append(lines, p.st.muted.Render("No interface dropped packets in this window."))
@@ -129,7 +142,7 @@ func (p ifacesPane) View() string {
 		cells := make([]string, len(cols))
 		sts := make([]*lipgloss.Style, len(cols))
 		sts[ifRate] = &p.st.strong
-		cells[ifName] = ifc.Label()
+		cells[ifName] = texts[ifc.Label()]
 		cells[ifRate] = fmtRate(ifc.TracedRate)
 		cells[ifTraced] = fmtCount(ifc.TracedDrops)
 		if !p.counters {

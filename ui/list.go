@@ -10,9 +10,12 @@ import (
 
 // list is the rows of a pane with a cursor, a scroll position and the
 // selected row's identity. Rows are replaced every refresh, often in
-// another order; the cursor follows the selected row by its identity, and
-// only when that row is gone does it stay where it was, on the row that
-// took its place. Every pane that lists rows embeds one: its Update is the
+// another order. By default the cursor keeps its row index and the scroll
+// position stays where it was, so that a pane showing the top of its order
+// keeps showing the top of the new order (top's contract: the busiest row
+// is always in sight). Pinned, the cursor follows one row by its identity
+// instead, wherever the new order puts it; when that row is gone it stays
+// where it was. Every pane that lists rows embeds one: its Update is the
 // pane's, and rows is the one renderer of their lines.
 type list[T any, K comparable] struct {
 	nav     *keyMap   // the navigation keys
@@ -21,22 +24,55 @@ type list[T any, K comparable] struct {
 	cursor  int // index of the selected row
 	offset  int // first visible row
 	height  int // visible rows
-	sel     K   // identity of the selected row, kept across refreshes
+	sel     K   // identity of the selected row
 	hasSel  bool
 	focused bool // whether the pane has the keyboard
+	// pinned makes the cursor follow the row pin across refreshes.
+	pinned bool
+	pin    K
 }
 
 func newList[T any, K comparable](keys *keyMap, id func(T) K) list[T, K] {
 	return list[T, K]{nav: keys, id: id}
 }
 
-// setItems replaces the rows, keeping the cursor on the selected row.
+// setItems replaces the rows. The cursor keeps its row index, or, pinned,
+// moves to the pinned row.
 func (l *list[T, K]) setItems(items []T) {
 	l.items = items
-	if l.hasSel {
-		if i := slices.IndexFunc(items, func(t T) bool { return l.id(t) == l.sel }); i >= 0 {
+	if l.pinned {
+		if i := slices.IndexFunc(items, func(t T) bool { return l.id(t) == l.pin }); i >= 0 {
 			l.cursor = i
 		}
+	}
+	l.clamp()
+}
+
+// pinSelected makes the cursor follow the selected row; false when there
+// is none.
+func (l *list[T, K]) pinSelected() bool {
+	t, ok := l.Selected()
+	if !ok {
+		return false
+	}
+	l.pinned, l.pin = true, l.id(t)
+	return true
+}
+
+// unpin lets the cursor keep its row index again.
+func (l *list[T, K]) unpin() { l.pinned = false }
+
+// pinnedHere reports whether the pinned row is among the rows.
+func (l list[T, K]) pinnedHere() bool {
+	return l.pinned && slices.IndexFunc(l.items, func(t T) bool { return l.id(t) == l.pin }) >= 0
+}
+
+// toTop scrolls to the first row, the cursor keeping its place on the
+// screen; pinned, the cursor stays on its row and scrolls with it.
+func (l *list[T, K]) toTop() {
+	if !l.pinned {
+		l.cursor -= l.offset
+		l.offset = 0
 	}
 	l.clamp()
 }
@@ -83,8 +119,14 @@ func (l *list[T, K]) Update(msg tea.Msg) tea.Cmd {
 		l.cursor = 0
 	case key.Matches(k, l.nav.Bottom):
 		l.cursor = len(l.items) - 1
+	default:
+		return nil
 	}
 	l.clamp()
+	if l.pinned {
+		// A pinned cursor moved by the user follows its new row.
+		l.pinSelected()
+	}
 	return nil
 }
 

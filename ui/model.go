@@ -2,6 +2,7 @@ package ui
 
 import (
 	"charm.land/bubbles/v2/textinput"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,6 +49,13 @@ type snapshotMsg struct {
 	next bool
 }
 
+// hidesSavedMsg reports the hides file written by 'w'.
+type hidesSavedMsg struct {
+	path string
+	n    int
+	err  error
+}
+
 // savedMsg reports a snapshot file written by 's'.
 type savedMsg struct {
 	path string
@@ -76,16 +84,30 @@ type Model struct {
 	latest, shown, view drops.Snapshot
 	have                bool
 	filter              drops.Filter
-	order               drops.Order // of the sites pane
-	paused              bool
+	// unmatched says which parts of the filter match nothing seen so
+	// far (drops.Snapshot.Unmatched).
+	unmatched   []string
+	hasFunction func(string) bool
+	order       drops.Order    // of the sites pane
+	group       drops.Grouping // what a row of the sites pane stands for
+	hides       []drops.Hide   // rules taking sites out of the rows
+	paused      bool
 
-	mode   mode
-	focus  pane
-	sites  sitesPane
-	ifaces ifacesPane
-	protos protocolsPane
-	detail detailPane
-	picker pickerPane
+	mode mode
+	// helpFrom is the mode the help was opened from, which it returns to;
+	// helpScroll is the first line of the help shown.
+	helpFrom   mode
+	helpScroll int
+	focus      pane
+	sites      sitesPane
+	ifaces     ifacesPane
+	protos     protocolsPane
+	detail     detailPane
+	picker     pickerPane
+
+	// detailPin says the sites pane's cursor was pinned only for the
+	// detail, to be let go when it closes.
+	detailPin bool
 
 	status      string
 	statusErr   bool
@@ -105,6 +127,8 @@ func New(src Source, opts Options) Model {
 		help:   help.New(),
 		timer:  tickAfter,
 		filter: sh.opts.Filter,
+		group:  sh.opts.Group,
+		hides:  slices.Clone(sh.opts.Hides),
 		sites:  newSitesPane(sh),
 		ifaces: newIfacesPane(sh),
 		protos: newProtocolsPane(sh),
@@ -116,6 +140,18 @@ func New(src Source, opts Options) Model {
 	m.input.Placeholder = "function name substring · tab completes · ↵ apply · esc clear"
 	m.input.CharLimit = 64
 	m.input.ShowSuggestions = true
+	if hf := sh.opts.HasFunction; hf != nil {
+		// Asked once per text: the answer reads every kernel symbol.
+		memo := map[string]bool{}
+		m.hasFunction = func(sub string) bool {
+			has, ok := memo[sub]
+			if !ok {
+				has = hf(sub)
+				memo[sub] = has
+			}
+			return has
+		}
+	}
 	m.setStyles()
 	m.apply()
 	return m
@@ -226,7 +262,15 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		} else {
 			m.setStatus("saved "+msg.path, false)
 		}
+	case hidesSavedMsg:
+		if msg.err != nil {
+			m.setStatus(msg.err.Error(), true)
+		} else {
+			m.setStatus(fmt.Sprintf("saved %d hide rules to %s: the next skbtop starts with them", msg.n, msg.path), false)
+		}
 	case tea.KeyPressMsg:
+		// What the status line said was the answer to the last key.
+		m.status = ""
 		return m.handleKey(msg)
 	default:
 		// Pastes and the input's own messages go to the symbol field.
@@ -261,7 +305,11 @@ func (m *Model) setStatus(text string, isErr bool) {
 // apply filters the snapshot on screen, sorts its sites in the chosen
 // order and hands the view to the panes.
 func (m *Model) apply() {
-	m.view = m.shown.Filtered(m.filter)
+	m.view = m.shown.Apply(drops.View{Filter: m.filter, Hide: m.hides, Group: m.group})
+	m.unmatched = nil
+	if m.have {
+		m.unmatched = m.shown.Unmatched(m.filter, m.hasFunction)
+	}
 	empty := "No drops since the counts started."
 	switch {
 	case !m.have:
@@ -307,32 +355,45 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	case modePick:
+		// Letters are text here, narrowing the choices: the picker is
+		// left with enter or esc.
 		switch {
 		case key.Matches(msg, k.Enter):
-			ifc, _ := m.picker.Selected()
-			m.setFilter(drops.Filter{Interface: ifc.Label(), Symbol: m.filter.Symbol})
-			m.mode = modeNormal
+			if ifc, ok := m.picker.Selected(); ok {
+				m.setFilter(drops.Filter{Interface: ifc.Label(), Symbol: m.filter.Symbol})
+				m.mode = modeNormal
+			}
+		case key.Matches(msg, k.Back) && m.picker.Query() != "":
+			m.picker.ClearQuery()
 		case key.Matches(msg, k.Back):
 			m.setFilter(drops.Filter{Symbol: m.filter.Symbol})
 			m.mode = modeNormal
-		case key.Matches(msg, k.Iface):
-			m.mode = modeNormal
-		case key.Matches(msg, k.Quit):
-			return tea.Quit
 		default:
 			m.picker.Update(msg)
 		}
 		return nil
 	case modeHelp:
-		if key.Matches(msg, k.Quit) {
+		switch {
+		case key.Matches(msg, k.Quit):
 			return tea.Quit
+		case key.Matches(msg, k.Up):
+			m.helpScroll = max(m.helpScroll-1, 0)
+		case key.Matches(msg, k.Down):
+			m.helpScroll++
+		case key.Matches(msg, k.PageUp, k.Top):
+			m.helpScroll = 0
+		case key.Matches(msg, k.PageDown, k.Bottom):
+			m.helpScroll += max(m.geometry().body-2, 1)
+		default:
+			m.mode = m.helpFrom
 		}
-		m.mode = modeNormal
+		// Not past the end: what is shown is the last screenful.
+		m.helpScroll = min(m.helpScroll, max(len(m.helpText())-(m.geometry().body-1), 0))
 		return nil
 	case modeDetail:
 		switch {
 		case key.Matches(msg, k.Back, k.Enter):
-			m.mode = modeNormal
+			m.closeDetail()
 			return nil
 		case key.Matches(msg, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom):
 			// Step through the sites without leaving the detail.
@@ -340,6 +401,14 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			if s, ok := m.sites.Selected(); ok {
 				m.detail.Show(s, m.view.Totals)
 			}
+			return nil
+		case key.Matches(msg, k.Hide):
+			// The site leaves the list: back to it.
+			m.hideSelected()
+			m.closeDetail()
+			return nil
+		case !key.Matches(msg, k.detailKeys()...):
+			// The rest would change a list that is not on screen.
 			return nil
 		}
 	}
@@ -353,7 +422,7 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Quit):
 		return tea.Quit
 	case key.Matches(msg, k.Help):
-		m.mode = modeHelp
+		m.helpFrom, m.mode, m.helpScroll = m.mode, modeHelp, 0
 	case key.Matches(msg, k.Filter):
 		m.mode = modeFilter
 		m.input.SetValue(m.filter.Symbol)
@@ -364,9 +433,32 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.mode = modePick
 		m.picker.Open(m.filter.Interface)
 	case key.Matches(msg, k.Sort):
+		// The title says the order; the view shows its top.
 		m.order = m.order.Next()
 		m.apply()
-		m.setStatus("sites sorted by "+m.order.String(), false)
+		m.sites.toTop()
+	case key.Matches(msg, k.Group):
+		// Other rows: the view shows the top of them.
+		m.group = m.group.Next()
+		m.sites.unpin()
+		m.apply()
+		m.sites.toTop()
+	case key.Matches(msg, k.Hide) && m.focus == paneSites:
+		m.hideSelected()
+	case key.Matches(msg, k.Unhide):
+		if len(m.hides) > 0 {
+			m.hides = nil
+			m.apply()
+			m.setStatus("every site shown again; w saves that", false)
+		}
+	case key.Matches(msg, k.SaveHide):
+		return m.saveHides()
+	case key.Matches(msg, k.Follow):
+		if m.sites.pinned && !m.detailPin {
+			m.sites.unpin()
+		} else if m.sites.pinSelected() {
+			m.detailPin = false
+		}
 	case key.Matches(msg, k.Pause):
 		m.paused = !m.paused
 		if !m.paused && m.have {
@@ -375,16 +467,11 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.Reset):
 		m.src.Reset()
-		if m.paused {
-			m.setStatus("counts reset; paused, press p to see them", false)
-		} else {
-			m.setStatus("counts reset: counting drops from now", false)
-		}
+		// The status line says when the screen is paused.
+		m.setStatus("counts reset: counting drops from now", false)
 		return m.fetch(false)
 	case key.Matches(msg, k.Save):
 		return m.save()
-	case m.mode == modeDetail:
-		// Other keys do nothing in the detail.
 	case key.Matches(msg, k.Tab):
 		m.focus = (m.focus + 1) % paneCount
 	case key.Matches(msg, k.BackTab):
@@ -395,6 +482,12 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 			if s, ok := m.sites.Selected(); ok {
 				m.detail.Show(s, m.view.Totals)
 				m.mode = modeDetail
+				// While the detail is open the cursor stays on its
+				// site, so that up and down step from there.
+				if !m.sites.pinned {
+					m.sites.pinSelected()
+					m.detailPin = true
+				}
 			}
 		case paneIfaces:
 			if ifc, ok := m.ifaces.Selected(); ok {
@@ -402,14 +495,43 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 			}
 		}
 	case key.Matches(msg, k.Back):
-		if !m.filter.IsZero() {
-			m.setFilter(drops.Filter{})
-			m.setStatus("filter cleared", false)
-		}
+		// The header says the filter is gone.
+		m.setFilter(drops.Filter{})
 	default:
 		return m.pane(m.focus).Update(msg)
 	}
 	return nil
+}
+
+// hideSelected hides the selected row's site and reason on every
+// interface (its reason at every site, grouped by reason).
+func (m *Model) hideSelected() {
+	s, ok := m.sites.Selected()
+	if !ok {
+		return
+	}
+	h, ok := drops.HideRow(s, m.group)
+	if !ok {
+		m.setStatus("this row cannot be hidden: no function names it", true)
+		return
+	}
+	if !slices.Contains(m.hides, h) {
+		m.hides = append(m.hides, h)
+	}
+	m.apply()
+	m.setStatus("hid "+h.String()+" (still in the totals) · X shows it again · w saves", false)
+}
+
+// saveHides writes the hide rules where the next run reads them.
+func (m *Model) saveHides() tea.Cmd {
+	path, hides := m.opts.HidesPath, slices.Clone(m.hides)
+	if path == "" {
+		m.setStatus("hides cannot be saved: no configuration directory", true)
+		return nil
+	}
+	return guard(func() tea.Msg {
+		return hidesSavedMsg{path: path, n: len(hides), err: drops.SaveHides(path, hides)}
+	})
 }
 
 // pane returns the pane p names.
@@ -425,6 +547,16 @@ func (m *Model) pane(p pane) paneModel {
 
 func (m *Model) closeInput() {
 	m.mode = modeNormal
+}
+
+// closeDetail goes back to the list, letting go of a pin that was only the
+// detail's.
+func (m *Model) closeDetail() {
+	m.mode = modeNormal
+	if m.detailPin {
+		m.sites.unpin()
+		m.detailPin = false
+	}
 }
 
 // save writes the view on screen, filter applied, to a snapshot file.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,22 +20,63 @@ import (
 
 func TestGolden(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		keys []string
+		name  string
+		keys  []string
+		snap  func() drops.Snapshot
+		sizes [][2]int
 	}{
-		{"sites", nil},
-		{"detail", []string{"enter"}},
-		{"interfaces", []string{"tab"}},
-		{"picker", []string{"i"}},
-		{"filtered", []string{"/", "u", "d", "p", "enter"}},
+		{"sites", nil, fixtureSnapshot, nil},
+		{"detail", []string{"enter"}, fixtureSnapshot, nil},
+		{"interfaces", []string{"tab"}, fixtureSnapshot, nil},
+		{"protocols", []string{"tab", "tab"}, fixtureSnapshot, nil},
+		{"picker", []string{"i"}, fixtureSnapshot, nil},
+		{"filtered", []string{"/", "u", "d", "p", "enter"}, fixtureSnapshot, nil},
+		{"help", []string{"?"}, fixtureSnapshot, nil},
+		{"help-detail", []string{"enter", "?"}, fixtureSnapshot, nil},
+		{"hidden", []string{"x"}, fixtureSnapshot, nil},
+		// The groupings, on a host full of containers.
+		{"containers", nil, containerSnapshot, nil},
+		{"group-site", []string{"v"}, containerSnapshot, nil},
+		{"group-reason", []string{"v", "v"}, containerSnapshot, nil},
+		{"group-site-detail", []string{"v", "down", "enter"}, containerSnapshot, nil},
+		// The README's screens (TestReadmeScreens).
+		{"readme", nil, readmeSnapshot, [][2]int{{80, 24}}},
+		{"readme-detail", []string{"down", "enter"}, readmeSnapshot, [][2]int{{120, 24}}},
 	} {
-		for _, size := range [][2]int{{80, 24}, {120, 40}} {
+		sizes := tc.sizes
+		if sizes == nil {
+			sizes = [][2]int{{60, 15}, {80, 24}, {120, 40}}
+		}
+		for _, size := range sizes {
 			t.Run(fmt.Sprintf("%s/%dx%d", tc.name, size[0], size[1]), func(t *testing.T) {
-				hs := newHarness(t, fixtureSource(), size[0], size[1], Options{})
+				hs := newHarness(t, &fakeSource{snap: tc.snap()}, size[0], size[1], Options{})
 				hs.tick()
 				hs.press(tc.keys...)
 				golden.RequireEqual(t, hs.view())
 			})
+		}
+	}
+}
+
+// TestReadmeScreens checks that the README shows the screens its golden
+// files hold, so that it cannot drift from what skbtop draws.
+func TestReadmeScreens(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"readme/80x24", "readme-detail/120x24"} {
+		b, err := os.ReadFile("testdata/TestGolden/" + name + ".golden")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, l := range strings.Split(string(b), "\n") {
+			lines = append(lines, strings.TrimRight(l, " "))
+		}
+		screen := "```\n" + strings.TrimRight(strings.Join(lines, "\n"), "\n") + "\n```"
+		if !strings.Contains(string(readme), screen) {
+			t.Errorf("README.md lacks the screen of %s (trailing spaces trimmed):\n%s", name, screen)
 		}
 	}
 }
@@ -169,8 +211,13 @@ func TestInterfaceFilter(t *testing.T) {
 			t.Errorf("picker lacks %q:\n%s", name, v)
 		}
 	}
-	// all, veth0, eth0: the interfaces in order of traced drops.
-	hs.press("down", "down", "enter")
+	// Typing narrows the choices: eth0 and veth0 contain "eth0", listed
+	// by name.
+	hs.typeText("eth0")
+	if v := hs.view(); strings.Contains(v, "bond0") || !strings.Contains(v, "veth0") {
+		t.Errorf("narrowed to eth0, the picker should list eth0 and veth0 only:\n%s", v)
+	}
+	hs.press("enter")
 	if hs.m.filter.Interface != "eth0" {
 		t.Fatalf("interface filter = %q, want eth0", hs.m.filter.Interface)
 	}
@@ -201,6 +248,108 @@ func TestInterfaceFilter(t *testing.T) {
 	hs.press("esc")
 	if hs.m.filter.Interface != "" || hs.m.mode != modeNormal {
 		t.Errorf("esc in the picker: filter %+v, mode %v; want cleared and closed", hs.m.filter, hs.m.mode)
+	}
+}
+
+// TestPicker: the picker's cursor stays on its interface however the
+// refreshes reorder them, q and i are text, the label chosen is the
+// filter exactly (one namespace's eth0, not another's), and reopened, the
+// picker marks the filter in force.
+func TestPicker(t *testing.T) {
+	snap := fixtureSnapshot()
+	for i, ns := range []string{"nsA", "nsB"} {
+		snap.Sites = append(snap.Sites, drops.Site{Function: "__udp4_lib_rcv", Offset: "0x4bc", Reason: "NO_SOCKET",
+			Interface: "X", Namespace: ns, Ifindex: 2, Netns: uint32(10 + i), L3: "IPv4", L4: "UDP", Count: uint64(100 * (i + 1)),
+			Rate: float64(10 * (i + 1)), Key: drops.Key{Location: 7, Ifindex: 2, Netns: uint32(10 + i)}})
+	}
+	snap.Recount()
+	src := &fakeSource{snap: snap}
+	hs := newHarness(t, src, 80, 24, Options{})
+	hs.tick()
+	hs.press("i")
+	// Six downs over refreshes that reorder the traced drops.
+	for i := range 6 {
+		hs.press("down")
+		next := fixtureSnapshot()
+		next.Sites = append(next.Sites, snap.Sites[len(snap.Sites)-2:]...)
+		for j := range next.Sites {
+			next.Sites[j].Count += uint64(1000 * ((i + j) % 5))
+		}
+		next.Recount()
+		src.snap = next
+		hs.tick()
+	}
+	// all, bond0, docker0, eth0, eth1, lo, veth0: six downs end on veth0.
+	if ifc, _ := hs.m.picker.Selected(); ifc.Label() != "veth0" {
+		t.Errorf("after six downs over six refreshes the picker is on %q, want veth0:\n%s", ifc.Label(), hs.view())
+	}
+	hs.press("esc")
+	hs.press("i")
+	hs.typeText("X@nsB")
+	if hs.quit {
+		t.Fatal("typing in the picker quit")
+	}
+	hs.press("enter")
+	if hs.m.filter.Interface != "X@nsB" {
+		t.Fatalf("filter %+v, want iface=X@nsB", hs.m.filter)
+	}
+	for _, s := range hs.m.view.Sites {
+		if s.InterfaceLabel() != "X@nsB" {
+			t.Errorf("with iface=X@nsB the view has a site on %s", s.InterfaceLabel())
+		}
+	}
+	if len(hs.m.view.Sites) != 1 || hs.m.view.Sites[0].Namespace != "nsB" || hs.m.view.Totals.Drops != hs.m.view.Sites[0].Count {
+		t.Errorf("with iface=X@nsB: %d sites, %d drops; want nsB's one site and its drops", len(hs.m.view.Sites), hs.m.view.Totals.Drops)
+	}
+	hs.press("i")
+	v := hs.view()
+	if ifc, _ := hs.m.picker.Selected(); ifc.Label() != "X@nsB" || !strings.Contains(v, "X@nsB") || !strings.Contains(v, "(current)") {
+		t.Errorf("reopened, the picker should be on the current filter X@nsB and mark it:\n%s", v)
+	}
+	for _, l := range stripLines(v) {
+		if strings.Contains(l, "(current)") && !strings.Contains(l, "X@nsB") {
+			t.Errorf("the wrong row is marked current: %q", l)
+		}
+	}
+	// Esc clears what was typed first, then the filter.
+	hs.typeText("zz")
+	if v := hs.view(); !strings.Contains(v, "No interface matches zz") {
+		t.Errorf("a query matching nothing should say so:\n%s", v)
+	}
+	hs.press("esc")
+	if hs.m.mode != modePick || hs.m.picker.Query() != "" || hs.m.filter.Interface != "X@nsB" {
+		t.Errorf("esc with a query: mode %v, query %q, filter %+v; want the query cleared only", hs.m.mode, hs.m.picker.Query(), hs.m.filter)
+	}
+}
+
+// TestFilterSaysWhatItMatches: a filter that matches nothing seen so far
+// says so in the header, naming what there is, and stays; the header names
+// the namespace watched.
+func TestFilterSaysWhatItMatches(t *testing.T) {
+	snap := fixtureSnapshot()
+	snap.Namespace = &drops.Watched{Name: "web", Path: "/run/netns/web", Inode: 4026531840}
+	hs := newHarness(t, &fakeSource{snap: snap}, 120, 40, Options{Filter: drops.Filter{Interface: "nosuch0"},
+		HasFunction: func(sub string) bool { return sub == "tcp_v4" }})
+	hs.tick()
+	v := hs.view()
+	for _, want := range []string{"netns web · filter: iface=nosuch0", "⚠ iface=nosuch0 matches no interface seen so far (interfaces: bond0, docker0, eth0, eth1, lo, veth0)"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("header lacks %q:\n%s", want, v)
+		}
+	}
+	hs.press("esc", "/")
+	hs.typeText("no_such_fn")
+	hs.press("enter")
+	if v := hs.view(); !strings.Contains(v, "⚠ symbol~no_such_fn is in no kernel function's name (drop sites: __neigh_event_send,") {
+		t.Errorf("a symbol no kernel function has should be said:\n%s", v)
+	}
+	// One a kernel function has may drop yet: no warning.
+	hs.press("/")
+	hs.send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl}) // clear the field
+	hs.typeText("tcp_v4")
+	hs.press("enter")
+	if v := hs.view(); strings.Contains(v, "⚠") || !strings.Contains(v, "No drop site matches symbol~tcp_v4") {
+		t.Errorf("a symbol that may drop yet needs no warning:\n%s", v)
 	}
 }
 
@@ -246,17 +395,339 @@ func TestSortOrder(t *testing.T) {
 	}
 }
 
-func TestSelectionFollowsSite(t *testing.T) {
+// TestTopContract: the view shows the top of its order after every
+// refresh and every o; the cursor keeps its row on the screen, not its
+// site, unless f pins it.
+func TestTopContract(t *testing.T) {
 	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
 	hs.tick()
-	hs.press("down") // nf_hook_slow
+	hs.press("down") // nf_hook_slow, row 1
 	snap := fixtureSnapshot()
 	snap.Sites[1].Rate = 9999 // nf_hook_slow moves to the top
 	snap.Recount()
 	hs.src.snap = snap
 	hs.tick()
-	if s, ok := hs.m.sites.Selected(); !ok || s.Function != "nf_hook_slow" {
-		t.Errorf("selection moved to %q, want it to stay on nf_hook_slow", s.Function)
+	if s, ok := hs.m.sites.Selected(); !ok || s.Function != "__udp4_lib_rcv" || hs.m.sites.cursor != 1 {
+		t.Errorf("cursor on row %d, %q; want it to stay on row 1, now __udp4_lib_rcv", hs.m.sites.cursor, s.Function)
+	}
+	if got := siteRows(hs.view(), "__udp4_lib_rcv", "nf_hook_slow"); strings.Join(got, " ") != "nf_hook_slow __udp4_lib_rcv" {
+		t.Errorf("rows %v: the busiest site should be first", got)
+	}
+
+	// A busy site that appears among many quiet ones is on screen at the
+	// top, whatever row the cursor is on.
+	snap = fixtureSnapshot()
+	for i := range 40 {
+		snap.Sites = append(snap.Sites, drops.Site{Function: fmt.Sprintf("quiet_%02d", i), Offset: "0x10", Reason: "NOT_SPECIFIED",
+			Interface: "eth0", L3: "IPv4", L4: "UDP", Count: 40, Rate: 1, Key: drops.Key{Location: uint64(1000 + i)}})
+	}
+	snap.Recount()
+	hs.src.snap = snap
+	hs.tick()
+	hs.press("down", "down", "down")
+	snap.Sites = append(snap.Sites, drops.Site{Function: "flood_rcv", Offset: "0x1", Reason: "NO_SOCKET", Interface: "eth0",
+		L3: "IPv4", L4: "UDP", Count: 100, Rate: 50000, Key: drops.Key{Location: 1}})
+	snap.Recount()
+	hs.src.snap = snap
+	hs.tick()
+	lines := stripLines(hs.view())
+	if !strings.HasPrefix(lines[4], "flood_rcv+0x1") {
+		t.Errorf("the new busiest site should be the first row:\n%s", strings.Join(lines, "\n"))
+	}
+
+	// Scrolled down, o shows the top of the new order, the cursor keeping
+	// its place on the screen.
+	for range 30 {
+		hs.press("down")
+	}
+	if hs.m.sites.offset == 0 {
+		t.Fatal("30 downs did not scroll")
+	}
+	row := hs.m.sites.cursor - hs.m.sites.offset
+	hs.press("o")
+	if hs.m.sites.offset != 0 || hs.m.sites.cursor != row {
+		t.Errorf("after o: offset %d, cursor %d; want the top, the cursor on screen row %d", hs.m.sites.offset, hs.m.sites.cursor, row)
+	}
+	lines = stripLines(hs.view())
+	if !strings.HasPrefix(lines[4], "__udp4_lib_rcv") || !strings.Contains(lines[2], "by total") {
+		t.Errorf("by total, the first row should be the largest count:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// TestFollow: f pins the selected site; the cursor follows it wherever
+// refreshes move it, the status line says so, and f again lets go.
+func TestFollow(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	hs.press("down", "f") // nf_hook_slow
+	if v := hs.view(); !strings.Contains(v, "following nf_hook_slow+0x9c eth0") {
+		t.Errorf("the status line should say which site is followed:\n%s", v)
+	}
+	snap := fixtureSnapshot()
+	snap.Sites[1].Rate = 9999 // nf_hook_slow moves to the top
+	snap.Recount()
+	hs.src.snap = snap
+	hs.tick()
+	if s, ok := hs.m.sites.Selected(); !ok || s.Function != "nf_hook_slow" || hs.m.sites.cursor != 0 {
+		t.Errorf("followed cursor on row %d, %q; want nf_hook_slow on row 0", hs.m.sites.cursor, s.Function)
+	}
+	// Moving the cursor follows the new row.
+	hs.press("down")
+	snap.Sites[0].Rate = 99999
+	snap.Recount()
+	hs.src.snap = snap
+	hs.tick()
+	if s, _ := hs.m.sites.Selected(); s.Function != "__udp4_lib_rcv" {
+		t.Errorf("after down the cursor follows %q, want __udp4_lib_rcv", s.Function)
+	}
+	// A followed site that leaves the view is named still.
+	snap.Sites = snap.Sites[1:]
+	snap.Recount()
+	hs.src.snap = snap
+	hs.tick()
+	if v := hs.view(); !strings.Contains(v, "following __udp4_lib_rcv+0x3f2 veth0 (not in view)") {
+		t.Errorf("status line should say the followed site is gone:\n%s", v)
+	}
+	hs.press("f")
+	if v := hs.view(); strings.Contains(v, "following") || hs.m.sites.pinned {
+		t.Errorf("f again should stop following:\n%s", v)
+	}
+}
+
+// TestGrouping: v cycles what a row stands for, the title says which, and
+// the totals stay what they were.
+func TestGrouping(t *testing.T) {
+	hs := newHarness(t, &fakeSource{snap: containerSnapshot()}, 120, 40, Options{})
+	hs.tick()
+	full := hs.view()
+	header := stripLines(full)[1]
+	if n := strings.Count(full, "ip6_mc_input+0x15e"); n != 5 {
+		t.Fatalf("ungrouped, ip6_mc_input is on %d rows, want 5:\n%s", n, full)
+	}
+	hs.press("v")
+	v := hs.view()
+	if n := strings.Count(v, "ip6_mc_input+0x15e"); n != 1 || !strings.Contains(v, "5 ifaces (eth0@web)") || !strings.Contains(v, "per site, reason") {
+		t.Errorf("per site, ip6_mc_input should be one row over 5 interfaces:\n%s", v)
+	}
+	if stripLines(v)[1] != header {
+		t.Errorf("grouping changed the totals: %q, want %q", stripLines(v)[1], header)
+	}
+	var sum uint64
+	for _, s := range hs.m.sites.items {
+		sum += s.Count
+	}
+	if sum != hs.m.view.Totals.Drops {
+		t.Errorf("the rows sum to %d drops, the totals say %d", sum, hs.m.view.Totals.Drops)
+	}
+	hs.press("v")
+	v = hs.view()
+	if !strings.Contains(v, "2 sites (nf_hook_slow+0x9c)") || !strings.Contains(v, "per reason") || stripLines(v)[1] != header {
+		t.Errorf("per reason, the two firewall sites should be one row:\n%s", v)
+	}
+	hs.press("v")
+	if v := hs.view(); v != full {
+		t.Errorf("a third v should come back to a row per site, reason, interface and protocol:\n%s", v)
+	}
+	// The grouping from the command line.
+	hs = newHarness(t, &fakeSource{snap: containerSnapshot()}, 120, 40, Options{Group: drops.GroupReason})
+	hs.tick()
+	if v := hs.view(); !strings.Contains(v, "per reason") {
+		t.Errorf("Options.Group should set the first grouping:\n%s", v)
+	}
+}
+
+// TestHide hides a site: its row is gone, the totals are what they were,
+// the header counts what is hidden; X shows it again, and w saves the
+// rules where the next run reads them.
+func TestHide(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config", "skbtop", "hides")
+	hs := newHarness(t, &fakeSource{snap: containerSnapshot()}, 120, 40, Options{HidesPath: path})
+	hs.tick()
+	before := hs.m.view.Totals
+	header := stripLines(hs.view())[1]
+	hs.press("down", "down") // nf_hook_slow on eth0@web
+	hs.press("x")
+	v := hs.view()
+	if rowsOf(hs, "nf_hook_slow") != 0 {
+		t.Errorf("x should hide nf_hook_slow NETFILTER_DROP on every interface:\n%s", v)
+	}
+	if hs.m.view.Totals != before || !strings.HasPrefix(stripLines(v)[1], "590 drops/s · 50,215 drops in 5m12s · ") || !strings.HasPrefix(header, "590 drops/s · 50,215 drops in 5m12s · ") {
+		t.Errorf("hiding changed the totals: %+v, want %+v\n%s", hs.m.view.Totals, before, v)
+	}
+	if !strings.Contains(v, "3 hidden (21.8k drops)") || !strings.Contains(v, "hid nf_hook_slow+0x9c:NETFILTER_DROP") {
+		t.Errorf("the header should count the hidden rows and the status line say what was hidden:\n%s", v)
+	}
+	if s, _ := hs.m.sites.Selected(); hs.m.sites.cursor != 2 || s.Function == "nf_hook_slow" {
+		t.Errorf("the cursor should stay on its row, now %s", s.Function)
+	}
+	// It stays hidden across refreshes; the next key clears the message.
+	hs.tick()
+	hs.press("down")
+	if v := hs.view(); rowsOf(hs, "nf_hook_slow") != 0 || strings.Contains(v, "hid nf_hook") || !strings.Contains(v, "3 hidden") {
+		t.Errorf("after a refresh and a key:\n%s", v)
+	}
+	hs.press("w")
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.Contains(string(b), "\nnf_hook_slow+0x9c:NETFILTER_DROP\n") {
+		t.Fatalf("w wrote %q, %v", b, err)
+	}
+	if v := hs.view(); !strings.Contains(v, "saved 1 hide rules to "+path) {
+		t.Errorf("status line should say where the hides went:\n%s", v)
+	}
+	hs.press("X")
+	if v := hs.view(); rowsOf(hs, "nf_hook_slow") != 3 || strings.Contains(v, "hidden") {
+		t.Errorf("X should show every site again:\n%s", v)
+	}
+
+	// The next run starts with the saved rules, and says so.
+	hides, err := drops.LoadHides(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs = newHarness(t, &fakeSource{snap: containerSnapshot()}, 120, 40, Options{Hides: hides, HidesPath: path})
+	hs.tick()
+	if v := hs.view(); rowsOf(hs, "nf_hook_slow") != 0 || !strings.Contains(v, "3 hidden (21.8k drops)") {
+		t.Errorf("saved hides should be in force from the start:\n%s", v)
+	}
+	// A rule that hides nothing now still says it is there.
+	hs.src.snap = fixtureSnapshot()
+	hs.src.snap.Sites = hs.src.snap.Sites[:1]
+	hs.src.snap.Recount()
+	hs.tick()
+	if v := hs.view(); !strings.Contains(v, "0 hidden (1 rule)") {
+		t.Errorf("the header should say hides are in force:\n%s", v)
+	}
+
+	// Grouped by reason, x hides the reason; the map-full row cannot be.
+	hs = newHarness(t, &fakeSource{snap: containerSnapshot()}, 120, 40, Options{Group: drops.GroupReason})
+	hs.tick()
+	hs.press("down", "x")
+	if v := hs.view(); len(hs.m.sites.items) != 6 || strings.Contains(strings.Join(stripLines(v)[:10], "\n"), "NETFILTER_DROP") || !strings.Contains(v, "hid :NETFILTER_DROP") {
+		t.Errorf("by reason, x should hide the reason:\n%s", v)
+	}
+	hs.press("w")
+	if v := hs.view(); !strings.Contains(v, "hides cannot be saved") {
+		t.Errorf("without a place to save, w should say so:\n%s", v)
+	}
+}
+
+// rowsOf counts the sites pane's rows of function fn.
+func rowsOf(hs *harness, fn string) int {
+	n := 0
+	for _, s := range hs.m.sites.items {
+		if s.Function == fn {
+			n++
+		}
+	}
+	return n
+}
+
+// TestHelpModes: the help lists the keys of the mode it was opened from,
+// every one of them, none cut at 40 columns; it scrolls when it does not
+// fit, and the status line's keys are the mode's.
+func TestHelpModes(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 40, 80, Options{})
+	hs.tick()
+	hs.press("?")
+	v := hs.view()
+	for _, b := range hs.m.keys.fullHelpFor(modeNormal) {
+		for _, k := range b {
+			if h := k.Help(); !strings.Contains(v, h.Key+" ") || !strings.Contains(v, h.Desc) {
+				t.Errorf("the help at 40 columns lacks %q %q:\n%s", h.Key, h.Desc, v)
+			}
+		}
+	}
+	for _, l := range stripLines(v)[2 : len(stripLines(v))-1] {
+		if strings.Contains(l, "…") {
+			t.Errorf("a help line is cut at 40 columns: %q", l)
+		}
+	}
+	hs.press("esc", "enter")
+	if v := hs.view(); !strings.Contains(v, "esc/↵ back to the list") || strings.Contains(v, "o sort") {
+		t.Errorf("in the detail, the status line should offer the detail's keys:\n%s", v)
+	}
+	hs.press("?")
+	v = hs.view()
+	if !strings.Contains(v, "previous/next site") || strings.Contains(v, "group rows") || strings.Contains(v, "shift+tab") {
+		t.Errorf("opened from the detail, the help should list the detail's keys:\n%s", v)
+	}
+	hs.press("esc")
+	if hs.m.mode != modeDetail {
+		t.Errorf("closing the help went to mode %v, want the detail it came from", hs.m.mode)
+	}
+	// Keys of the list do nothing in the detail.
+	order := hs.m.order
+	hs.press("o", "v")
+	if hs.m.order != order || hs.m.group != drops.GroupFull || hs.m.mode != modeDetail {
+		t.Error("o and v changed the list behind the detail")
+	}
+	// At 60x15 the help scrolls to its last key.
+	hs = newHarness(t, fixtureSource(), 60, 15, Options{})
+	hs.tick()
+	hs.press("?")
+	if v := hs.view(); strings.Contains(v, "ctrl+c") || !strings.Contains(v, "more below") {
+		t.Fatalf("at 60x15 the help should not fit:\n%s", v)
+	}
+	for range 5 {
+		hs.press("down")
+	}
+	if v := hs.view(); !strings.Contains(v, "ctrl+c") || hs.m.mode != modeHelp {
+		t.Errorf("scrolled, the help should show its last keys:\n%s", v)
+	}
+	hs.press("esc", "i")
+	if v := hs.view(); !strings.Contains(v, "type to narrow") || strings.Contains(v, "q quit") {
+		t.Errorf("the picker's status line should offer its own keys:\n%s", v)
+	}
+}
+
+// TestStatusShowsState: the status line says what is so now, never what
+// was done a while ago.
+func TestStatusShowsState(t *testing.T) {
+	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
+	hs.tick()
+	hs.press("/")
+	hs.typeText("udp")
+	hs.press("enter", "esc")
+	hs.press("/")
+	hs.typeText("nf")
+	hs.press("enter")
+	if v := hs.view(); strings.Contains(v, "cleared") || !strings.Contains(v, "filter: symbol~nf") {
+		t.Errorf("after clearing one filter and setting another:\n%s", v)
+	}
+	hs.press("esc", "p")
+	if v := stripLines(hs.view()); !strings.HasPrefix(v[len(v)-1], "paused: p resumes") {
+		t.Errorf("paused, the status line should say so: %q", v[len(v)-1])
+	}
+	hs.press("c")
+	if v := hs.view(); !strings.Contains(v, "counts reset") {
+		t.Errorf("c should say the counts were reset:\n%s", v)
+	}
+	hs.press("p")
+	if v := stripLines(hs.view()); strings.Contains(v[len(v)-1], "paused") || strings.Contains(v[len(v)-1], "reset") {
+		t.Errorf("unpaused, the status line still says %q", v[len(v)-1])
+	}
+}
+
+// TestOtherFamilies: drops of skbs from no device show "-" for the
+// interface and their family by name.
+func TestOtherFamilies(t *testing.T) {
+	snap := fixtureSnapshot()
+	snap.Sites = append(snap.Sites,
+		drops.Site{Function: "virtio_transport_recv_pkt", Offset: "0x2a1", Reason: "NOT_SPECIFIED", L3: "vsock", Count: 5000, Rate: 900, Key: drops.Key{Location: 1}},
+		drops.Site{Function: "skb_queue_purge_reason", Offset: "0x61", Reason: "QUEUE_PURGE", L3: "none", Count: 10, Rate: 800, Key: drops.Key{Location: 2}},
+		drops.Site{Function: "arp_process", Offset: "0x19c", Reason: "NOT_SPECIFIED", Interface: "eth0", L3: "ARP", Count: 30, Rate: 700, Key: drops.Key{Location: 3}})
+	snap.Recount()
+	hs := newHarness(t, &fakeSource{snap: snap}, 80, 24, Options{})
+	hs.tick()
+	lines := stripLines(hs.view())
+	for i, want := range [][]string{
+		{"virtio_transport_recv_pkt+0x2a1", "NOT_SPECIFIED", "-", "vsock"},
+		{"skb_queue_purge_reason+0x61", "QUEUE_PURGE", "-", "none"},
+		{"arp_process+0x19c", "NOT_SPECIFIED", "eth0", "ARP"},
+	} {
+		if got := cells(lines[4+i])[:4]; !slices.Equal(got, want) {
+			t.Errorf("row %d: %q, want %q", i, got, want)
+		}
 	}
 }
 
@@ -318,7 +789,9 @@ func TestSave(t *testing.T) {
 	dir := t.TempDir()
 	hs := newHarness(t, fixtureSource(), 80, 24, Options{SnapshotDir: dir})
 	hs.tick()
-	hs.press("i", "down", "enter") // veth0
+	hs.press("i")
+	hs.typeText("veth")
+	hs.press("enter")
 	hs.press("s")
 	want := filepath.Join(dir, "skbtop-"+hs.clock.Now().Format("20060102-150405")+".json")
 	data, err := os.ReadFile(want)
@@ -727,6 +1200,89 @@ func TestSparkline(t *testing.T) {
 	}
 }
 
+// TestColumnPriorities: at 80 columns every function name of up to 30
+// cells is whole with its offset, longer ones lose their middle and never
+// their offset, interface labels that share a prefix stay apart, and at 60
+// columns the L4 protocol is still there to read.
+func TestColumnPriorities(t *testing.T) {
+	snap := fixtureSnapshot()
+	extra := []drops.Site{
+		{Function: "ip_rcv_finish_core", Offset: "0x25b", Reason: "NOT_SPECIFIED", Interface: "nu-vb", Namespace: "nu-b", L3: "IPv4", L4: "UDP"},
+		{Function: "__udp4_lib_rcv", Offset: "0x4bc", Reason: "NO_SOCKET", Interface: "nu-vb", Namespace: "nu-d", L3: "IPv4", L4: "UDP"},
+		{Function: "abcdefghijklmnopqrstuvwxyz0123", Offset: "0x1234", Reason: "UNHANDLED_PROTO", Interface: "nu-vb", Namespace: "nu-b", L3: "IPv6", L4: "ICMPv6"},
+		{Function: "tcp_v4_syn_recv_sock_with_a_very_long_name", Offset: "0x77", Reason: "TCP_OLD_SEQUENCE", Interface: "nu-vb", Namespace: "nu-d", L3: "IPv4", L4: "TCP"},
+	}
+	for i := range extra {
+		extra[i].Count, extra[i].Rate = uint64(100*(i+1)), float64(1000*(i+1))
+		extra[i].Key = drops.Key{Location: uint64(i + 1)}
+	}
+	snap.Sites = append(snap.Sites, extra...)
+	snap.Recount()
+	hs := newHarness(t, &fakeSource{snap: snap}, 80, 24, Options{})
+	hs.tick()
+	v := hs.view()
+	for _, want := range []string{"ip_rcv_finish_core+0x25b", "__udp4_lib_rcv+0x4bc", "abcdefghijklmnopqrstuvwxyz0123+0x1234", "tcp_v4_syn_recv_sock_w…long_name+0x77 "} {
+		if !strings.Contains(v, want) {
+			t.Errorf("80x24 lacks %q whole:\n%s", want, v)
+		}
+	}
+	var ifaces []string
+	for _, l := range stripLines(v)[4:8] {
+		ifaces = append(ifaces, cells(l)[2])
+	}
+	if ifaces[0] == ifaces[1] {
+		t.Errorf("nu-vb@nu-b and nu-vb@nu-d read the same: %q\n%s", ifaces, v)
+	}
+	hs.send(sizeMsg(60, 15))
+	v = hs.view()
+	for _, l := range stripLines(v)[4:8] {
+		if c := cells(l); len(c) < 5 || !slices.Contains([]string{"UDP", "TCP", "ICMPv6"}, c[3]) {
+			t.Errorf("at 60 columns the L4 protocol should stay readable: %q\n%s", c, v)
+		}
+	}
+}
+
+// cells splits a table line at runs of spaces.
+func cells(line string) []string { return strings.Fields(line) }
+
+// TestFootnotesGiveWay: at 120x40 the interfaces pane shows its rows; the
+// note under them goes when they need its room.
+func TestFootnotesGiveWay(t *testing.T) {
+	snap := fixtureSnapshot()
+	for i := range 15 {
+		c := drops.LinkCountersOf(map[drops.LinkField]uint64{drops.RxDropped: uint64(i + 1)})
+		snap.Interfaces = append(snap.Interfaces, drops.Interface{Name: fmt.Sprintf("cni%02d", i), Ifindex: uint32(100 + i), Delta: &c, Counters: &c})
+	}
+	hs := newHarness(t, &fakeSource{snap: snap}, 120, 40, Options{})
+	hs.tick()
+	v := hs.view()
+	for i := range 15 {
+		if name := fmt.Sprintf("cni%02d", i); !strings.Contains(v, name) {
+			t.Errorf("the interfaces pane lacks row %s:\n%s", name, v)
+		}
+	}
+	if strings.Contains(v, drops.CountersNote) {
+		t.Errorf("the note took room the rows needed:\n%s", v)
+	}
+}
+
+// TestDistinctLabels: labels that would read the same once cut are cut
+// where they differ instead.
+func TestDistinctLabels(t *testing.T) {
+	got := labelTexts([]string{"nu-vb@nu-b", "nu-vb@nu-d", "lo", "nu-vb@nu-b"}, 8)
+	if got["nu-vb@nu-b"] == got["nu-vb@nu-d"] || got["lo"] != "lo" || ansiWidth(got["nu-vb@nu-b"]) > 8 {
+		t.Errorf("labelTexts = %q: want two different texts of at most 8 cells", got)
+	}
+	if got := labelTexts([]string{"veth0@web", "eth0"}, 8); got["veth0@web"] != "veth0@w…" {
+		t.Errorf("a label that collides with nothing is cut at its end: %q", got)
+	}
+	syms := symbolTexts([]string{"very_long_function_name_alpha_one+0x10", "very_long_function_name_alpha_two+0x10"}, 24)
+	a, b := syms["very_long_function_name_alpha_one+0x10"], syms["very_long_function_name_alpha_two+0x10"]
+	if a == b || !strings.HasSuffix(a, "+0x10") || ansiWidth(a) > 24 {
+		t.Errorf("symbolTexts = %q, %q: want different texts ending in the offset", a, b)
+	}
+}
+
 func TestFormat(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
 		{fmtRate(0), "0"}, {fmtRate(0.44), "0.4"}, {fmtRate(12.5), "12"}, {fmtRate(850), "850"}, {fmtRate(1234), "1.2k"}, {fmtRate(3.4e6), "3.4M"},
@@ -734,9 +1290,13 @@ func TestFormat(t *testing.T) {
 		{fmtThousands(0), "0"}, {fmtThousands(45210), "45,210"}, {fmtThousands(1234567), "1,234,567"},
 		{fmtShare(1, 300), "<1%"}, {fmtShare(0, 10), "0%"}, {fmtShare(5, 0), "-"}, {fmtShare(10, 10), "100%"},
 		{fmtDuration(42 * time.Second), "42s"}, {fmtDuration(312 * time.Second), "5m12s"}, {fmtDuration(2*time.Hour + 3*time.Minute), "2h03m"},
-		{truncSymbol("__netif_receive_skb_core.constprop.0+0x8a1", 20), "__netif_recei…+0x8a1"},
-		{truncSymbol("nf_hook_slow+0x9c", 20), "nf_hook_slow+0x9c"},
-		{truncSymbol("0xffffffffc0a01234", 10), "0xfffffff…"},
+		{truncSymbol("__netif_receive_skb_core.constprop.0+0x8a1", 20, 4), "__netif_r…op.0+0x8a1"},
+		{truncSymbol("__netif_receive_skb_core.constprop.0+0x8a1", 36, 9), "__netif_receive_skb_…nstprop.0+0x8a1"},
+		{truncSymbol("nf_hook_slow+0x9c", 20, 4), "nf_hook_slow+0x9c"},
+		{truncSymbol("0xffffffffc0a01234", 10, 4), "0xfffffff…"},
+		{truncSymbol("nft_do_chain+0x3e8 [nf_tables]", 24, 4), "nft_do_chain+0x3e8"},
+		{elide("nu-vb@nu-b", 8, 0), "nu-vb@n…"}, {elide("nu-vb@nu-b", 8, 2), "nu-vb…-b"},
+		{elidePort("10.0.0.53:53", 20), "10.0.0.53:53"}, {elidePort("[2001:db8::1234:5678]:443", 14), "[2001:db…]:443"},
 		{hostPort("2001:db8::1", 443), "[2001:db8::1]:443"}, {hostPort("10.0.0.1", 0), "10.0.0.1"},
 	} {
 		if tc.got != tc.want {

@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"charm.land/bubbles/v2/key"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/skbtop/skbtop/drops"
 	"math"
 	"strconv"
 	"strings"
@@ -152,7 +154,11 @@ func (m Model) paneInfo(p pane, long bool) (name, info string) {
 	case paneProtos:
 		return "Protocols", strconv.Itoa(len(m.view.Protocols))
 	}
-	return "Drop sites", strconv.Itoa(len(m.view.Sites)) + " · by " + m.order.String()
+	info = strconv.Itoa(len(m.view.Sites)) + " · by " + m.order.String()
+	if m.group != drops.GroupFull {
+		info += " · per " + m.group.Describe()
+	}
+	return "Drop sites", info
 }
 
 func (m Model) paneTitle(p pane, w int) string {
@@ -210,6 +216,9 @@ func (m Model) headerLines() []string {
 	if !m.filter.IsZero() {
 		right = st.muted.Render("filter: ") + st.filter.Render(m.filter.String())
 	}
+	if ns := s.Namespace; ns != nil {
+		right = st.muted.Render("netns ") + st.strong.Render(ns.Label()) + st.muted.Render(" · ") + right
+	}
 	switch {
 	case m.paused:
 		right += "  " + st.paused.Render(" PAUSED "+m.shown.Time.Local().Format("15:04:05")+" ")
@@ -225,6 +234,15 @@ func (m Model) headerLines() []string {
 	t := s.Totals
 	stats := st.strong.Render(fmtRateLong(t.Rate)) + " drops/s" + sep +
 		st.strong.Render(fmtThousands(t.Drops)) + " drops in " + m.window() + sep
+	if h := s.Hidden; h != nil {
+		// Hides are in force: said before the tracer's health, which
+		// a narrow screen cuts first, even when they hide nothing now.
+		more := fmtCount(h.Drops) + " drops"
+		if h.Sites == 0 {
+			more = plural(len(h.Rules), "rule")
+		}
+		stats += st.strong.Render(strconv.Itoa(h.Sites)+" hidden") + st.muted.Render(" ("+more+")") + sep
+	}
 	lost := "samples lost " + fmtThousands(t.SamplesLost)
 	if t.SamplesLost > 0 {
 		stats += st.warn.Render(lost)
@@ -238,6 +256,9 @@ func (m Model) headerLines() []string {
 		stats += sep + st.warn.Render("unseen "+fmtThousands(t.RecursionMisses))
 	}
 	lines = append(lines, truncate(stats, w))
+	for _, u := range m.unmatched {
+		lines = append(lines, truncate(st.warn.Render("⚠ "+u), w))
+	}
 	if n := len(s.Warnings); n > 0 {
 		warn := "⚠ " + s.Warnings[0]
 		if n > 1 {
@@ -246,6 +267,14 @@ func (m Model) headerLines() []string {
 		lines = append(lines, truncate(st.warn.Render(warn), w))
 	}
 	return lines
+}
+
+// plural renders a count of things: 1 rule, 3 rules.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return strconv.Itoa(n) + " " + thing + "s"
 }
 
 // fmtRateLong renders the header's total rate: exact below 1000/s, with
@@ -271,32 +300,134 @@ func (m Model) statusLine() string {
 		}
 		return truncate(m.st.info.Render(m.status), w)
 	}
-	return truncate(m.help.ShortHelpView(m.keys.ShortHelp()), w)
+	keys := m.help.ShortHelpView(m.keys.shortHelpFor(m.mode))
+	if state := m.state(); state != "" {
+		return truncate(m.st.info.Render(state)+"  "+keys, w)
+	}
+	return truncate(keys, w)
+}
+
+// state says what the view is doing that the panes do not show: the
+// screen paused, the site the cursor follows.
+func (m Model) state() string {
+	var parts []string
+	if m.paused {
+		parts = append(parts, "paused: p resumes")
+	}
+	if m.sites.pinned && !m.detailPin {
+		s, ok := m.sites.pinnedSite()
+		label := s.SiteLabel()
+		if ifc := s.InterfacesLabel(); ifc != "" {
+			label += " " + ifc
+		}
+		if !ok {
+			label += " (not in view)"
+		}
+		parts = append(parts, "following "+label+" · f stops")
+	}
+	return strings.Join(parts, " · ")
 }
 
 // legend explains the drop-site columns on the help screen; the notes of
 // the interface table and savedNote follow it.
-var legend = []string{
-	"RATE/s    drops per second over the last refresh interval",
-	"TOTAL     drops since skbtop started or since the last reset (c)",
-	"SHARE     part of all drops in the view (the filter applies)",
-	"LAST 60s  per-second rate over the last minute, scaled to each row's peak",
+var legend = [][2]string{
+	{"RATE/s", "drops per second over the last refresh interval"},
+	{"TOTAL", "drops since skbtop started or since the last reset (c)"},
+	{"SHARE", "part of all drops in the view (the filter applies; hidden sites count)"},
+	{"LAST 60s", "per-second rate over the last minute, scaled to each row's peak"},
 }
 
 // savedNote says what 's' writes.
-const savedNote = "Saved snapshots (s) hold the filtered view as JSON in the snapshot directory."
+const savedNote = "Saved snapshots (s) hold the view as JSON in the snapshot directory: filtered, grouped and hidden as on screen."
 
-func (m Model) helpLines(h int) []string {
-	lines := []string{m.title("Keys", "any key closes", true)}
-	lines = append(lines, strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n")...)
+// legendTerm is the width of the legend's terms.
+const legendTerm = 10
+
+// helpText is the whole help screen for the mode the help was opened from,
+// before it is scrolled into the body.
+func (m Model) helpText() []string {
+	lines := m.helpColumns(m.keys.fullHelpFor(m.helpFrom))
+	if m.helpFrom != modeNormal {
+		return lines
+	}
 	lines = append(lines, "")
 	for _, l := range legend {
-		lines = append(lines, m.st.muted.Render(l))
+		desc := wrap(l[1], max(m.width-legendTerm, 1))
+		for i, d := range desc {
+			term := ""
+			if i == 0 {
+				term = l[0]
+			}
+			lines = append(lines, m.st.muted.Render(pad(term, legendTerm)+d))
+		}
 	}
 	for _, text := range []string{"Interfaces: " + ifaceNote, savedNote} {
 		for _, l := range wrap(text, m.width) {
 			lines = append(lines, m.st.muted.Render(l))
 		}
 	}
+	return lines
+}
+
+// helpLines is the help screen in h lines: its title and as much of the
+// text as fits from where it is scrolled to.
+func (m Model) helpLines(h int) []string {
+	text := m.helpText()
+	rows := max(h-1, 0)
+	top := min(m.helpScroll, max(len(text)-rows, 0))
+	info := "any key closes"
+	if len(text) > rows {
+		info = "↑/↓ scroll · any other key closes"
+		if top+rows < len(text) {
+			info += " · more below"
+		}
+	}
+	lines := []string{m.title("Keys", info, true)}
+	lines = append(lines, text[top:min(top+rows, len(text))]...)
 	return block(lines, m.width, h)
+}
+
+// helpColumns lays the groups of keys out as columns, as many side by side
+// as the width takes, the rest in rows below: every key is on the screen
+// at any width, none cut.
+func (m Model) helpColumns(groups [][]key.Binding) []string {
+	h := m.help
+	h.SetWidth(0)
+	const gap = 4
+	var out, row [][]string
+	var widths []int
+	rowW := 0
+	flush := func() {
+		rowH := 0
+		for _, b := range row {
+			rowH = max(rowH, len(b))
+		}
+		for i := range row {
+			row[i] = block(row[i], widths[i], rowH)
+		}
+		out = append(out, joinColumns(strings.Repeat(" ", gap), row...))
+		row, widths, rowW = nil, nil, 0
+	}
+	for _, g := range groups {
+		b := splitLines(h.FullHelpView([][]key.Binding{g}))
+		w := 0
+		for _, l := range b {
+			w = max(w, ansi.StringWidth(l))
+		}
+		if len(row) > 0 && rowW+gap+w > m.width {
+			flush()
+		}
+		if len(row) > 0 {
+			rowW += gap
+		}
+		row, widths, rowW = append(row, b), append(widths, w), rowW+w
+	}
+	if len(row) > 0 {
+		flush()
+	}
+	var lines []string
+	for _, r := range out {
+		lines = append(lines, r...)
+	}
+	return lines
 }

@@ -1,7 +1,9 @@
 package ui
 
 import (
-	"slices"
+	"strconv"
+
+	"github.com/charmbracelet/x/ansi"
 
 	"charm.land/lipgloss/v2"
 	"github.com/skbtop/skbtop/drops"
@@ -17,6 +19,9 @@ type sitesPane struct {
 	totals drops.Totals
 	// empty explains an empty list.
 	empty string
+	// lastPinned is the followed site as last seen, to name it once it
+	// is gone from the view.
+	lastPinned drops.Site
 }
 
 func newSitesPane(sh *shared) sitesPane {
@@ -32,8 +37,23 @@ func (p *sitesPane) SetSize(w, h int) {
 // SetSites replaces the rows, keeping the selection on the same site;
 // empty explains an empty list.
 func (p *sitesPane) SetSites(sites []drops.Site, totals drops.Totals, empty string) {
+	if s, ok := p.pinnedSite(); ok {
+		p.lastPinned = s
+	}
 	p.setItems(sites)
 	p.totals, p.empty = totals, empty
+}
+
+// pinnedSite returns the site the cursor follows, as last seen; ok is false
+// when it is not in the view now.
+func (p sitesPane) pinnedSite() (drops.Site, bool) {
+	if p.pinnedHere() {
+		// A pinned cursor is on its row whenever the row is there.
+		if s, ok := p.Selected(); ok && s.Key == p.pin {
+			return s, true
+		}
+	}
+	return p.lastPinned, false
 }
 
 // share is a site's part of all drops in the view: by count, or by rate
@@ -56,47 +76,102 @@ const (
 	colSpark
 )
 
-func (p sitesPane) columns() []column {
+// siteTexts is what the cells of the sites pane say once the columns are
+// fitted: each symbol, reason and interface shortened to its column, kept
+// apart from the others, and the protocol in full or, in a narrow column,
+// by one name.
+type siteTexts struct {
+	cols     []column
+	syms     map[string]string
+	reasons  map[string]string
+	ifaces   map[string]string
+	shortPro bool
+}
+
+// columns fits the columns to the pane's width. The drop site is what the
+// user came for: it is the last column to shrink, and at 80 columns it shows
+// every function name of up to 30 cells whole, with its offset. The
+// sparkline, the protocol's L3 and SHARE give way first; then names longer
+// than 30 cells are elided in the middle (a reason cut to NETFILTER_D… says
+// less than a function cut to __netif_receive_skb_cor…constprop.0); then
+// the reason and interface shrink and TOTAL goes; only then does the drop
+// site shrink further. Room left over goes back to the columns that were
+// cut, the drop site's last.
+func (p sitesPane) columns() siteTexts {
 	syms := make([]string, len(p.items))
 	reasons := make([]string, len(p.items))
 	ifaces := make([]string, len(p.items))
 	protos := make([]string, len(p.items))
+	shorts := make([]string, len(p.items))
 	for i, s := range p.items {
-		syms[i], reasons[i], ifaces[i], protos[i] = s.Symbol(), s.Reason, s.InterfaceLabel(), s.Proto()
+		syms[i], reasons[i], ifaces[i] = s.SiteLabel(), s.Reason, drops.OrDash(s.InterfacesLabel())
+		protos[i], shorts[i] = s.Proto(), s.ShortProto()
 	}
-	symW := natural("DROP SITE", syms, 24, 56)
+	symW := natural("DROP SITE", syms, 24, 64)
+	reasonW := natural("REASON", reasons, 8, 24)
+	ifaceW := natural("IFACE", ifaces, 5, 24)
+	protoW, shortW := natural("PROTO", protos, 5, 12), natural("PROTO", shorts, 5, 12)
 	cols := []column{
-		colSym:    {title: "DROP SITE", w: symW, min: 14},
-		colReason: {title: "REASON", w: natural("REASON", reasons, 8, 24), min: 10},
-		colIface:  {title: "IFACE", w: natural("IFACE", ifaces, 5, 16), min: 5},
-		colProto:  {title: "PROTO", w: natural("PROTO", protos, 5, 12), min: 6},
-		colRate:   {title: "RATE/s", w: 6, min: 6, right: true},
-		colTotal:  {title: "TOTAL", w: 6, min: 6, right: true},
-		colShare:  {title: "SHARE", w: 5, min: 5, right: true},
-		colSpark:  {title: "LAST 60s", w: 20, min: 8, max: 60},
+		colSym:    {title: "DROP SITE", w: symW, max: symW},
+		colReason: {title: "REASON", w: reasonW, max: reasonW},
+		colIface:  {title: "IFACE", w: ifaceW, max: ifaceW},
+		colProto:  {title: "PROTO", w: protoW, max: protoW},
+		colRate:   {title: "RATE/s", w: 6, right: true},
+		colTotal:  {title: "TOTAL", w: 6, right: true},
+		colShare:  {title: "SHARE", w: 5, right: true},
+		colSpark:  {title: "LAST 60s", w: 20, max: 60},
 	}
-	base := slices.Clone(cols)
-	fitColumns(cols, p.w,
-		[]int{colSpark, colSym, colReason, colIface, colProto},
-		[]int{colSpark, colShare, colTotal, colIface, colProto, colReason},
-		colSpark)
-	if cols[colSpark].w > 0 && cols[colSym].w < symW {
-		// The drop site is what the user came for: rather than cut
-		// function names, give up the sparkline (Enter shows it).
-		cols = base
-		cols[colSpark].w = 0
-		fitColumns(cols, p.w,
-			[]int{colSym, colReason, colIface, colProto},
-			[]int{colShare, colTotal, colIface, colProto, colReason},
-			-1)
-	}
-	if cols[colSpark].w == 0 {
-		// Give the symbol what the hidden sparkline left.
+	fit(cols, p.w, []squeeze{
+		{colSpark, 10}, {colSpark, 0},
+		{colProto, shortW}, {colShare, 0},
+		{colSym, max(wholeWidth(syms), 14)},
+		{colReason, 12}, {colIface, 8}, {colReason, 10}, {colIface, 5}, {colTotal, 0},
+		{colSym, 14},
+		{colProto, 0}, {colIface, 0}, {colReason, 0},
+	}, colReason, colIface, colProto, colSym, colSpark)
+	switch {
+	case cols[colSpark].w == 0:
+		// The numbers end at the right edge.
 		cols[colSym].w += max(p.w-tableWidth(cols), 0)
-	} else if cols[colSpark].w < 10 {
+	case cols[colSpark].w < 10:
 		cols[colSpark].title = "TREND"
 	}
-	return cols
+	tx := siteTexts{
+		cols:     cols,
+		syms:     symbolTexts(syms, cols[colSym].w),
+		reasons:  labelTexts(reasons, cols[colReason].w),
+		ifaces:   labelTexts(ifaces, cols[colIface].w),
+		shortPro: cols[colProto].w < protoW,
+	}
+	// Grouped rows that do not fit keep their count whole and cut the
+	// busiest one's name instead.
+	for _, s := range p.items {
+		if s.Sites > 1 {
+			tx.syms[s.SiteLabel()] = groupText(s.Sites, "sites", s.BusiestSite, cols[colSym].w, true)
+		}
+		if s.Ifaces > 1 {
+			tx.ifaces[s.InterfacesLabel()] = groupText(s.Ifaces, "ifaces", s.BusiestIface, cols[colIface].w, false)
+		}
+	}
+	return tx
+}
+
+// groupText fits "N things (busiest)" into w cells: whole, or with the
+// busiest one's name shortened (a symbol keeping its offset), or "N things"
+// alone, or cut.
+func groupText(n int, things, busiest string, w int, symbol bool) string {
+	count := strconv.Itoa(n) + " " + things
+	full := count + " (" + busiest + ")"
+	room := w - ansi.StringWidth(count) - 3
+	switch {
+	case ansi.StringWidth(full) <= w:
+		return full
+	case room >= 6 && symbol:
+		return count + " (" + truncSymbol(busiest, room, room/3) + ")"
+	case room >= 6:
+		return count + " (" + elide(busiest, room, 0) + ")"
+	}
+	return truncate(count, w)
 }
 
 // View renders the column header and the visible rows.
@@ -104,7 +179,8 @@ func (p sitesPane) View() string {
 	if p.h <= 0 || p.w <= 0 {
 		return ""
 	}
-	cols := p.columns()
+	tx := p.columns()
+	cols := tx.cols
 	lines := []string{headerRow(cols, p.st.colHead)}
 	if len(p.items) == 0 {
 		for _, l := range wrap(p.empty, p.w) {
@@ -116,10 +192,13 @@ func (p sitesPane) View() string {
 	sts[colReason], sts[colRate], sts[colSpark] = &p.st.reason, &p.st.strong, &p.st.spark
 	lines = append(lines, p.rows(p.st, cols, p.w, func(s drops.Site) ([]string, []*lipgloss.Style) {
 		cells := make([]string, len(cols))
-		cells[colSym] = truncSymbol(s.Symbol(), cols[colSym].w)
-		cells[colReason] = s.Reason
-		cells[colIface] = s.InterfaceLabel()
+		cells[colSym] = tx.syms[s.SiteLabel()]
+		cells[colReason] = tx.reasons[s.Reason]
+		cells[colIface] = tx.ifaces[drops.OrDash(s.InterfacesLabel())]
 		cells[colProto] = s.Proto()
+		if tx.shortPro {
+			cells[colProto] = s.ShortProto()
+		}
 		cells[colRate] = fmtRate(s.Rate)
 		cells[colTotal] = fmtCount(s.Count)
 		cells[colShare] = p.share(s)

@@ -52,20 +52,48 @@ func tableWidth(cols []column) int {
 // given by hide; when there is room to spare, it grows the column grow (if
 // >= 0) up to its max.
 func fitColumns(cols []column, width int, shrink, hide []int, grow int) {
+	steps := make([]squeeze, 0, len(shrink)+len(hide))
 	for _, i := range shrink {
-		if over := tableWidth(cols) - width; over > 0 {
-			cols[i].w = max(cols[i].w-over, cols[i].min)
-		}
+		steps = append(steps, squeeze{i, cols[i].min})
 	}
 	for _, i := range hide {
-		if tableWidth(cols) <= width {
+		steps = append(steps, squeeze{i, 0})
+	}
+	if grow >= 0 {
+		fit(cols, width, steps, grow)
+	} else {
+		fit(cols, width, steps)
+	}
+}
+
+// squeeze is one step of fitting columns into a width: narrow column col
+// to w cells, or hide it when w is 0.
+type squeeze struct{ col, w int }
+
+// fit takes the steps in order until the columns fit width, each taking no
+// more than the excess, and then gives what room is left to the visible
+// columns of grow, in that order, each up to its max.
+func fit(cols []column, width int, steps []squeeze, grow ...int) {
+	for _, st := range steps {
+		over := tableWidth(cols) - width
+		if over <= 0 {
 			break
 		}
-		cols[i].w = 0
+		c := &cols[st.col]
+		switch {
+		case st.w == 0:
+			c.w = 0
+		case c.w > st.w:
+			c.w = max(c.w-over, st.w)
+		}
 	}
-	if grow >= 0 && cols[grow].w > 0 {
-		if spare := width - tableWidth(cols); spare > 0 {
-			cols[grow].w = min(cols[grow].w+spare, max(cols[grow].max, cols[grow].w))
+	for _, i := range grow {
+		spare := width - tableWidth(cols)
+		if spare <= 0 {
+			break
+		}
+		if c := &cols[i]; c.w > 0 && c.max > c.w {
+			c.w += min(spare, c.max-c.w)
 		}
 	}
 }
@@ -111,21 +139,142 @@ func fitCell(c column, s string) string {
 	return pad(s, c.w)
 }
 
-// truncSymbol shortens function+0xoffset [module] to w cells, cutting the
-// function name rather than the offset, which tells sites in the same
-// function apart.
-func truncSymbol(sym string, w int) string {
+// elide shortens s to w cells by taking out its middle: the first cells,
+// an ellipsis, and the last tail cells.
+func elide(s string, w, tail int) string {
+	sw := ansi.StringWidth(s)
+	if sw <= w {
+		return s
+	}
+	if w <= 1 {
+		return truncate(s, w)
+	}
+	tail = min(max(tail, 0), w-1)
+	head := w - 1 - tail
+	return ansi.Truncate(s, head, "") + ellipsis + ansi.TruncateLeft(s, sw-tail, "")
+}
+
+// symbolSuffix splits function+0xoffset [module] before its "+0x": the
+// part a drop site is never cut in.
+func symbolSuffix(sym string) (fn, suffix string) {
+	plus := strings.LastIndex(sym, "+0x")
+	if plus <= 0 {
+		return sym, ""
+	}
+	return sym[:plus], sym[plus:]
+}
+
+// wholeFunction is how many cells of a function name are always shown
+// whole: longer ones are elided in the middle.
+const wholeFunction = 30
+
+// wholeWidth is the width the symbols need with every function name of up
+// to wholeFunction cells whole and longer ones elided to that.
+func wholeWidth(syms []string) int {
+	w := 0
+	for _, s := range syms {
+		fn, suffix := symbolSuffix(s)
+		w = max(w, min(ansi.StringWidth(fn), wholeFunction)+ansi.StringWidth(suffix))
+	}
+	return w
+}
+
+// truncSymbol shortens function+0xoffset [module] to w cells: without the
+// module, then with the function elided in the middle, tail of its cells
+// kept at the end; the offset, which tells sites in the same function
+// apart, is never cut.
+// Without room for a few cells of the name, it cuts the end.
+func truncSymbol(sym string, w, tail int) string {
 	if ansi.StringWidth(sym) <= w {
 		return sym
 	}
-	plus := strings.LastIndex(sym, "+0x")
-	if plus <= 0 {
-		return truncate(sym, w)
+	fn, suffix := symbolSuffix(sym)
+	if off, module, ok := strings.Cut(suffix, " ["); ok && module != "" {
+		// The module goes before the name is cut (the detail names it).
+		return truncSymbol(fn+off, w, tail)
 	}
-	fn, suffix := sym[:plus], sym[plus:]
 	room := w - ansi.StringWidth(suffix)
-	if room < 6 {
+	if suffix == "" || room < 6 {
 		return truncate(sym, w)
 	}
-	return truncate(fn, room) + suffix
+	return elide(fn, room, tail) + suffix
+}
+
+// symbolTexts shortens each symbol to w cells (truncSymbol), keeping
+// different symbols different where it can: it keeps about a third of the
+// elided name's cells at its end, more if two would read the same.
+func symbolTexts(syms []string, w int) map[string]string {
+	room := w
+	for _, s := range syms {
+		_, suffix := symbolSuffix(s)
+		room = min(room, w-ansi.StringWidth(suffix))
+	}
+	first := max((room-1)/3, 0)
+	tails := []int{first}
+	for k := first + 1; k < room; k++ {
+		tails = append(tails, k)
+	}
+	for k := first - 1; k >= 0; k-- {
+		tails = append(tails, k)
+	}
+	return distinct(syms, w, tails, truncSymbol)
+}
+
+// labelTexts shortens each label to w cells, cutting the end, or, when two
+// labels would then read the same (nu-vb@nu-b and nu-vb@nu-d), the middle,
+// keeping as much of the end as tells them apart.
+func labelTexts(labels []string, w int) map[string]string {
+	tails := []int{0}
+	for k := 1; k < w; k++ {
+		tails = append(tails, k)
+	}
+	return distinct(labels, w, tails, elide)
+}
+
+// distinct shortens every label wider than w with short(label, w, tail),
+// trying the tails in order until no two labels read the same; when none
+// does, it uses the first. Labels that fit are kept as they are.
+func distinct(labels []string, w int, tails []int, short func(s string, w, tail int) string) map[string]string {
+	out := make(map[string]string, len(labels))
+	var long []string
+	for _, l := range labels {
+		if _, ok := out[l]; ok {
+			continue
+		}
+		out[l] = l
+		if ansi.StringWidth(l) > w {
+			long = append(long, l)
+		}
+	}
+	if len(long) == 0 || len(tails) == 0 {
+		return out
+	}
+	fits := make(map[string]bool, len(out))
+	for l := range out {
+		if ansi.StringWidth(l) <= w {
+			fits[l] = true
+		}
+	}
+	for i, k := range tails {
+		seen := make(map[string]bool, len(long))
+		clash := false
+		for _, l := range long {
+			s := short(l, w, k)
+			if seen[s] || fits[s] {
+				clash = true
+				break
+			}
+			seen[s] = true
+		}
+		if !clash || i == len(tails)-1 {
+			if clash {
+				k = tails[0]
+			}
+			for _, l := range long {
+				out[l] = short(l, w, k)
+			}
+			return out
+		}
+	}
+	return out
 }

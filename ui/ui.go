@@ -34,6 +34,18 @@ type Options struct {
 	SnapshotDir string
 	// Filter is the initial filter, from the --iface and --symbol flags.
 	Filter drops.Filter
+	// Hides are the hide rules in force at start: the saved ones and
+	// --hide's.
+	Hides []drops.Hide
+	// HidesPath is where 'w' saves the hide rules; "" when they cannot
+	// be saved.
+	HidesPath string
+	// Group is the initial grouping of the drop sites (--group).
+	Group drops.Grouping
+	// HasFunction says whether a kernel function's name contains a text,
+	// for the header to say when a symbol filter can match nothing; nil
+	// when the kernel's symbols are not known.
+	HasFunction func(substr string) bool
 	// Now is the clock, time.Now when nil; tests inject their own.
 	Now func() time.Time
 	// NoColor draws with attributes only (bold, faint, reverse), for a
