@@ -238,11 +238,11 @@ func TestUnmatched(t *testing.T) {
 	a := newAgg()
 	eth0 := []Link{{Name: "eth0", Index: 2, Counters: LinkCountersOf(map[LinkField]uint64{RxDropped: 0})}}
 	r := reading(0, Health{})
-	r.Links, r.LinksNetns = eth0, 1
+	r.Links = eth0
 	a.Update(r)
 	first := a.Snapshot()
 	r = reading(1, Health{}, Count{Key: udp, Packets: 30}, Count{Key: lldp, Packets: 4})
-	r.Links, r.LinksNetns = eth0, 1
+	r.Links = eth0
 	a.Update(r)
 	all := a.Snapshot()
 	kernel := func(sub string) bool { return strings.Contains("__udp4_lib_rcv tcp_v4_rcv", strings.ToLower(sub)) }

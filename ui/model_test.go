@@ -1304,3 +1304,20 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderKeys: the header says how full the kernel map is, and warns
+// when it is full.
+func TestHeaderKeys(t *testing.T) {
+	for _, tc := range []struct {
+		keys, max uint32
+		want      string
+	}{{1234, 16384, "keys 1,234/16,384"}, {64, 64, "keys 64/64"}} {
+		snap := fixtureSnapshot()
+		snap.Totals.Keys, snap.Totals.MaxKeys = tc.keys, tc.max
+		hs := newHarness(t, &fakeSource{snap: snap}, 120, 40, Options{})
+		hs.tick()
+		if v := hs.view(); !strings.Contains(v, tc.want) {
+			t.Errorf("header without %q:\n%s", tc.want, v)
+		}
+	}
+}

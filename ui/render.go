@@ -249,6 +249,14 @@ func (m Model) headerLines() []string {
 	} else {
 		stats += lost
 	}
+	if t.MaxKeys > 0 {
+		// The kernel map's fill: keys of the last interval.
+		keys := "keys " + fmtThousands(uint64(t.Keys)) + "/" + fmtThousands(uint64(t.MaxKeys))
+		if t.Keys >= t.MaxKeys {
+			keys = st.warn.Render(keys)
+		}
+		stats += sep + keys
+	}
 	if t.KeysOverflowed > 0 {
 		stats += sep + st.warn.Render("map full "+fmtThousands(t.KeysOverflowed))
 	}
