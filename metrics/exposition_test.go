@@ -143,3 +143,24 @@ func fullMap(n uint64) drops.Snapshot {
 	}
 	return s
 }
+
+// BenchmarkObserveChurn measures a refresh in a storm of new label sets:
+// every snapshot is a full map (16,384 keys) of keys never seen before,
+// as when a scan sprays ethertypes, so that series are made and folded
+// and folded label sets forgotten all the time.
+func BenchmarkObserveChurn(b *testing.B) {
+	k := New(Config{})
+	b.ReportAllocs()
+	for i := range b.N {
+		b.StopTimer()
+		at := t0.Add(time.Duration(i) * time.Second)
+		s := drops.Snapshot{Time: at, Start: t0}
+		for j := range 1 << 14 {
+			s.Sites = append(s.Sites, drops.Site{Function: "__netif_receive_skb_core", Reason: "UNHANDLED_PROTO",
+				Interface: "veth0", Ifindex: 2, L3: fmt.Sprintf("0x%05x", i<<14|j), Count: 1,
+				Key: drops.Key{Location: uint64(i + 1), Ifindex: 2, L3: uint16(j)}})
+		}
+		b.StartTimer()
+		k.Observe(s)
+	}
+}

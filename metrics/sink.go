@@ -224,8 +224,17 @@ type family struct {
 	// up to memory.
 	live, folded, memory int
 	// seq orders folds and uses of folded label sets; folds counts the
-	// folds.
-	seq, folds uint64
+	// folds, made the series made.
+	seq, folds, made uint64
+	// cand and keys are enforce's buffers.
+	cand []*series
+	keys []target
+}
+
+// target is where a series folds to.
+type target struct {
+	values labels
+	lvl    int
 }
 
 // A family remembers foldMemory times its budget of folded label sets, and
@@ -242,8 +251,10 @@ type series struct {
 	total  uint64
 	// last is when it last grew.
 	last time.Time
-	// level is the fold level of its own labels (0: none is "other").
+	// level is the fold level of its own labels (0: none is "other");
+	// born orders the series by when they were made.
 	level int
+	born  uint64
 	// foldedTo is the level it was folded to, 0 while it is exported;
 	// seq orders the folds and uses.
 	foldedTo int
@@ -291,9 +302,7 @@ func (f *family) resolve(v labels, lvl int) (*series, labels, int) {
 func (f *family) get(v labels, lvl int) *series {
 	s, key, lvl := f.resolve(v, lvl)
 	if s == nil {
-		s = &series{values: key, level: lvl}
-		f.series[key] = s
-		f.live++
+		s = f.make(key, lvl)
 	} else if s.foldedTo != 0 {
 		// Only reachable when a label value is "other" itself: count
 		// on the folded series rather than lose the drops.
@@ -301,6 +310,15 @@ func (f *family) get(v labels, lvl int) *series {
 		f.live++
 		f.folded--
 	}
+	return s
+}
+
+// make makes the exported series for labels v of fold level lvl.
+func (f *family) make(v labels, lvl int) *series {
+	f.made++
+	s := &series{values: v, level: lvl, born: f.made}
+	f.series[v] = s
+	f.live++
 	return s
 }
 
@@ -318,38 +336,46 @@ func (f *family) add(v labels, n uint64, now time.Time) {
 }
 
 // enforce folds the least active series until the family is within its
-// budget, then forgets the oldest folded label sets beyond foldMemory.
+// budget, then forgets the oldest folded label sets beyond its memory.
 func (f *family) enforce() {
 	for lvl := 1; f.live > f.max && lvl <= len(f.levels); lvl++ {
-		var cand []*series
+		cand := f.cand[:0]
 		for _, s := range f.series {
 			if s.foldedTo == 0 && s.level < lvl {
 				cand = append(cand, s)
 			}
 		}
+		// Least active first: the longest without growth, then the
+		// smallest, then the youngest (a storm of new label sets folds
+		// before the series that were there).
 		slices.SortFunc(cand, func(a, b *series) int {
-			return cmp.Or(a.last.Compare(b.last), cmp.Compare(a.total, b.total), compareLabels(a.values, b.values))
+			return cmp.Or(a.last.Compare(b.last), cmp.Compare(a.total, b.total), cmp.Compare(b.born, a.born))
 		})
-		// How many series each target would merge.
-		group := map[labels]int{}
-		for _, s := range cand {
-			_, key, _ := f.resolve(s.values, lvl)
-			group[key]++
+		// Where each would fold to, and how many series each target
+		// would merge.
+		keys := slices.Grow(f.keys[:0], len(cand))[:len(cand)]
+		group := make(map[labels]int, len(cand)/4)
+		for i, s := range cand {
+			_, keys[i].values, keys[i].lvl = f.resolve(s.values, lvl)
+			group[keys[i].values]++
 		}
 		for key := range group {
 			if t := f.series[key]; t != nil && t.foldedTo == 0 {
 				group[key]++
 			}
 		}
-		for _, s := range cand {
+		for i, s := range cand {
 			if f.live <= f.max {
 				break
 			}
-			_, key, _ := f.resolve(s.values, lvl)
-			if group[key] < 2 {
+			key := keys[i]
+			if group[key.values] < 2 {
 				continue
 			}
-			t := f.get(s.values, lvl)
+			t := f.series[key.values]
+			if t == nil {
+				t = f.make(key.values, key.lvl)
+			}
 			t.total += s.total
 			if s.last.After(t.last) {
 				t.last = s.last
@@ -361,10 +387,13 @@ func (f *family) enforce() {
 			f.folded++
 			f.folds++
 		}
+		// Kept for the next time, without what they point to.
+		clear(cand)
+		f.cand, f.keys = cand, keys
 	}
 	if limit := f.memory; f.folded > limit {
 		// Forget down to half, so that this sort is rare.
-		var old []*series
+		old := make([]*series, 0, f.folded)
 		for _, s := range f.series {
 			if s.foldedTo != 0 {
 				old = append(old, s)
@@ -376,15 +405,6 @@ func (f *family) enforce() {
 			f.folded--
 		}
 	}
-}
-
-func compareLabels(a, b labels) int {
-	for i := range a {
-		if c := cmp.Compare(a[i], b[i]); c != 0 {
-			return c
-		}
-	}
-	return 0
 }
 
 // each calls fn with every exported series.
