@@ -21,14 +21,14 @@ var (
 		"Packets the kernel dropped (kfree_skb with a drop reason), by reason, function, interface (as named in its own namespace), namespace (empty for the one skbtop reports on) and protocol. Label sets beyond --metrics-max-series fold into \"other\".",
 		[]string{"reason", "function", "interface", "namespace", "protocol"}, nil)
 	tracedDesc = prometheus.NewDesc("skbtop_interface_traced_drops_total",
-		"Drops traced on each interface of the namespace skbtop reports on, by the interface counters that also count them (rx_dropped+rx_nohandler, rx_otherhost_dropped) or none: set against node_network_receive_drop_total and node_network_receive_nohandler_total to see what the traced drops explain.",
+		"Drops traced on each interface of the namespace skbtop reports on, by the interface counters that also count them (rx_dropped+rx_nohandler, rx_otherhost_dropped) or none: set against skbtop_interface_counted_drops_total to see what the traced drops explain.",
 		[]string{"interface", "counter"}, nil)
 	explainedDesc = prometheus.NewDesc("skbtop_interface_explained_ratio",
 		"Part of an interface's counted drops (by counter) that traced drops account for, over skbtop's window (since it started, or the live view's last reset); absent while nothing was counted.",
 		[]string{"interface", "counter"}, nil)
-	otherhostDesc = prometheus.NewDesc("skbtop_interface_rx_otherhost_dropped_total",
-		"The interface's own rx_otherhost_dropped counter (Linux 6.0+: packets for another host's MAC address), which node_exporter does not export.",
-		[]string{"interface"}, nil)
+	countedDesc = prometheus.NewDesc("skbtop_interface_counted_drops_total",
+		"Drops an interface of the namespace skbtop reports on counted itself, by the counters traced drops can explain (rx_dropped+rx_nohandler; rx_otherhost_dropped, Linux 6.0+): the other side of skbtop_interface_traced_drops_total. node_exporter's receive_drop adds rx_missed, which no trace can explain.",
+		[]string{"interface", "counter"}, nil)
 	protocolDesc = prometheus.NewDesc("skbtop_protocol_drops_total",
 		"Drop-related protocol counters of the namespace skbtop reports on (/proc/net/snmp, netstat, snmp6), by nstat name, where node_exporter's netstat collector does not export them by default. Each counts something else: do not sum them.",
 		[]string{"counter"}, nil)
@@ -61,7 +61,7 @@ var (
 
 // Describe sends the descriptors of every metric the sink exports.
 func (k *Sink) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dropsDesc, tracedDesc, explainedDesc, otherhostDesc, protocolDesc,
+	for _, d := range []*prometheus.Desc{dropsDesc, tracedDesc, countedDesc, explainedDesc, protocolDesc,
 		samplesLostDesc, overflowDesc, recursionDesc, keysDesc, maxKeysDesc, readErrorsDesc, lastErrorDesc,
 		lastReadDesc, seriesDesc, seriesMaxDesc, foldedDesc, buildDesc} {
 		ch <- d
@@ -86,9 +86,7 @@ func (k *Sink) Collect(ch chan<- prometheus.Metric) {
 	for _, e := range k.explained {
 		gauge(explainedDesc, e.ratio, e.iface, e.counters)
 	}
-	for _, o := range k.otherhost {
-		counter(otherhostDesc, o.value, o.name)
-	}
+	k.counted.each(func(s *series) { counter(countedDesc, s.total, s.values[lIface], s.values[lCounter]) })
 	for _, c := range k.stack {
 		counter(protocolDesc, c.Value, c.Name)
 	}
@@ -107,7 +105,8 @@ func (k *Sink) Collect(ch chan<- prometheus.Metric) {
 		gauge(maxKeysDesc, float64(k.maxKeys))
 		gauge(lastReadDesc, seconds(k.last))
 	}
-	for name, f := range map[string]*family{"skbtop_drops_total": k.sites, "skbtop_interface_traced_drops_total": k.traced} {
+	for name, f := range map[string]*family{"skbtop_drops_total": k.sites, "skbtop_interface_traced_drops_total": k.traced,
+		"skbtop_interface_counted_drops_total": k.counted} {
 		gauge(seriesDesc, float64(f.live), name)
 		counter(foldedDesc, f.folds, name)
 	}

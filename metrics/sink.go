@@ -27,8 +27,9 @@ const Other = "other"
 // Config sets up a Sink.
 type Config struct {
 	// MaxSeries bounds the series of each labelled counter
-	// (skbtop_drops_total, skbtop_interface_traced_drops_total); beyond
-	// it the least active fold into label value "other" (see family).
+	// (skbtop_drops_total, skbtop_interface_traced_drops_total,
+	// skbtop_interface_counted_drops_total); beyond it the least active
+	// fold into label value "other" (see family).
 	MaxSeries int
 	// Version is skbtop's version and Attach how its program is attached
 	// ("tp_btf"), for skbtop_build_info.
@@ -45,8 +46,14 @@ type Sink struct {
 	growth drops.Growth
 	// sites: skbtop_drops_total by reason, function, interface,
 	// namespace, protocol; traced: skbtop_interface_traced_drops_total by
-	// interface and the counters that also count the drops.
-	sites, traced *family
+	// interface and the counters that also count the drops; counted:
+	// skbtop_interface_counted_drops_total, what those counters counted.
+	sites, traced, counted *family
+	// countedStart is the window the counted drops' last values are of,
+	// countedLast those values by interface and counters.
+	countedStart time.Time
+	countedLast  map[countedKey]uint64
+	countedNext  map[countedKey]uint64
 
 	samplesLost, keysOverflowed, recursionMisses uint64
 	keys, maxKeys                                uint32
@@ -57,14 +64,16 @@ type Sink struct {
 	readErrors uint64
 	lastError  time.Time
 	// Levels of the last snapshot, exported as they are.
-	otherhost []ifaceValue
 	explained []explainedRatio
 	stack     []drops.StackCounter
 }
 
-type ifaceValue struct {
-	name  string
-	value uint64
+// countedKey is an interface's counters, as long as the interface is
+// listed: one that is deleted and made again counts from zero.
+type countedKey struct {
+	name     string
+	index    uint32
+	counters string
 }
 
 type explainedRatio struct {
@@ -107,7 +116,10 @@ func New(cfg Config) *Sink {
 			{lFunction, lInterface, lNamespace},
 			{lFunction, lInterface, lNamespace, lReason, lProtocol},
 		}),
-		traced: newFamily(cfg.MaxSeries, [][]int{{lIface}, {lIface, lCounter}}),
+		traced:      newFamily(cfg.MaxSeries, [][]int{{lIface}, {lIface, lCounter}}),
+		counted:     newFamily(cfg.MaxSeries, [][]int{{lIface}, {lIface, lCounter}}),
+		countedLast: map[countedKey]uint64{},
+		countedNext: map[countedKey]uint64{},
 	}
 }
 
@@ -129,35 +141,63 @@ func (k *Sink) Observe(s drops.Snapshot) {
 		}
 	})
 	k.sites.enforce()
-	k.traced.enforce()
 	k.samplesLost += tot.SamplesLost
 	k.keysOverflowed += tot.KeysOverflowed
 	k.recursionMisses += tot.RecursionMisses
 	k.keys, k.maxKeys = tot.Keys, tot.MaxKeys
 	k.kernel, k.last = s.Kernel, now
 
-	k.otherhost, k.explained = k.otherhost[:0], k.explained[:0]
-	for _, ifc := range s.Interfaces {
-		// Only the home namespace's interfaces have counters; gone ones
-		// have none left to read.
-		if ifc.Namespace != "" || ifc.Gone {
-			continue
-		}
-		if ifc.Counters != nil && ifc.Counters.Has(drops.RxOtherhostDropped) {
-			k.otherhost = append(k.otherhost, ifaceValue{ifc.Name, ifc.Counters.Get(drops.RxOtherhostDropped)})
-		}
-		for _, c := range ifc.Reconciliation.Counters {
-			if c.Counted > 0 {
-				k.explained = append(k.explained, explainedRatio{ifc.Name, c.Counters, float64(c.Explained) / float64(c.Counted)})
-			}
-		}
-	}
+	k.observeCounted(s)
 	k.stack = k.stack[:0]
 	for _, c := range s.Stack {
 		if !NodeExporterExports(c.Name) {
 			k.stack = append(k.stack, c)
 		}
 	}
+}
+
+// observeCounted adds what each interface's counters of a reconciliation
+// rule (rx_dropped+rx_nohandler, ...) counted since the last snapshot, by
+// the rule Growth follows for rows: the window's growth, less what it was,
+// or all of it in a new window or for an interface not listed before. Both
+// it and its traced drops are made at their first sight, at 0, so that
+// increase() counts their first drops. It also takes the explained
+// fractions.
+func (k *Sink) observeCounted(s drops.Snapshot) {
+	if !s.Start.Equal(k.countedStart) {
+		clear(k.countedLast)
+		k.countedStart = s.Start
+	}
+	k.explained = k.explained[:0]
+	now := s.Time
+	for _, ifc := range s.Interfaces {
+		// Only the home namespace's interfaces have counters; gone ones
+		// have none left to read.
+		if ifc.Namespace != "" || ifc.Gone || !ifc.Reconciliation.HasCounters {
+			continue
+		}
+		for _, c := range ifc.Reconciliation.Counters {
+			key := countedKey{ifc.Name, ifc.Ifindex, c.Counters}
+			last := k.countedLast[key]
+			n := c.Counted - last
+			if c.Counted < last {
+				n = c.Counted
+			}
+			v := labels{lIface: ifc.Name, lCounter: c.Counters}
+			k.counted.add(v, n, now)
+			k.traced.add(v, 0, now)
+			k.countedNext[key] = c.Counted
+			if c.Counted > 0 {
+				k.explained = append(k.explained, explainedRatio{ifc.Name, c.Counters, float64(c.Explained) / float64(c.Counted)})
+			}
+		}
+	}
+	k.counted.enforce()
+	k.traced.enforce()
+	// Interfaces no longer listed are forgotten: one made again under the
+	// same name and index starts from zero in the aggregator too.
+	k.countedLast, k.countedNext = k.countedNext, k.countedLast
+	clear(k.countedNext)
 }
 
 // ReadFailed records a reading of a source that failed at t.
@@ -323,12 +363,19 @@ func (f *family) make(v labels, lvl int) *series {
 }
 
 // add counts n more for label set v at time now.
+// Adding 0 makes the series without making it more active.
 func (f *family) add(v labels, n uint64, now time.Time) {
 	if t := f.series[v]; t != nil && t.foldedTo != 0 {
+		if n == 0 {
+			return
+		}
 		f.seq++
 		t.seq = f.seq
 	}
 	s := f.get(v, 0)
+	if n == 0 {
+		return
+	}
 	s.total += n
 	if now.After(s.last) {
 		s.last = now

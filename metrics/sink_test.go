@@ -21,8 +21,15 @@ import (
 type resolver struct{ spaces map[uint32]string }
 
 func (resolver) Locate(addr uint64) (drops.Location, bool) {
-	return drops.Location{Function: fmt.Sprintf("fn%d", addr>>12&0xffff), Offset: addr & 0xfff, Address: addr}, true
+	fn := fmt.Sprintf("fn%d", addr>>12&0xffff)
+	if addr>>12&0xffff == netifPage {
+		fn = "__netif_receive_skb_core"
+	}
+	return drops.Location{Function: fn, Offset: addr & 0xfff, Address: addr}, true
 }
+
+// netifPage is the page of key(netifPage, x): __netif_receive_skb_core.
+const netifPage = 0x999
 
 func (resolver) Reason(code uint32) string {
 	return map[uint32]string{2: "NOT_SPECIFIED", 3: "NO_SOCKET", 74: "UNHANDLED_PROTO"}[code]
@@ -372,31 +379,62 @@ func TestHealth(t *testing.T) {
 	}
 }
 
-// TestInterfaceLevels: the reconciliation's explained fraction and
-// rx_otherhost_dropped for the home namespace's live interfaces only, and
-// protocol counters only where node_exporter has none.
-func TestInterfaceLevels(t *testing.T) {
-	k := New(Config{})
-	eth := drops.Interface{Name: "eth0", Ifindex: 2, Counters: &drops.LinkCounters{},
-		Reconciliation: drops.Reconciliation{HasCounters: true, Counters: []drops.CounterReconciliation{
-			{Counters: "rx_dropped+rx_nohandler", Counted: 8, Explained: 6},
-			{Counters: "rx_otherhost_dropped", Counted: 0},
-		}}}
-	eth.Counters.Set(drops.RxOtherhostDropped, 12)
-	gone := eth
-	gone.Name, gone.Gone = "veth9", true
-	other := eth
-	other.Name, other.Namespace = "eth0", "web"
-	k.Observe(drops.Snapshot{Time: t0, Start: t0, Interfaces: []drops.Interface{eth, gone, other},
-		Stack: []drops.StackCounter{{Name: "UdpNoPorts", Value: 5}, {Name: "IpInDiscards", Value: 7}}})
-	if got := gather(t, k, "skbtop_interface_explained_ratio"); len(got) != 1 || got["counter=rx_dropped+rx_nohandler,interface=eth0"] != 0.75 {
-		t.Errorf("explained %v, want eth0 rx_dropped+rx_nohandler 0.75 alone", got)
+// TestReconciliation: per interface of the home namespace, the drops its
+// counters counted (by reconciliation rule) and the drops traced at the
+// sites that count there go on through resets and the interface being
+// made again; the explained fraction is the window's; protocol counters
+// are exported only where node_exporter has none.
+func TestReconciliation(t *testing.T) {
+	a, k := newAgg(), New(Config{})
+	observe := func(sec int, ls []drops.Link, counts ...drops.Count) {
+		t.Helper()
+		r := reading(sec, counts...)
+		r.Links, r.LinksNetns = ls, 1
+		r.Stack = drops.Stack{{Name: "UdpNoPorts", Value: 5}, {Name: "IpInDiscards", Value: uint64(7 + sec)}}
+		a.Update(r)
+		k.Observe(a.Snapshot())
 	}
-	if got := gather(t, k, "skbtop_interface_rx_otherhost_dropped_total"); len(got) != 1 || got["interface=eth0"] != 12 {
-		t.Errorf("otherhost %v, want eth0 12 alone", got)
+	eth := func(dropped, otherhost uint64) drops.Link {
+		return drops.Link{Name: "eth0", Index: 2, Counters: drops.LinkCountersOf(map[drops.LinkField]uint64{
+			drops.RxDropped: dropped, drops.RxNoHandler: 1, drops.RxOtherhostDropped: otherhost})}
 	}
-	if got := gather(t, k, "skbtop_protocol_drops_total"); len(got) != 1 || got["counter=IpInDiscards"] != 7 {
-		t.Errorf("protocol counters %v, want IpInDiscards 7 alone (UdpNoPorts is node_exporter's)", got)
+	lo := drops.Link{Name: "lo", Index: 1, Counters: drops.LinkCountersOf(map[drops.LinkField]uint64{drops.RxDropped: 0})}
+	const rx, other = "counter=rx_dropped+rx_nohandler,interface=eth0", "counter=rx_otherhost_dropped,interface=eth0"
+	check := func(what string, counted, traced map[string]float64) {
+		t.Helper()
+		for name, want := range counted {
+			if got := gather(t, k, "skbtop_interface_counted_drops_total"); got[name] != want {
+				t.Errorf("%s: counted %v, want %s %v", what, got, name, want)
+			}
+		}
+		for name, want := range traced {
+			if got := gather(t, k, "skbtop_interface_traced_drops_total"); got[name] != want {
+				t.Errorf("%s: traced %v, want %s %v", what, got, name, want)
+			}
+		}
+	}
+
+	observe(0, []drops.Link{lo, eth(100, 5)})
+	// Made at first sight, at 0: increase() then counts the first drops.
+	check("first sight", map[string]float64{rx: 0, other: 0}, map[string]float64{rx: 0, other: 0})
+	unhandled := drops.Count{Key: key(netifPage, 1), Packets: 8}
+	unhandled.L3, unhandled.Reason = 0x88b5, 74
+	observe(1, []drops.Link{lo, eth(110, 5)}, unhandled, drops.Count{Key: key(0, 1), Packets: 3})
+	check("drops", map[string]float64{rx: 10, other: 0}, map[string]float64{rx: 8, "counter=none,interface=eth0": 3})
+	if got := gather(t, k, "skbtop_interface_explained_ratio"); len(got) != 1 || got[rx] != 0.8 {
+		t.Errorf("explained %v, want %s 0.8 alone (nothing counted in rx_otherhost_dropped)", got, rx)
+	}
+	a.Reset()
+	observe(2, []drops.Link{lo, eth(113, 6)}, unhandled)
+	check("after a reset", map[string]float64{rx: 13, other: 1}, nil)
+	// eth0 deleted, then made again: its counters start again.
+	observe(3, []drops.Link{lo})
+	observe(4, []drops.Link{lo, eth(4, 0)})
+	observe(5, []drops.Link{lo, eth(6, 0)})
+	check("made again", map[string]float64{rx: 15, other: 1}, map[string]float64{rx: 8})
+
+	if got := gather(t, k, "skbtop_protocol_drops_total"); len(got) != 1 || got["counter=IpInDiscards"] != 12 {
+		t.Errorf("protocol counters %v, want IpInDiscards 12 alone (UdpNoPorts is node_exporter's)", got)
 	}
 }
 
