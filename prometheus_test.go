@@ -278,3 +278,63 @@ func TestMetricsBudget(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// udpRow reports whether the live view's screen lists the UDP drop site of
+// link l with count n.
+func udpRow(s string, l *netlab.Link, n int) bool {
+	for line := range strings.Lines(s) {
+		f := strings.Fields(line)
+		if len(f) > 5 && strings.HasPrefix(f[0], "__udp4_lib_rcv+0x") && f[1] == "NO_SOCKET" &&
+			f[2] == l.ReceiverIf && f[5] == strconv.Itoa(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestLiveViewWithMetrics runs the live view with --listen beside it, in
+// tmux: the endpoint serves while the view draws, and the view's reset
+// ('c'), which starts its counts again, leaves the exported counter going
+// on from its total.
+func TestLiveViewWithMetrics(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	kerneltest.NeedTool(t, "tmux")
+	bin := buildSkbtop(t)
+	l := kerneltest.NewLink(t)
+	addr := "127.0.0.1:" + freePort(t)
+	p := &tmuxPane{t: t, socket: fmt.Sprintf("skbtop-metrics-%d", os.Getpid()), session: "skbtop"}
+	cmd := fmt.Sprintf("%s --netns %s --interval 250ms --listen %s", bin, l.Receiver.Path, addr)
+	if out, err := p.tmux("new-session", "-d", "-s", p.session, "-x", "120", "-y", "40", cmd); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	t.Cleanup(func() { p.tmux("kill-server") })
+	p.waitFor("the live view", func(s string) bool { return strings.Contains(s, "samples lost") })
+
+	series := fmt.Sprintf(`skbtop_drops_total{function="__udp4_lib_rcv",interface=%q,namespace="",protocol="IPv4/UDP",reason="NO_SOCKET"}`, l.ReceiverIf)
+	waitExported := func(want float64) {
+		t.Helper()
+		deadline := time.Now().Add(settleTimeout)
+		for {
+			got := scrapeDrops(t, addr)[series]
+			if got == want {
+				return
+			}
+			if got > want || time.Now().After(deadline) {
+				t.Fatalf("%s = %v, want %v; screen:\n%s", series, got, want, p.screen())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if err := l.SendUDP(9, 37, 16); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor("37 UDP drops", func(s string) bool { return udpRow(s, l, 37) })
+	waitExported(37)
+	p.keys("c")
+	p.waitFor("the reset", func(s string) bool { return !udpRow(s, l, 37) })
+	if err := l.SendUDP(9, 20, 16); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor("20 UDP drops since the reset", func(s string) bool { return udpRow(s, l, 20) })
+	waitExported(57)
+}
