@@ -221,3 +221,45 @@ func writeInterfaces(w io.Writer, ifaces []drops.Interface) {
 		fmt.Fprintf(w, "%d interface(s) without drops not shown\n", quiet)
 	}
 }
+
+// runMetrics reads the kernel every o.interval for the metrics endpoint
+// until ctx is done or o.duration has passed: skbtop headless with
+// --listen, as under systemd or in a container. Warnings (a counter source
+// failing, the watched namespace deleted) are printed once each, for the
+// journal; a tracer that cannot be read ends the run, for the supervisor
+// to restart skbtop.
+func runMetrics(ctx context.Context, mon *monitor, o options, stderr io.Writer) error {
+	var deadline <-chan time.Time
+	if o.duration > 0 {
+		t := time.NewTimer(o.duration)
+		defer t.Stop()
+		deadline = t.C
+	}
+	tick := time.NewTicker(o.interval)
+	defer tick.Stop()
+	said := map[string]bool{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-deadline:
+			return nil
+		case <-tick.C:
+		}
+		snap, err := mon.Snapshot()
+		if err != nil {
+			return err
+		}
+		if len(said) > 1000 {
+			// Warnings that keep changing (an error with a count in
+			// it): say them again rather than grow without end.
+			clear(said)
+		}
+		for _, w := range snap.Warnings {
+			if !said[w] {
+				said[w] = true
+				fmt.Fprintf(stderr, "skbtop: warning: %s\n", w)
+			}
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -21,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/metrics"
 	"github.com/skbtop/skbtop/netns"
 	"github.com/skbtop/skbtop/tracer"
 )
@@ -61,6 +64,10 @@ func maxKeysWarning(maxKeys uint, ncpu int, available uint64) string {
 		maxKeys, need>>20, ncpu, available>>20)
 }
 
+// maxMetricsSeries bounds --metrics-max-series: a million series from one
+// host is already more than a Prometheus server should take.
+const maxMetricsSeries = 1 << 20
+
 // memoryLimit is the heap size at which the garbage collector starts working
 // harder. A full kernel map (16k sites) makes each snapshot several MB of
 // short-lived garbage; without a limit the heap grows to twice what is live.
@@ -95,6 +102,10 @@ type options struct {
 	maxKeys     uint
 	allCounters bool
 	debug       bool
+	// listen is the address --listen serves /metrics on ("" for none),
+	// maxSeries the budget of series of each labelled counter.
+	listen    string
+	maxSeries int
 	// warnings are shown in every snapshot.
 	warnings []string
 }
@@ -127,6 +138,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.UintVar(&o.maxKeys, "max-keys", tracer.DefaultMaxKeys, fmt.Sprintf("size of the kernel's aggregate map, %d to %d; drops beyond it are still counted, as overflow", minMaxKeys, maxMaxKeys))
 	fs.BoolVar(&o.allCounters, "all-counters", false, "show protocol counters that did not change too")
 	fs.BoolVar(&o.debug, "debug", false, "show the BPF verifier log when loading fails")
+	fs.StringVar(&o.listen, "listen", "", "serve Prometheus metrics at http://ADDR/metrics: a bare port (9979) binds 127.0.0.1 only, any other address must be spelled out (0.0.0.0:9979); without a terminal skbtop then runs headless")
+	fs.IntVar(&o.maxSeries, "metrics-max-series", metrics.DefaultMaxSeries, fmt.Sprintf("series of each labelled metric, 1 to %d; beyond it the least active fold into \"other\"", maxMetricsSeries))
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -147,6 +160,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usageError{fmt.Errorf("-samples must be between 0 and %d, got %d", maxSamples, o.samples)}
 	case o.maxKeys < minMaxKeys || o.maxKeys > maxMaxKeys:
 		return o, usageError{fmt.Errorf("-max-keys must be between %d and %d, got %d", minMaxKeys, maxMaxKeys, o.maxKeys)}
+	case o.maxSeries < 1 || o.maxSeries > maxMetricsSeries:
+		return o, usageError{fmt.Errorf("-metrics-max-series must be between 1 and %d, got %d", maxMetricsSeries, o.maxSeries)}
+	case o.listen != "" && o.once:
+		return o, usageError{errors.New("-listen serves metrics while skbtop runs: use it without --once")}
+	}
+	if o.listen != "" {
+		var err error
+		if o.listen, err = metrics.ListenAddress(o.listen); err != nil {
+			return o, usageError{err}
+		}
 	}
 	if fi, err := os.Stat(o.snapshotDir); err != nil {
 		return o, usageError{fmt.Errorf("-snapshot-dir: %w", err)}
@@ -180,7 +203,7 @@ func netnsPath(arg string) string {
 
 // run is skbtop without the process around it: flags in, output out, an
 // error for main to report.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -196,11 +219,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usageError{err}
 		}
 	}
+	// With --listen and no terminal, skbtop serves metrics headless.
+	headless := false
 	if !o.once && !o.json {
-		if err := needTerminal(); err != nil {
+		if err := needTerminal(); err != nil && o.listen == "" {
 			ns.Close()
 			return err
+		} else if err != nil {
+			headless = true
 		}
+	}
+	var ln net.Listener
+	if o.listen != "" {
+		// Before loading, so that a taken port fails at once.
+		if ln, err = net.Listen("tcp", o.listen); err != nil {
+			ns.Close()
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		defer ln.Close()
 	}
 	ncpu, _ := ebpf.PossibleCPU()
 	if w := maxKeysWarning(o.maxKeys, ncpu, memAvailable()); w != "" {
@@ -214,13 +250,52 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer mon.Close()
 
+	if ln != nil {
+		if headless {
+			// The first reading is the baseline: drops from the
+			// moment skbtop says it serves are counted.
+			if _, err := mon.Snapshot(); err != nil {
+				return err
+			}
+		}
+		var stop func() error
+		ctx, stop = serveMetrics(ctx, ln, mon.metrics)
+		defer func() { err = errors.Join(err, stop()) }()
+		fmt.Fprintf(stderr, "skbtop: serving metrics on http://%s/metrics\n", ln.Addr())
+	}
 	switch {
 	case o.once:
 		return runOnce(ctx, mon, o, stdout, stderr)
 	case o.json:
 		return runNDJSON(ctx, mon, o, stdout, stderr)
+	case headless:
+		return runMetrics(ctx, mon, o, stderr)
 	default:
 		return runTUI(ctx, mon, o)
+	}
+}
+
+// serveMetrics serves the sink on ln until stop is called. The context it
+// returns ends with ctx, or when serving fails, which stop then returns.
+func serveMetrics(ctx context.Context, ln net.Listener, sink *metrics.Sink) (context.Context, func() error) {
+	ctx, cancel := context.WithCancel(ctx)
+	srv := &http.Server{Handler: metrics.Handler(sink), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() {
+		err := srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		cancel()
+		done <- err
+	}()
+	return ctx, func() error {
+		cancel()
+		srv.Close()
+		if err := <-done; err != nil {
+			return fmt.Errorf("serve metrics: %w", err)
+		}
+		return nil
 	}
 }
 

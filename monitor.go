@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/counters"
 	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/metrics"
 	"github.com/skbtop/skbtop/netns"
 	"github.com/skbtop/skbtop/symbols"
 	"github.com/skbtop/skbtop/tracer"
@@ -34,6 +37,15 @@ type monitor struct {
 	// text (see drops.Snapshot.Unmatched); nil when the kernel hides
 	// its symbols.
 	hasFunction func(substr string) bool
+
+	// metrics is the Prometheus sink (nil without --listen): it sees
+	// every snapshot, filtered by the command line's filter. mu makes a
+	// reading, its snapshot and the sink's Observe one step that Reset
+	// cannot fall into, which the sink's running totals rely on (see
+	// drops.Growth).
+	metrics *metrics.Sink
+	filter  drops.Filter
+	mu      sync.Mutex
 
 	stopSamples context.CancelFunc
 	samplesDone chan struct{}
@@ -124,6 +136,11 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 		Warnings:    warnings,
 	})
 
+	if o.listen != "" {
+		m.metrics = metrics.New(metrics.Config{MaxSeries: o.maxSeries, Version: version(), Attach: tracer.AttachMethod})
+		m.filter = o.filter
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	m.stopSamples, m.samplesDone = cancel, make(chan struct{})
 	go func() {
@@ -174,9 +191,14 @@ var errTracer = errors.New("read drop counts")
 // failure to read the tracer is an error (wrapping errTracer); a counter
 // source that fails shows as a warning in the snapshot.
 func (m *monitor) Snapshot() (drops.Snapshot, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.checkWatched()
 	r, err := m.tr.Read()
 	if err != nil {
+		if m.metrics != nil {
+			m.metrics.ReadFailed(time.Now())
+		}
 		return drops.Snapshot{}, errors.Join(errTracer, err)
 	}
 	if m.links != nil {
@@ -190,7 +212,30 @@ func (m *monitor) Snapshot() (drops.Snapshot, error) {
 		}
 	}
 	m.agg.Update(r)
-	return m.agg.Snapshot(), nil
+	snap := m.agg.Snapshot()
+	if m.metrics != nil {
+		if len(r.Errors) > 0 {
+			m.metrics.ReadFailed(r.Time)
+		}
+		m.metrics.Observe(snap.Filtered(m.filter))
+	}
+	return snap, nil
+}
+
+// version is skbtop's module version and VCS revision, as the Go toolchain
+// stamped them into the binary.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v
 }
 
 // checkWatched notices the watched namespace being deleted (its bind mount
@@ -217,7 +262,11 @@ func (m *monitor) checkWatched() {
 }
 
 // Reset restarts every count and counter delta at zero.
-func (m *monitor) Reset() { m.agg.Reset() }
+func (m *monitor) Reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.agg.Reset()
+}
 
 // Close stops the sample reader and releases everything, in reverse order
 // of opening.

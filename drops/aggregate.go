@@ -562,6 +562,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 	if !a.dirty && a.started {
 		snap := a.cache
 		snap.Time, snap.WindowS, snap.IntervalS = a.last, a.last.Sub(a.start).Seconds(), a.interval
+		snap.Start = a.start
 		return snap
 	}
 	snap := Snapshot{
@@ -578,7 +579,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 		snap.Protocols = []Protocol{}
 		return snap
 	}
-	snap.Time = a.last
+	snap.Time, snap.Start = a.last, a.start
 	snap.WindowS = a.last.Sub(a.start).Seconds()
 	snap.IntervalS = a.interval
 	// Room for every key and the overflow site: a full map is thousands.
@@ -590,6 +591,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 		}
 		site := a.siteLocked(st)
 		site.Count, site.Rate, site.Bytes = st.packets.delta, st.packets.rate, st.bytes.delta
+		site.Lifetime = st.key.gen
 		if st.hist != nil {
 			site.History = st.hist.slice()
 		}
@@ -614,7 +616,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.Totals.RecursionMisses = h.recursion.delta
 	snap.Totals.Keys, snap.Totals.MaxKeys = a.keys[0], a.keys[1]
 	snap.Interfaces = a.overflowedLocked(a.interfacesLocked())
-	snap.StackCounters = a.stackLocked()
+	snap.StackCounters, snap.Stack = a.stackLocked()
 	snap.Recount()
 	a.cache, a.dirty = snap, false
 	return snap
@@ -679,18 +681,22 @@ func (a *Aggregator) overflowedLocked(ifaces []Interface) []Interface {
 	return ifaces
 }
 
-// stackLocked returns the protocol counters in the source's order; unless
-// AllCounters, only those that moved (in the window, or in the last
-// interval just before a Reset).
-func (a *Aggregator) stackLocked() []StackCounter {
-	var out []StackCounter
+// stackLocked returns the protocol counters in the source's order: shown
+// holds, unless AllCounters, only those that moved (in the window, or in the
+// last interval just before a Reset); all holds every one.
+func (a *Aggregator) stackLocked() (shown, all []StackCounter) {
+	if len(a.stack) > 0 {
+		all = make([]StackCounter, 0, len(a.stack))
+	}
 	for _, s := range a.stack {
+		c := StackCounter{Name: s.name, Value: s.m.cur, Delta: s.m.delta, Rate: s.m.rate}
+		all = append(all, c)
 		if !a.cfg.AllCounters && s.m.delta == 0 && s.m.rate == 0 {
 			continue
 		}
-		out = append(out, StackCounter{Name: s.name, Value: s.m.cur, Delta: s.m.delta, Rate: s.m.rate})
+		shown = append(shown, c)
 	}
-	return out
+	return shown, all
 }
 
 // namespaceLocked names namespace id for a row: "" for home, its name, or

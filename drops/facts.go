@@ -164,11 +164,7 @@ const ExplainedTitle = "EXPLAINED"
 var ExplainedNote = func() string {
 	names := make([]string, len(rules))
 	for i, r := range rules {
-		fields := make([]string, len(r.counters))
-		for j, f := range r.counters {
-			fields[j] = f.String()
-		}
-		names[i] = strings.Join(fields, "+")
+		names[i] = r.name()
 	}
 	return ExplainedTitle + ": the part of the counted drops (" + strings.Join(names, ", ") +
 		") that traced drops at the sites counting there account for."

@@ -65,6 +65,28 @@ func (r rule) matches(s Site) bool {
 	return false
 }
 
+// CountedIn names the interface counters that also count the site's drops,
+// as the reconciliation adds them up ("rx_dropped+rx_nohandler",
+// "rx_otherhost_dropped"), or returns "" when no interface counter does
+// (NO_SOCKET, the firewall, ...).
+func CountedIn(s Site) string {
+	for _, r := range rules {
+		if r.matches(s) {
+			return r.name()
+		}
+	}
+	return ""
+}
+
+// name joins the rule's counters: "rx_dropped+rx_nohandler".
+func (r rule) name() string {
+	names := make([]string, len(r.counters))
+	for j, f := range r.counters {
+		names[j] = f.String()
+	}
+	return strings.Join(names, "+")
+}
+
 // CountsInRxDropped reports whether the site's drops are also counted in
 // their interface's rx_dropped or rx_nohandler counter.
 func CountsInRxDropped(s Site) bool { return rules[0].matches(s) }
@@ -159,13 +181,10 @@ func Reconcile(ifc Interface, sites []Site) Reconciliation {
 			r.Elsewhere += traced[i]
 			continue
 		}
-		c := CounterReconciliation{Traced: traced[i]}
-		names := make([]string, len(rl.counters))
-		for j, f := range rl.counters {
+		c := CounterReconciliation{Counters: rl.name(), Traced: traced[i]}
+		for _, f := range rl.counters {
 			c.Counted += ifc.Delta.Get(f)
-			names[j] = f.String()
 		}
-		c.Counters = strings.Join(names, "+")
 		c.Explained = min(c.Traced, c.Counted)
 		c.Unexplained = c.Counted - c.Explained
 		r.Counters = append(r.Counters, c)

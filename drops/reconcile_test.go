@@ -32,6 +32,23 @@ func TestCountsInRxDropped(t *testing.T) {
 	}
 }
 
+func TestCountedIn(t *testing.T) {
+	for _, tc := range []struct {
+		function, reason, want string
+	}{
+		{"__netif_receive_skb_core.constprop.0", "UNHANDLED_PROTO", "rx_dropped+rx_nohandler"},
+		{"enqueue_to_backlog", "CPU_BACKLOG", "rx_dropped+rx_nohandler"},
+		{"ip_rcv_core", "OTHERHOST", "rx_otherhost_dropped"},
+		{"ipv6_rcv", "OTHERHOST", "rx_otherhost_dropped"},
+		{"__udp4_lib_rcv", "NO_SOCKET", ""},
+		{"", "UNHANDLED_PROTO", ""},
+	} {
+		if got := CountedIn(Site{Function: tc.function, Reason: tc.reason}); got != tc.want {
+			t.Errorf("CountedIn(%s, %s) = %q, want %q", tc.function, tc.reason, got, tc.want)
+		}
+	}
+}
+
 func TestReconcile(t *testing.T) {
 	const ns = 4026532000
 	sites := []Site{

@@ -38,8 +38,16 @@ type Snapshot struct {
 	// Protocols breaks the sites' drops down by L3 and L4.
 	Protocols  []Protocol  `json:"protocols"`
 	Interfaces []Interface `json:"interfaces"`
-	// StackCounters are the namespace's drop-related SNMP counters.
+	// StackCounters are the namespace's drop-related SNMP counters: those
+	// that moved in the window, or all of them with Config.AllCounters.
 	StackCounters []StackCounter `json:"stack_counters,omitempty"`
+	// Stack is every drop-related SNMP counter the source read, moved or
+	// not, for sinks that export each from the start (metrics).
+	Stack []StackCounter `json:"-"`
+	// Start is when the window began: the first reading, or the reading
+	// before the last Reset. Two snapshots with the same Start count from
+	// the same moment, so their counts can be subtracted (see Growth).
+	Start time.Time `json:"-"`
 	// Partial marks a document that lists only the sites and interfaces
 	// that dropped in the last interval (NDJSON lines after the first); a
 	// site not listed keeps the count it had where it last appeared.
@@ -140,6 +148,10 @@ type Site struct {
 	History []float64 `json:"-"`
 	// Key is the kernel bucket this site shows.
 	Key Key `json:"-"`
+	// Lifetime numbers the lifetimes of the site's interface (an ifindex
+	// the kernel handed to a new interface starts a new one): with Key it
+	// names the row across snapshots (see Site.Row).
+	Lifetime uint32 `json:"-"`
 }
 
 // Symbol renders the site's location as function+0xoffset [module].

@@ -42,6 +42,10 @@ const DefaultSampleLimit = 64
 // configured otherwise.
 const DefaultMaxKeys = 16384
 
+// AttachMethod names how Open attaches the program: a BTF-enabled raw
+// tracepoint, skb:kfree_skb.
+const AttachMethod = "tp_btf"
+
 // Config says what to trace.
 type Config struct {
 	// Netns, when not zero, is the inode of the only network namespace
