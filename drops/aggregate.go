@@ -93,8 +93,8 @@ type Aggregator struct {
 
 	ifaces     map[ifaceID]*ifaceLife
 	namespaces map[NamespaceID]*nsLife
-	// newest is the highest cookie seen for each inode: the namespace
-	// that holds the inode now. asked is the cookie of the namespace the
+	// newest is the cookie of the namespace that appeared last with each
+	// inode: the one that holds the inode now. asked is the cookie of the namespace the
 	// resolver last named for each inode.
 	newest map[uint32]uint64
 	asked  map[uint32]uint64
@@ -301,14 +301,20 @@ func (a *Aggregator) row(k Key, prev time.Time, first bool) *siteState {
 	if st != nil && st.key.gen == gen {
 		return st
 	}
-	if k.NetnsCookie > a.newest[k.Netns] {
-		a.newest[k.Netns] = k.NetnsCookie
-	}
-	if a.cfg.Home.Cookie == 0 && k.Netns == a.home.Inode && k.NetnsCookie > a.home.Cookie {
-		// The home namespace outlives skbtop's start, so the newest
-		// cookie of its inode is its own.
+	if a.cfg.Home.Cookie == 0 && k.Netns == a.home.Inode && a.home.Cookie == 0 {
+		// The home namespace holds its inode all along: a cookie with
+		// it is its own.
 		a.home.Cookie = k.NetnsCookie
 		a.dirty = true
+	}
+	if id := (NamespaceID{k.Netns, k.NetnsCookie}); id.Cookie != 0 {
+		if _, seen := a.namespaces[id]; !seen && !(id.Inode == a.home.Inode && id.Cookie == a.home.Cookie) {
+			// The latest namespace to appear with an inode holds it
+			// now: the kernel gives an inode to one live namespace at
+			// a time. Cookies cannot tell which is newer: the kernel
+			// does not hand them out in the order it makes namespaces.
+			a.newest[id.Inode] = id.Cookie
+		}
 	}
 	next := &siteState{key: siteKey{k, gen}, packets: fresh(prev), bytes: fresh(prev)}
 	if life := a.ifaces[ifaceID{k.NetnsCookie, k.Netns, k.Ifindex}]; life != nil {
@@ -714,9 +720,9 @@ func (a *Aggregator) namespaceLocked(id NamespaceID) (name string, gone bool) {
 		ns = &nsLife{}
 		a.namespaces[id] = ns
 	}
-	if id.Cookie != 0 && id.Cookie < a.newest[id.Inode] {
-		// Cookies only grow: a newer namespace holds the inode, so this
-		// one is gone. Its name is the last it had.
+	if newest := a.newest[id.Inode]; id.Cookie != 0 && newest != 0 && id.Cookie != newest {
+		// Another namespace holds the inode now, so this one is gone.
+		// Its name is the last it had.
 		ns.gone = true
 	} else if !ns.named {
 		// Named once while it lives: a name is looked up again until
