@@ -302,6 +302,37 @@ func TestStatIndexDistinct(t *testing.T) {
 	}
 }
 
+func TestDecodeStatsRecorded(t *testing.T) {
+	got, err := DecodeStats(readMessages(t, "stats-veth.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The dump was made between the RTM_GETLINK dump and iproute2's, in a
+	// quiet namespace: the same counters, without names.
+	var want []LinkStats
+	for _, l := range wantFromIP(t, true) {
+		// As in TestDecodeLinksRecorded: iproute2 6.1 does not print
+		// rx_otherhost_dropped, which is 0.
+		l.Counters.Set(drops.RxOtherhostDropped, 0)
+		want = append(want, LinkStats{Index: l.Index, Counters: l.Counters})
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("DecodeStats(stats-veth.bin) differs from iproute2 (-want +got):\n%s", diff)
+	}
+	if len(got) != 2 || got[1].Counters.Get(drops.RxDropped) != recordFrames {
+		t.Errorf("fixture: want lo and a veth with rx_dropped %d, got %+v", recordFrames, got)
+	}
+	links, err := DecodeLinks(readMessages(t, "links-veth.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range links {
+		if i < len(got) && (got[i].Index != l.Index || !got[i].Counters.Equal(l.Counters)) {
+			t.Errorf("stats %+v differ from the RTM_GETLINK dump's %+v", got[i], l)
+		}
+	}
+}
+
 // newStatsMessage builds an RTM_NEWSTATS message with the given attributes.
 func newStatsMessage(t *testing.T, index uint32, attrs func(ae *netlink.AttributeEncoder)) netlink.Message {
 	t.Helper()
@@ -420,4 +451,24 @@ func TestDecodeStatsSkipsOtherTypes(t *testing.T) {
 	if err != nil || len(got) != 0 {
 		t.Errorf("DecodeStats(newlink, done) = %v, %v; want no stats, no error", got, err)
 	}
+}
+
+func FuzzDecodeStats(f *testing.F) {
+	b, err := os.ReadFile("testdata/stats-veth.bin")
+	if err != nil {
+		f.Fatal(err)
+	}
+	n := binary.NativeEndian.Uint32(b)
+	f.Add(b[16:n])       // the first message's payload
+	f.Add(b[16 : n/2])   // cut in the struct
+	f.Add(b[16 : 16+14]) // cut in the attribute header
+	f.Fuzz(func(t *testing.T, data []byte) {
+		stats, err := DecodeStats([]netlink.Message{{Header: netlink.Header{Type: unix.RTM_NEWSTATS}, Data: data}})
+		if err == nil && len(stats) != 1 {
+			t.Errorf("no error but %d stats", len(stats))
+		}
+		if err != nil && !errors.Is(err, ErrMalformed) {
+			t.Errorf("error %v does not wrap ErrMalformed", err)
+		}
+	})
 }
