@@ -65,8 +65,9 @@ type cachedName struct {
 // its ifindex between two calls (the kernel hands out new ifindexes in
 // increasing order, wrapping only at 2^31, so this takes a creator that
 // asks for the number, as `ip link add ... index N` or a container restore
-// does). Such a name is stale for at most namesEvery-1 calls: 9 seconds at
-// the default interval.
+// does, or an interface moved in from another namespace, which keeps its
+// ifindex when it is free here). Such a name is stale for at most
+// namesEvery-1 calls: 9 seconds at the default interval.
 const namesEvery = 10
 
 // Open returns a reader for the network namespace ns, or for the process's
