@@ -5,6 +5,7 @@ package counters
 
 var (
 	DumpLinks      = (*Reader).dumpLinks
+	DumpStats      = (*Reader).dumpStats
 	EncodeMessages = encodeMessages
 	EditAttrs      = editAttrs
 	WriteFixture   = writeFixture
@@ -14,3 +15,26 @@ const (
 	RecordFrames = recordFrames
 	RecordUDP    = recordUDP
 )
+
+// NamesEvery is how often Links dumps names when nothing else makes it.
+const NamesEvery = namesEvery
+
+// RefuseStats makes r send RTM_GETSTATS requests with a zero filter_mask,
+// which the kernel refuses with EINVAL: r then takes the fallback path of
+// a kernel without RTM_GETSTATS.
+func RefuseStats(r *Reader) { r.filter = 0 }
+
+// LinkDumps is the number of RTM_GETLINK dumps r has made.
+func LinkDumps(r *Reader) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.linkDumps
+}
+
+// UsesStats reports whether r reads counters with RTM_GETSTATS (false once
+// the kernel refused it).
+func UsesStats(r *Reader) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.noStats
+}

@@ -2,11 +2,14 @@ package counters_test
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -380,5 +383,179 @@ func TestKernelOpenLeavesNoThreadBehind(t *testing.T) {
 		if ns, err := os.Readlink(task); err == nil && ns != own {
 			t.Errorf("%s is in %s, not in the process's %s", task, ns, own)
 		}
+	}
+}
+
+// ipIn runs ip inside the namespace.
+func ipIn(t *testing.T, ns *netlab.Namespace, args ...string) {
+	t.Helper()
+	out, err := exec.Command("ip", append([]string{"-n", ns.Name}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip -n %s %s: %v: %s", ns.Name, strings.Join(args, " "), err, out)
+	}
+}
+
+// ifindex returns the ifindex of the interface name inside ns.
+func ifindex(t *testing.T, ns *netlab.Namespace, name string) uint32 {
+	t.Helper()
+	var idx int
+	err := ns.Do(func() error {
+		ifc, err := net.InterfaceByName(name)
+		if err != nil {
+			return err
+		}
+		idx = ifc.Index
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("find %s in %s: %v", name, ns.Name, err)
+	}
+	return uint32(idx)
+}
+
+// names returns the interfaces' names by ifindex.
+func names(ls []drops.Link) map[uint32]string {
+	m := make(map[uint32]string, len(ls))
+	for _, l := range ls {
+		m[l.Index] = l.Name
+	}
+	return m
+}
+
+// wantLinkDumps fails the test unless r has made n RTM_GETLINK dumps.
+func wantLinkDumps(t *testing.T, r *counters.Reader, n int, when string) {
+	t.Helper()
+	if got := counters.LinkDumps(r); got != n {
+		t.Errorf("%s: %d RTM_GETLINK dumps, want %d", when, got, n)
+	}
+}
+
+// TestKernelLinksStatsEqualGetLink reads a quiet namespace whose veth has
+// dropped frames through RTM_GETSTATS (names from the cache) and through
+// the RTM_GETLINK fallback of a kernel that refuses RTM_GETSTATS: both
+// must give the same interfaces, names and counters.
+func TestKernelLinksStatsEqualGetLink(t *testing.T) {
+	const n = 11
+	l := kerneltest.NewLink(t)
+	if err := l.SendFrames(0x88b5, n); err != nil {
+		t.Fatal(err)
+	}
+	fallback := openReader(t, l)
+	counters.RefuseStats(fallback)
+	// The frames cross a veth: wait until the receiver has counted them,
+	// after which nothing moves.
+	var want []drops.Link
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		want = links(t, fallback)
+		i := slices.IndexFunc(want, func(dl drops.Link) bool { return dl.Index == uint32(l.ReceiverIndex) })
+		if i >= 0 && want[i].Counters.Get(drops.RxDropped) == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rx_dropped of %s never reached %d: %+v", l.ReceiverIf, n, want)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval, not an assertion
+	}
+	if counters.UsesStats(fallback) {
+		t.Fatal("the kernel took an RTM_GETSTATS request with a zero filter_mask; the fallback was not tested")
+	}
+	polls := counters.LinkDumps(fallback)
+
+	r := openReader(t, l)
+	first := links(t, r) // names and counters from RTM_GETLINK
+	wantLinkDumps(t, r, 1, "first call")
+	got := links(t, r) // counters from RTM_GETSTATS, names from the cache
+	wantLinkDumps(t, r, 1, "second call")
+	if !counters.UsesStats(r) {
+		t.Fatal("the kernel refused RTM_GETSTATS (Linux 4.7+)")
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("RTM_GETSTATS path differs from the RTM_GETLINK fallback (-getlink +getstats):\n%s", diff)
+	}
+	if diff := cmp.Diff(first, got); diff != "" {
+		t.Errorf("second call differs from the first (-first +second):\n%s", diff)
+	}
+	if len(got) != 2 || got[1].Name != l.ReceiverIf {
+		t.Errorf("want lo and %s, got %+v", l.ReceiverIf, got)
+	}
+	// The fallback stays on RTM_GETLINK: one dump a call.
+	links(t, fallback)
+	wantLinkDumps(t, fallback, polls+1, "fallback")
+}
+
+// TestKernelLinksFollowInterfaces creates a veth pair in the watched
+// namespace after the first call and deletes it later: the call after each
+// change dumps names again and shows the change, and the calls between
+// dump none.
+func TestKernelLinksFollowInterfaces(t *testing.T) {
+	l := kerneltest.NewLink(t)
+	r := openReader(t, l)
+	before := names(links(t, r))
+	links(t, r)
+	wantLinkDumps(t, r, 1, "two calls, nothing changed")
+
+	ipIn(t, l.Receiver, "link", "add", "sknew0", "type", "veth", "peer", "name", "sknew1")
+	want := maps.Clone(before)
+	want[ifindex(t, l.Receiver, "sknew0")] = "sknew0"
+	want[ifindex(t, l.Receiver, "sknew1")] = "sknew1"
+	for call := range 3 {
+		if diff := cmp.Diff(want, names(links(t, r))); diff != "" {
+			t.Errorf("call %d after creating a veth pair: names (-want +got):\n%s", call+1, diff)
+		}
+	}
+	wantLinkDumps(t, r, 2, "after creating")
+
+	ipIn(t, l.Receiver, "link", "del", "sknew0") // its peer goes with it
+	for call := range 3 {
+		if diff := cmp.Diff(before, names(links(t, r))); diff != "" {
+			t.Errorf("call %d after deleting the veth pair: names (-want +got):\n%s", call+1, diff)
+		}
+	}
+	wantLinkDumps(t, r, 3, "after deleting")
+}
+
+// TestKernelLinksNamesSameSet makes the two changes that keep the set of
+// ifindexes, which the RTM_GETSTATS dump cannot show: a rename, and a veth
+// pair deleted and created again with the same ifindexes. The cached names
+// serve until namesEvery calls after the last names dump, and the next
+// dump has the new names.
+func TestKernelLinksNamesSameSet(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(t *testing.T, ns *netlab.Namespace, a, b uint32)
+	}{
+		{"rename", func(t *testing.T, ns *netlab.Namespace, _, _ uint32) {
+			ipIn(t, ns, "link", "set", "skold0", "name", "sknew0")
+			ipIn(t, ns, "link", "set", "skold1", "name", "sknew1")
+		}},
+		{"ifindexes reused", func(t *testing.T, ns *netlab.Namespace, a, b uint32) {
+			ipIn(t, ns, "link", "del", "skold0")
+			ipIn(t, ns, "link", "add", "sknew0", "index", fmt.Sprint(a), "type", "veth",
+				"peer", "name", "sknew1", "index", fmt.Sprint(b))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := kerneltest.NewLink(t)
+			ipIn(t, l.Receiver, "link", "add", "skold0", "type", "veth", "peer", "name", "skold1")
+			a, b := ifindex(t, l.Receiver, "skold0"), ifindex(t, l.Receiver, "skold1")
+			r := openReader(t, l)
+			old := names(links(t, r)) // the names dump
+			tc.change(t, l.Receiver, a, b)
+			if a2, b2 := ifindex(t, l.Receiver, "sknew0"), ifindex(t, l.Receiver, "sknew1"); a2 != a || b2 != b {
+				t.Fatalf("ifindexes %d, %d became %d, %d: the set changed", a, b, a2, b2)
+			}
+			for call := 2; call <= counters.NamesEvery; call++ {
+				if diff := cmp.Diff(old, names(links(t, r))); diff != "" {
+					t.Fatalf("call %d served from the cache has other names (-cached +got):\n%s", call, diff)
+				}
+			}
+			wantLinkDumps(t, r, 1, fmt.Sprintf("%d calls", counters.NamesEvery))
+			want := maps.Clone(old)
+			want[a], want[b] = "sknew0", "sknew1"
+			if diff := cmp.Diff(want, names(links(t, r))); diff != "" {
+				t.Errorf("call %d: names (-want +got):\n%s", counters.NamesEvery+1, diff)
+			}
+			wantLinkDumps(t, r, 2, fmt.Sprintf("%d calls", counters.NamesEvery+1))
+		})
 	}
 }

@@ -173,3 +173,81 @@ func decodeStats(b []byte, size int) (drops.LinkCounters, error) {
 	}
 	return c, nil
 }
+
+// LinkStats is one interface's counters from an RTM_NEWSTATS message: what
+// a Link holds, less the name, which RTM_GETSTATS does not send.
+type LinkStats struct {
+	// Index is the ifindex inside the interface's namespace.
+	Index uint32
+	// Counters are the interface's cumulative counters.
+	Counters drops.LinkCounters
+}
+
+// sizeofIfStatsMsg is the size of struct if_stats_msg
+// (include/uapi/linux/if_link.h): family u8, pad1 u8, pad2 u16, ifindex
+// u32, filter_mask u32.
+const sizeofIfStatsMsg = 12
+
+// statsFilterLink64 is the filter_mask that asks RTM_GETSTATS for
+// IFLA_STATS_LINK_64 only: IFLA_STATS_FILTER_BIT(IFLA_STATS_LINK_64).
+const statsFilterLink64 = 1 << (unix.IFLA_STATS_LINK_64 - 1)
+
+// DecodeStats decodes the RTM_NEWSTATS messages of an RTM_GETSTATS dump
+// made with the filter statsFilterLink64. Messages of other types are
+// skipped. IFLA_STATS_LINK_64 holds the same struct rtnl_link_stats64 as
+// RTM_NEWLINK's IFLA_STATS64, decoded with the same table (statIndex): a
+// shorter struct from an older kernel leaves the later counters absent. A
+// message that cannot be decoded (truncated header or attributes, no
+// IFLA_STATS_LINK_64, a struct too short to hold rx_missed_errors) is left
+// out and named in the returned error, which wraps ErrMalformed; the stats
+// returned with such an error are the ones that decoded fine, as with
+// DecodeLinks.
+func DecodeStats(msgs []netlink.Message) ([]LinkStats, error) {
+	stats := make([]LinkStats, 0, len(msgs))
+	var errs []error
+	for i, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWSTATS {
+			continue
+		}
+		s, err := decodeLinkStats(m.Data)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("stats message %d: %w", i, err))
+			continue
+		}
+		stats = append(stats, s)
+	}
+	if len(errs) > 0 {
+		return stats, fmt.Errorf("decode stats: %w: %w", ErrMalformed, errors.Join(errs...))
+	}
+	return stats, nil
+}
+
+// decodeLinkStats decodes the payload of one RTM_NEWSTATS message: a struct
+// if_stats_msg followed by attributes.
+func decodeLinkStats(b []byte) (LinkStats, error) {
+	var s LinkStats
+	if len(b) < sizeofIfStatsMsg {
+		return s, fmt.Errorf("%d bytes, shorter than struct if_stats_msg", len(b))
+	}
+	s.Index = binary.NativeEndian.Uint32(b[4:8])
+	ad, err := netlink.NewAttributeDecoder(b[sizeofIfStatsMsg:])
+	if err != nil {
+		return s, fmt.Errorf("ifindex %d: attributes: %w", s.Index, err)
+	}
+	var stats64 []byte
+	for ad.Next() {
+		if ad.Type() == unix.IFLA_STATS_LINK_64 {
+			stats64 = ad.Bytes()
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return s, fmt.Errorf("ifindex %d: attributes: %w", s.Index, err)
+	}
+	if stats64 == nil {
+		return s, fmt.Errorf("ifindex %d: no IFLA_STATS_LINK_64", s.Index)
+	}
+	if s.Counters, err = decodeStats(stats64, 8); err != nil {
+		return s, fmt.Errorf("ifindex %d: %w", s.Index, err)
+	}
+	return s, nil
+}

@@ -301,3 +301,174 @@ func TestStatIndexDistinct(t *testing.T) {
 		seen[i] = f
 	}
 }
+
+func TestDecodeStatsRecorded(t *testing.T) {
+	got, err := DecodeStats(readMessages(t, "stats-veth.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The dump was made between the RTM_GETLINK dump and iproute2's, in a
+	// quiet namespace: the same counters, without names.
+	var want []LinkStats
+	for _, l := range wantFromIP(t, true) {
+		// As in TestDecodeLinksRecorded: iproute2 6.1 does not print
+		// rx_otherhost_dropped, which is 0.
+		l.Counters.Set(drops.RxOtherhostDropped, 0)
+		want = append(want, LinkStats{Index: l.Index, Counters: l.Counters})
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("DecodeStats(stats-veth.bin) differs from iproute2 (-want +got):\n%s", diff)
+	}
+	if len(got) != 2 || got[1].Counters.Get(drops.RxDropped) != recordFrames {
+		t.Errorf("fixture: want lo and a veth with rx_dropped %d, got %+v", recordFrames, got)
+	}
+	links, err := DecodeLinks(readMessages(t, "links-veth.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range links {
+		if i < len(got) && (got[i].Index != l.Index || !got[i].Counters.Equal(l.Counters)) {
+			t.Errorf("stats %+v differ from the RTM_GETLINK dump's %+v", got[i], l)
+		}
+	}
+}
+
+// newStatsMessage builds an RTM_NEWSTATS message with the given attributes.
+func newStatsMessage(t *testing.T, index uint32, attrs func(ae *netlink.AttributeEncoder)) netlink.Message {
+	t.Helper()
+	ae := netlink.NewAttributeEncoder()
+	attrs(ae)
+	b, err := ae.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := make([]byte, sizeofIfStatsMsg)
+	binary.NativeEndian.PutUint32(hdr[4:], index)
+	binary.NativeEndian.PutUint32(hdr[8:], statsFilterLink64)
+	return netlink.Message{Header: netlink.Header{Type: unix.RTM_NEWSTATS}, Data: append(hdr, b...)}
+}
+
+func TestDecodeStatsFieldOffsets(t *testing.T) {
+	// The same struct rtnl_link_stats64 as IFLA_STATS64: field i holds
+	// 1000+i (statsStruct), so a wrong offset shows as a wrong number.
+	want := drops.LinkCountersOf(map[drops.LinkField]uint64{
+		drops.RxPackets: 1000, drops.TxPackets: 1001, drops.RxErrors: 1004, drops.TxErrors: 1005,
+		drops.RxDropped: 1006, drops.TxDropped: 1007, drops.RxFIFO: 1014, drops.RxMissed: 1015, drops.RxNoHandler: 1023,
+		drops.RxOtherhostDropped: 1024,
+	})
+	want24 := without(want, drops.RxOtherhostDropped)
+	for _, tc := range []struct {
+		name  string
+		attrs func(ae *netlink.AttributeEncoder)
+		want  drops.LinkCounters
+	}{
+		{"6.18 (25 fields)", func(ae *netlink.AttributeEncoder) {
+			ae.Bytes(unix.IFLA_STATS_LINK_64, statsStruct(25, 8))
+		}, want},
+		{"before rx_otherhost_dropped (24 fields)", func(ae *netlink.AttributeEncoder) {
+			ae.Bytes(unix.IFLA_STATS_LINK_64, statsStruct(24, 8))
+		}, want24},
+		{"before rx_nohandler (23 fields)", func(ae *netlink.AttributeEncoder) {
+			ae.Bytes(unix.IFLA_STATS_LINK_64, statsStruct(23, 8))
+		}, without(want24, drops.RxNoHandler)},
+		{"other attributes around it", func(ae *netlink.AttributeEncoder) {
+			ae.Bytes(unix.IFLA_STATS_LINK_XSTATS, make([]byte, 16))
+			ae.Bytes(unix.IFLA_STATS_LINK_64, statsStruct(25, 8))
+			ae.Bytes(unix.IFLA_STATS_AF_SPEC, make([]byte, 8))
+		}, want},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := DecodeStats([]netlink.Message{newStatsMessage(t, 42, tc.attrs)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]LinkStats{{Index: 42, Counters: tc.want}}, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecodeStatsFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		msg  netlink.Message
+	}{
+		{"short if_stats_msg", netlink.Message{Header: netlink.Header{Type: unix.RTM_NEWSTATS}, Data: make([]byte, sizeofIfStatsMsg-1)}},
+		{"no IFLA_STATS_LINK_64", newStatsMessage(t, 3, func(ae *netlink.AttributeEncoder) {
+			ae.Bytes(unix.IFLA_STATS_LINK_XSTATS, make([]byte, 16))
+		})},
+		{"no attributes", newStatsMessage(t, 3, func(ae *netlink.AttributeEncoder) {})},
+		{"struct without rx_missed_errors", newStatsMessage(t, 3, func(ae *netlink.AttributeEncoder) {
+			ae.Bytes(unix.IFLA_STATS_LINK_64, statsStruct(15, 8))
+		})},
+		{"attribute longer than message", func() netlink.Message {
+			m := newStatsMessage(t, 3, func(ae *netlink.AttributeEncoder) {
+				ae.Bytes(unix.IFLA_STATS_LINK_64, statsStruct(25, 8))
+			})
+			binary.NativeEndian.PutUint16(m.Data[sizeofIfStatsMsg:], 300)
+			return m
+		}()},
+		{"attribute header cut", func() netlink.Message {
+			m := newStatsMessage(t, 3, func(ae *netlink.AttributeEncoder) {
+				ae.Bytes(unix.IFLA_STATS_LINK_64, statsStruct(25, 8))
+			})
+			m.Data = append(m.Data, 8, 0)
+			return m
+		}()},
+		{"message cut inside the struct", func() netlink.Message {
+			m := newStatsMessage(t, 3, func(ae *netlink.AttributeEncoder) {
+				ae.Bytes(unix.IFLA_STATS_LINK_64, statsStruct(25, 8))
+			})
+			m.Data = m.Data[:sizeofIfStatsMsg+100]
+			return m
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			good := newStatsMessage(t, 1, func(ae *netlink.AttributeEncoder) {
+				ae.Bytes(unix.IFLA_STATS_LINK_64, statsStruct(25, 8))
+			})
+			got, err := DecodeStats([]netlink.Message{good, tc.msg})
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("error = %v, want ErrMalformed", err)
+			}
+			if len(got) != 1 || got[0].Index != 1 {
+				t.Errorf("stats = %+v, want the good one only", got)
+			}
+		})
+	}
+}
+
+func TestDecodeStatsSkipsOtherTypes(t *testing.T) {
+	done := netlink.Message{Header: netlink.Header{Type: netlink.Done}, Data: []byte{0, 0, 0, 0}}
+	// An RTM_NEWLINK message is not read as stats even though its
+	// ifinfomsg is long enough.
+	link := newLinkMessage(t, 1, func(ae *netlink.AttributeEncoder) {
+		ae.String(unix.IFLA_IFNAME, "lo")
+		ae.Bytes(unix.IFLA_STATS64, statsStruct(25, 8))
+	})
+	got, err := DecodeStats([]netlink.Message{link, done})
+	if err != nil || len(got) != 0 {
+		t.Errorf("DecodeStats(newlink, done) = %v, %v; want no stats, no error", got, err)
+	}
+}
+
+func FuzzDecodeStats(f *testing.F) {
+	b, err := os.ReadFile("testdata/stats-veth.bin")
+	if err != nil {
+		f.Fatal(err)
+	}
+	n := binary.NativeEndian.Uint32(b)
+	f.Add(b[16:n])       // the first message's payload
+	f.Add(b[16 : n/2])   // cut in the struct
+	f.Add(b[16 : 16+14]) // cut in the attribute header
+	f.Fuzz(func(t *testing.T, data []byte) {
+		stats, err := DecodeStats([]netlink.Message{{Header: netlink.Header{Type: unix.RTM_NEWSTATS}, Data: data}})
+		if err == nil && len(stats) != 1 {
+			t.Errorf("no error but %d stats", len(stats))
+		}
+		if err != nil && !errors.Is(err, ErrMalformed) {
+			t.Errorf("error %v does not wrap ErrMalformed", err)
+		}
+	})
+}

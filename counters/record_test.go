@@ -19,8 +19,9 @@ var record = flag.Bool("record", false, "record netlink dumps and /proc/net file
 
 // TestRecord refreshes the fixtures: go test ./counters -run TestRecord -record.
 // It records a real RTM_GETLINK dump of a netlab receiver namespace
-// (links-veth.bin, with iproute2's view of the same counters in
-// links-veth.ip.json to test the decoder against), the namespace's
+// (links-veth.bin) and a real RTM_GETSTATS dump of it (stats-veth.bin),
+// with iproute2's view of the same counters in links-veth.ip.json to test
+// both decoders against, the namespace's
 // /proc/net files, and messages derived from the real one for the fallback
 // and fault cases.
 func TestRecord(t *testing.T) {
@@ -47,14 +48,19 @@ func TestRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The namespace is quiet (no IPv6, permanent neighbours), so iproute2
-	// reads the same counters right after.
+	stats, err := counters.DumpStats(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The namespace is quiet (no IPv6, permanent neighbours), so the
+	// RTM_GETSTATS dump and iproute2 read the same counters right after.
 	ipJSON, err := exec.Command("ip", "-n", l.Receiver.Name, "-s", "-s", "-j", "link", "show").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	counters.WriteFixture(t, "links-veth.bin", counters.EncodeMessages(t, msgs))
 	counters.WriteFixture(t, "links-veth.ip.json", ipJSON)
+	counters.WriteFixture(t, "stats-veth.bin", counters.EncodeMessages(t, stats))
 	for _, name := range []string{"snmp", "netstat", "snmp6"} {
 		var data []byte
 		err := l.Receiver.Do(func() error {
