@@ -278,7 +278,7 @@ const notes = `## How to read this
 // sampleCost is a measurement made by hand, not by this command: kept here
 // so that regenerating BENCHMARKS.md keeps it. bpf/drop.c points to it.
 const sampleCost = `
-## Sample cost in the kernel (measured by hand)
+## ` + sampleCostSection + `
 
 Not measured by ` + "`go run ./bench`" + `; first recorded in a comment in bpf/drop.c
 (commit a907d89, 2026-11-22). With bpf_stats on
