@@ -264,13 +264,13 @@ const notes = `## How to read this
   makes: sorting all 16384 sites each refresh (` + "`drops.SortSites`" + ` from
   ` + "`ui.(*Model).apply`" + `, which builds every site's symbol string and
   compares down to the protocol: 18% of the samples), measuring the display
-  width of four cells of every site, not only the 30 visible rows, each
+  width of four cells of every site, not only of the rows on screen, each
   frame (` + "`ui.sitesPane.columns`" + `, 21%, mostly grapheme iteration in
   ` + "`ansi.StringWidth`" + `), and the garbage collector's mark workers (31%);
   the aggregator's update of the sites took 3%, writing to the terminal 4%.
   Kernel time within those (page faults, the collector's preemption
   signals, shown as ` + "`pvm_irq_enable`" + ` on this VM) was 28% of the samples.
-  Headless (about 1%), a quarter was ` + "`drops.(*Aggregator).updateSites`" + `
+  Headless (about 1.1%), a quarter was ` + "`drops.(*Aggregator).updateSites`" + `
   walking every site, a fifth JSON encoding (the protocol rows), a fifth
   the sample ring's epoll wake-ups, the rest the Go runtime.
 `
