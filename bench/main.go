@@ -3,11 +3,13 @@
 // its own: whether the counts are exact, what each tool adds to the cost of
 // a drop, and what the monitor itself costs in CPU, memory, start-up time
 // and terminal output; and, in the scale scenario, what a refresh costs
-// when a thousand namespaces each have a veth that drops. Configurations
+// when a thousand namespaces each have a veth that drops; and, in the idle
+// scenario, what skbtop costs holding 16,384 sites while nothing drops.
+// Configurations
 // are interleaved and repeated; the medians and spreads go to
 // BENCHMARKS.md.
 //
-//	go run ./bench             # as root; full run, about 11 minutes on 2 cores
+//	go run ./bench             # as root; full run, about 13 minutes on 2 cores
 //	go run ./bench -smoke      # under a minute; fails if skbtop miscounts
 //	go run ./bench -only scale # one scenario, merged into BENCHMARKS.md
 //
@@ -55,6 +57,7 @@ type options struct {
 	endurance uint64
 	keyPasses int
 	scale     scaleConfig
+	idle      idleConfig
 	only      string
 }
 
@@ -92,7 +95,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Uint64Var(&o.endurance, "endurance", 10_000_000, "drops in the one long closed-loop run for exactness (0: skip)")
 	fs.IntVar(&o.keyPasses, "key-passes", 3, "passes over every distinct key in the cardinality scenario")
 	fs.IntVar(&o.scale.Namespaces, "scale-namespaces", 1000, "namespaces, each with a veth pair, in the scale scenario")
-	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (flood,udp,rates,keys,endurance,scale), all when empty; their sections replace those of an existing report")
+	fs.IntVar(&o.idle.Trials, "idle-trials", 3, "repetitions of each configuration in the idle scenario, interleaved")
+	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (flood,udp,rates,keys,endurance,scale,idle), all when empty; their sections replace those of an existing report")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -101,6 +105,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	o.rates = []int{1000, 10000, 100000}
 	o.scale.PerInterface, o.scale.Refreshes, o.scale.Probes = 2, 10, 8
+	// 16384 sites, the default --max-keys, made at half of it a second
+	// so that no interval's keys fill the kernel map.
+	o.idle.Sites, o.idle.Rate, o.idle.Refreshes = 16384, 8192, 15
 	if o.smoke {
 		o.trials = 1
 		o.flood = 1500 * time.Millisecond
@@ -116,6 +123,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if o.trials < 1 {
 		return fmt.Errorf("-trials must be at least 1, got %d", o.trials)
+	}
+	if o.idle.Trials < 1 {
+		return fmt.Errorf("-idle-trials must be at least 1, got %d", o.idle.Trials)
 	}
 	if o.scale.Namespaces < 1 || o.scale.Namespaces > netlab.MaxFleet {
 		return fmt.Errorf("-scale-namespaces must be between 1 and %d, got %d", netlab.MaxFleet, o.scale.Namespaces)
@@ -265,9 +275,21 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "   error: %v\n", scaleErr)
 		}
 	}
+	var idle *idleResult
+	var idleErr error
+	// Not in -smoke: a trial is about 20 s of mostly waiting.
+	if want("idle") && !o.smoke {
+		idle, idleErr = runIdle(ctx, stdout, bin, dir, o.idle)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if idleErr != nil {
+			fmt.Fprintf(stdout, "   error: %v\n", idleErr)
+		}
+	}
 	elapsed := time.Since(begin)
 
-	report := writeReport(results, scenarios, scale, o, elapsed, args)
+	report := writeReport(results, scenarios, scale, idle, o, elapsed, args)
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, report)
 	if !o.smoke && o.out != "" {
@@ -285,7 +307,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "\nwrote %s\n", o.out)
 	}
-	return errors.Join(checkExact(results), scaleErr, checkScale(scale))
+	return errors.Join(checkExact(results), scaleErr, checkScale(scale), idleErr, checkIdle(idle))
 }
 
 // checkExact fails when any skbtop run miscounted.
@@ -315,6 +337,22 @@ func checkScale(s *scaleResult) error {
 	for _, r := range s.Runs {
 		if r.Err != nil {
 			errs = append(errs, fmt.Errorf("scale, %s, trial %d: %w", r.Config, r.Trial, r.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkIdle fails when an idle run failed (skbtop miscounted, did not
+// list every site, or something dropped during the idle stretch). Its
+// figures are reported, not checked.
+func checkIdle(s *idleResult) error {
+	if s == nil {
+		return nil
+	}
+	var errs []error
+	for _, r := range s.Runs {
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("idle, %s, trial %d: %w", r.Config, r.Trial, r.Err))
 		}
 	}
 	return errors.Join(errs...)

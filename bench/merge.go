@@ -7,9 +7,15 @@ import (
 
 // Sections of the report that are not a scenario's.
 const (
-	targetsSection = "Targets"
-	notesSection   = "How to read this"
+	targetsSection    = "Targets"
+	notesSection      = "How to read this"
+	sampleCostSection = "Sample cost in the kernel (measured by hand)"
 )
+
+// isScenario says whether the section keyed k is a scenario's.
+func isScenario(k string) bool {
+	return k != targetsSection && k != notesSection && k != sampleCostSection
+}
 
 // section is one "## " section of the report, keyed by its heading up to
 // the first colon (the scenario's name, or "Targets").
@@ -50,7 +56,7 @@ func mergeReport(old, fresh string) string {
 	var replaced, added []string
 	for _, s := range freshSecs {
 		byKey[s.key] = s
-		if s.key != targetsSection && s.key != notesSection {
+		if isScenario(s.key) {
 			replaced = append(replaced, s.key)
 		}
 		if !inOld[s.key] {
@@ -66,7 +72,6 @@ func mergeReport(old, fresh string) string {
 		}
 		added = slices.DeleteFunc(added, keep)
 	}
-	isScenario := func(k string) bool { return k != targetsSection && k != notesSection }
 	for _, s := range oldSecs {
 		if s.key == targetsSection {
 			place(isScenario)

@@ -24,6 +24,10 @@ keys table
 ## How to read this
 
 old notes
+
+## Sample cost in the kernel (measured by hand)
+
+by hand
 `
 
 func TestMergeReport(t *testing.T) {
@@ -49,6 +53,10 @@ scale table
 ## How to read this
 
 new notes
+
+## Sample cost in the kernel (measured by hand)
+
+by hand
 `
 	want := `# skbtop benchmarks
 
@@ -78,6 +86,10 @@ scale table
 ## How to read this
 
 new notes
+
+## Sample cost in the kernel (measured by hand)
+
+by hand
 `
 	got := mergeReport(mergeOld, fresh)
 	if got != want {

@@ -78,10 +78,20 @@ type headless struct {
 	cmd   *exec.Cmd
 	start time.Time
 	ready time.Duration
-	lines chan drops.Snapshot
+	lines chan ndjsonLine
 	done  chan error
 	last  drops.Snapshot
-	note  string
+	// lastSize is the length in bytes of the line last read, its newline
+	// included.
+	lastSize int
+	note     string
+}
+
+// ndjsonLine is one line of skbtop's NDJSON: the snapshot and its length
+// in bytes.
+type ndjsonLine struct {
+	snap drops.Snapshot
+	size int
 }
 
 func startHeadless(bin string, extra ...string) func(ctx context.Context, netnsPath string, _ reasonSet) (monitor, error) {
@@ -97,7 +107,7 @@ func startHeadless(bin string, extra ...string) func(ctx context.Context, netnsP
 		}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
-		h := &headless{cmd: cmd, lines: make(chan drops.Snapshot, 64), done: make(chan error, 1)}
+		h := &headless{cmd: cmd, lines: make(chan ndjsonLine, 64), done: make(chan error, 1)}
 		start := time.Now()
 		h.start = start
 		if err := cmd.Start(); err != nil {
@@ -121,7 +131,7 @@ func startHeadless(bin string, extra ...string) func(ctx context.Context, netnsP
 					err = fmt.Errorf("skbtop NDJSON line %d: %w", n+1, jerr)
 					break
 				}
-				h.lines <- s
+				h.lines <- ndjsonLine{snap: s, size: len(line)}
 			}
 			close(h.lines)
 			werr := cmd.Wait()
@@ -159,12 +169,12 @@ func (h *headless) Settle(ctx context.Context, end time.Time) error {
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
-		case s, ok := <-h.lines:
+		case l, ok := <-h.lines:
 			if !ok {
 				return errors.New("skbtop stopped before its final snapshot")
 			}
-			h.last = s
-			if s.Time.After(end) {
+			h.last, h.lastSize = l.snap, l.size
+			if l.snap.Time.After(end) {
 				return nil
 			}
 		case <-timeout:
@@ -176,15 +186,15 @@ func (h *headless) Settle(ctx context.Context, end time.Time) error {
 }
 
 // next waits for the next NDJSON line and returns it with the time it was
-// read.
+// read; h.lastSize is then its length.
 func (h *headless) next(ctx context.Context, timeout time.Duration) (drops.Snapshot, time.Time, error) {
 	select {
-	case s, ok := <-h.lines:
+	case l, ok := <-h.lines:
 		if !ok {
-			return s, time.Time{}, errors.New("skbtop stopped writing snapshots")
+			return drops.Snapshot{}, time.Time{}, errors.New("skbtop stopped writing snapshots")
 		}
-		h.last = s
-		return s, time.Now(), nil
+		h.last, h.lastSize = l.snap, l.size
+		return l.snap, time.Now(), nil
 	case <-time.After(timeout):
 		return drops.Snapshot{}, time.Time{}, fmt.Errorf("no skbtop snapshot within %s", timeout)
 	case <-ctx.Done():
