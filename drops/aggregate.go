@@ -107,6 +107,8 @@ type Aggregator struct {
 	// since. An idle map of thousands of sites costs nothing to show.
 	cache Snapshot
 	dirty bool
+	// version is the last snapshot's Version.
+	version uint64
 }
 
 // siteKey is a row: a kernel key during one lifetime of its interface.
@@ -624,6 +626,8 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.Interfaces = a.overflowedLocked(a.interfacesLocked())
 	snap.StackCounters, snap.Stack = a.stackLocked()
 	snap.Recount()
+	a.version++
+	snap.Version = a.version
 	a.cache, a.dirty = snap, false
 	return snap
 }

@@ -48,6 +48,11 @@ type Snapshot struct {
 	// before the last Reset. Two snapshots with the same Start count from
 	// the same moment, so their counts can be subtracted (see Growth).
 	Start time.Time `json:"-"`
+	// Version numbers the aggregator's snapshots: two with the same
+	// non-zero Version show the same drops and counters, and differ at most
+	// in their times (Time, WindowS). A view can skip redoing its work for
+	// a snapshot it has seen. Zero means unknown.
+	Version uint64 `json:"-"`
 	// Partial marks a document that lists only the sites and interfaces
 	// that dropped in the last interval (NDJSON lines after the first); a
 	// site not listed keeps the count it had where it last appeared.

@@ -83,6 +83,8 @@ type Model struct {
 	// every pane renders and 's' saves.
 	latest, shown, view drops.Snapshot
 	have                bool
+	// viewOf is what view was made from.
+	viewOf viewOf
 	filter              drops.Filter
 	// unmatched says which parts of the filter match nothing seen so
 	// far (drops.Snapshot.Unmatched).
@@ -302,9 +304,37 @@ func (m *Model) setStatus(text string, isErr bool) {
 	m.statusUntil = m.opts.Now().Add(statusTTL)
 }
 
+// viewOf is what the view on screen is made from: the snapshot's Version
+// and the way the user looks at it.
+type viewOf struct {
+	version uint64
+	filter  drops.Filter
+	hides   []drops.Hide
+	group   drops.Grouping
+	order   drops.Order
+}
+
+// same reports whether v and w make the same view; never for a snapshot of
+// unknown Version.
+func (v viewOf) same(w viewOf) bool {
+	return v.version != 0 && v.version == w.version && v.filter == w.filter &&
+		v.group == w.group && v.order == w.order && slices.Equal(v.hides, w.hides)
+}
+
 // apply filters the snapshot on screen, sorts its sites in the chosen
-// order and hands the view to the panes.
+// order and hands the view to the panes. A refresh that brings the
+// snapshot already on screen (an idle host's: the aggregator hands out the
+// same one while nothing changes) only moves the view's clock, so that a
+// full map of quiet sites costs next to nothing to keep on screen.
 func (m *Model) apply() {
+	of := viewOf{m.shown.Version, m.filter, slices.Clone(m.hides), m.group, m.order}
+	if m.have && of.same(m.viewOf) {
+		m.view.Time, m.view.Start = m.shown.Time, m.shown.Start
+		m.view.WindowS, m.view.IntervalS = m.shown.WindowS, m.shown.IntervalS
+		m.detail.Refresh(m.view)
+		return
+	}
+	m.viewOf = of
 	m.view = m.shown.Apply(drops.View{Filter: m.filter, Hide: m.hides, Group: m.group})
 	m.unmatched = nil
 	if m.have {
