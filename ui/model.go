@@ -85,7 +85,7 @@ type Model struct {
 	have                bool
 	// viewOf is what view was made from.
 	viewOf viewOf
-	filter              drops.Filter
+	filter drops.Filter
 	// unmatched says which parts of the filter match nothing seen so
 	// far (drops.Snapshot.Unmatched).
 	unmatched   []string
