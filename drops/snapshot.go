@@ -391,16 +391,30 @@ func (s Snapshot) Filtered(f Filter) Snapshot {
 func (s Snapshot) Changes() Snapshot {
 	out := s
 	out.Partial = true
-	out.Sites = []Site{}
-	for _, site := range s.Sites {
-		if site.Rate > 0 {
-			out.Sites = append(out.Sites, site)
+	// Counted first: sites are large, and on a busy node thousands of
+	// them change each interval.
+	n := 0
+	for i := range s.Sites {
+		if s.Sites[i].Rate > 0 {
+			n++
 		}
 	}
-	out.Interfaces = []Interface{}
-	for _, ifc := range s.Interfaces {
-		if ifc.active() {
-			out.Interfaces = append(out.Interfaces, ifc)
+	out.Sites = make([]Site, 0, n)
+	for i := range s.Sites {
+		if s.Sites[i].Rate > 0 {
+			out.Sites = append(out.Sites, s.Sites[i])
+		}
+	}
+	n = 0
+	for i := range s.Interfaces {
+		if s.Interfaces[i].active() {
+			n++
+		}
+	}
+	out.Interfaces = make([]Interface, 0, n)
+	for i := range s.Interfaces {
+		if s.Interfaces[i].active() {
+			out.Interfaces = append(out.Interfaces, s.Interfaces[i])
 		}
 	}
 	return out
