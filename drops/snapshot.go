@@ -534,8 +534,9 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 	// Each interface's own sites, so that reconciling costs one pass over
 	// the sites, not one per interface: thousands of each on a host full
 	// of containers.
-	var own [][]Site
-	for _, s := range sites {
+	var own [][]int32
+	for j := range sites {
+		s := &sites[j]
 		if s.Ifindex == 0 {
 			continue
 		}
@@ -550,19 +551,19 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 		out[i].TracedDrops += s.Count
 		out[i].TracedRate += s.Rate
 		if own == nil {
-			own = make([][]Site, len(out), len(out)+len(sites))
+			own = make([][]int32, len(out), len(out)+len(sites))
 		}
 		for len(own) <= i {
 			own = append(own, nil)
 		}
-		own[i] = append(own[i], s)
+		own[i] = append(own[i], int32(j))
 	}
 	for i := range out {
-		var mine []Site
+		var mine []int32
 		if i < len(own) {
 			mine = own[i]
 		}
-		out[i].Reconciliation = Reconcile(out[i], mine)
+		out[i].Reconciliation = reconcile(out[i], sites, mine, false)
 	}
 	// A row kept only for traced drops the sites no longer have (a filter
 	// took them out) says nothing.
