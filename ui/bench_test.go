@@ -79,3 +79,19 @@ func BenchmarkBusyRefresh(b *testing.B) {
 		m = refresh(b, m, snap)
 	}
 }
+
+// BenchmarkTrickleRefresh is a refresh of 16,384 sites of which one drops
+// now and then: every snapshot is new, nearly all its sites quiet.
+func BenchmarkTrickleRefresh(b *testing.B) {
+	base := manySites(16384)
+	m := refresh(b, benchModel(b), base)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		snap := base
+		snap.Sites = slices.Clone(base.Sites)
+		snap.Sites[0].Rate = 1
+		snap.Sites[0].Count += uint64(i)
+		snap.Version = uint64(i + 1)
+		m = refresh(b, m, snap)
+	}
+}

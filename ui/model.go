@@ -347,9 +347,14 @@ func (m *Model) apply() {
 	case !m.filter.IsZero() && len(m.shown.Sites) > 0:
 		empty = "No drop site matches " + m.filter.String() + ". Press esc to clear the filter."
 	}
-	// A copy: the view keeps the snapshot's order, which 's' saves.
-	sites := slices.Clone(m.view.Sites)
-	drops.SortSites(sites, m.order)
+	sites := m.view.Sites
+	if m.order != drops.ByRate || m.group != drops.GroupFull {
+		// A copy: the view keeps the snapshot's order, which 's' saves.
+		// Sites come sorted by rate, and filtering and hiding keep their
+		// order, so the default view needs neither.
+		sites = slices.Clone(sites)
+		drops.SortSites(sites, m.order)
+	}
 	m.sites.SetSites(sites, m.view.Totals, empty)
 	m.ifaces.SetInterfaces(m.view.Interfaces)
 	m.protos.SetProtocols(m.view.Protocols, m.view.Totals, m.view.StackCounters)
