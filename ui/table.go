@@ -247,7 +247,8 @@ func labelTexts(labels []string, w int) map[string]string {
 // trying the tails in order until no two labels read the same; when none
 // does, it uses the first. Labels that fit are kept as they are.
 func distinct(labels []string, w int, tails []int, short func(s string, w, tail int) string) map[string]string {
-	out := make(map[string]string, len(labels))
+	// Not sized by labels: a full map is 16,384 rows of a few labels.
+	out := map[string]string{}
 	var long []string
 	for _, l := range labels {
 		if _, ok := out[l]; ok {
