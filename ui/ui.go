@@ -107,13 +107,20 @@ func Run(ctx context.Context, src Source, opts Options) error {
 	return run(ctx, New(src, opts))
 }
 
+// maxFPS is the most frames a second the live view draws.
+const maxFPS = 20
+
 // run is Run for a model, with extra program options, which tests use to
 // replace the terminal.
 func run(ctx context.Context, m Model, extra ...tea.ProgramOption) error {
 	// bubbletea's own signal handler stays on: main cancels ctx on
 	// SIGINT/SIGTERM/SIGHUP, and this keeps SIGTERM graceful even if it
 	// does not.
-	p := tea.NewProgram(m, append([]tea.ProgramOption{tea.WithContext(ctx)}, extra...)...)
+	// 20 frames a second at most, not bubbletea's 60: the view changes
+	// once a refresh and on keys, and each frame tick wakes the process
+	// (at 60 the ticks and the runtime's wake-ups were most of the idle
+	// live view's CPU). A key shows within 50 ms.
+	p := tea.NewProgram(m, append([]tea.ProgramOption{tea.WithContext(ctx), tea.WithFPS(maxFPS)}, extra...)...)
 	final, runErr := p.Run()
 	if fm, ok := final.(Model); ok && fm.fatal != nil {
 		return fm.fatal
