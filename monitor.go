@@ -37,6 +37,11 @@ type monitor struct {
 	// text (see drops.Snapshot.Unmatched); nil when the kernel hides
 	// its symbols.
 	hasFunction func(substr string) bool
+	// syms and resolver name kernel addresses (syms is nil when kallsyms
+	// could not be read): the frames of stacks, the functions --stacks
+	// names.
+	syms     *symbols.Kallsyms
+	resolver symbols.Resolver
 
 	// metrics is the Prometheus sink (nil without --listen): it sees
 	// every snapshot, filtered by the command line's filter. mu makes a
@@ -122,10 +127,12 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 		watched = &drops.Watched{Name: netns.NewNames(0).Name(m.ns.Inode, false), Path: o.netns, Inode: m.ns.Inode}
 	}
 	host, _ := os.Hostname()
+	// Interfaces in the namespace reported on go by their names alone;
+	// those elsewhere carry the namespace's name too.
+	m.syms = syms.k
+	m.resolver = symbols.Resolver{Kallsyms: syms.k, Reasons: reasons, Namespaces: netns.NewNames(m.home).Name}
 	m.agg = drops.NewAggregator(drops.Config{
-		// Interfaces in the namespace reported on go by their names
-		// alone; those elsewhere carry the namespace's name too.
-		Resolver:    symbols.Resolver{Kallsyms: syms.k, Reasons: reasons, Namespaces: netns.NewNames(m.home).Name},
+		Resolver:    m.resolver,
 		Host:        host,
 		Kernel:      kernelRelease(),
 		Home:        homeID,
@@ -286,4 +293,60 @@ func (m *monitor) Close() error {
 		errs = append(errs, m.ns.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// functionStacks is the stack request of --stacks SYMBOL: every drop at a
+// location inside the kernel function of that name, whatever its reason
+// and interface.
+func (m *monitor) functionStacks(name string) (drops.StackRequest, error) {
+	if m.syms == nil {
+		return drops.StackRequest{}, errors.New("--stacks: kernel symbols cannot be read (/proc/kallsyms)")
+	}
+	ranges, known := m.syms.Function(name)
+	switch {
+	case !known:
+		return drops.StackRequest{}, errors.New("--stacks: the kernel hides its symbol addresses (kptr_restrict): run as root")
+	case len(ranges) == 0:
+		return drops.StackRequest{}, fmt.Errorf("--stacks: no kernel function is named %q (see /proc/kallsyms)", name)
+	case len(ranges) > 1:
+		return drops.StackRequest{}, fmt.Errorf("--stacks: %d kernel functions are named %q; skbtop collects the stacks of one", len(ranges), name)
+	}
+	return drops.StackRequest{Lo: ranges[0].Start, Hi: ranges[0].End}, nil
+}
+
+// stopStacks ends a stack collection started at start and names its
+// frames; request says what was asked, for the report.
+func (m *monitor) stopStacks(request string, start time.Time) (drops.StackReport, error) {
+	raw, fails, err := m.tr.StopStacks()
+	if err != nil {
+		return drops.StackReport{}, err
+	}
+	rep := drops.StackReport{
+		Stacks: drops.ResolveStacks(raw, m.resolver),
+		Trace:  drops.StackTrace{Request: request, Seconds: time.Since(start).Seconds(), StackFailures: fails},
+	}
+	for _, r := range raw {
+		rep.Trace.Recorded += r.Count
+	}
+	return rep, nil
+}
+
+// Stacks collects the kernel stacks of one site's drops for d, or until ctx
+// is done: the live view's 't'.
+func (m *monitor) Stacks(ctx context.Context, site drops.Site, d time.Duration) (drops.StackReport, error) {
+	req, ok := drops.SiteStacks(site)
+	if !ok {
+		return drops.StackReport{}, errors.New("this row has no single drop site to collect stacks at")
+	}
+	start := time.Now()
+	if err := m.tr.StartStacks(req); err != nil {
+		return drops.StackReport{}, err
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-timer.C:
+	}
+	return m.stopStacks(site.Symbol(), start)
 }

@@ -95,6 +95,11 @@ type Tracer struct {
 	// the reads.
 	named map[devKey]namedDev
 	reads uint64
+
+	// stackMu guards stacking, which says a stack collection runs
+	// (StartStacks to StopStacks).
+	stackMu  sync.Mutex
+	stacking bool
 }
 
 type namedDev struct {
