@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/pcapng"
 )
 
 // runOnce collects for o.duration and prints one report: a table, or with
@@ -21,6 +22,12 @@ func runOnce(ctx context.Context, mon *monitor, o options, stdout, stderr io.Wri
 	if o.stacks != "" {
 		if stackReq, err = mon.functionStacks(o.stacks); err != nil {
 			return usageError{err}
+		}
+	}
+	if o.pcap != "" {
+		// Said now rather than after the window.
+		if err := pcapng.CheckWritable(o.pcap); err != nil {
+			return fmt.Errorf("--pcap: %w", err)
 		}
 	}
 	// The first reading is the baseline the report counts from.
@@ -35,6 +42,9 @@ func runOnce(ctx context.Context, mon *monitor, o options, stdout, stderr io.Wri
 		if err := mon.tr.StartStacks(stackReq); err != nil {
 			return err
 		}
+	}
+	if o.pcap != "" {
+		mon.startCapture()
 	}
 	fmt.Fprintf(stderr, "skbtop: tracing drops for %s (Ctrl-C reports early)\n", o.duration)
 	warnUnmatched(stderr, first, o.filter, mon.hasFunction)
@@ -76,6 +86,16 @@ wait:
 	snap = snap.WindowRates().Apply(o.view())
 	if o.stacks != "" {
 		snap = snap.WithStacks(stacks)
+	}
+	if o.pcap != "" {
+		// The samples are drained every 100 ms: those of the window's
+		// last drops may still be on their way.
+		samples, lost := mon.stopCapture(snap.Time)
+		written, err := pcapng.WriteFile(o.pcap, pcapng.Window(snap, samples, lost))
+		if err != nil {
+			return fmt.Errorf("--pcap: %w", err)
+		}
+		fmt.Fprintf(stderr, "skbtop: wrote %d sampled packets to %s\n", written, o.pcap)
 	}
 	if o.json {
 		enc := json.NewEncoder(stdout)

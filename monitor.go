@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/skbtop/skbtop/drops"
 	"github.com/skbtop/skbtop/metrics"
 	"github.com/skbtop/skbtop/netns"
+	"github.com/skbtop/skbtop/pcapng"
 	"github.com/skbtop/skbtop/symbols"
 	"github.com/skbtop/skbtop/tracer"
 )
@@ -54,6 +56,15 @@ type monitor struct {
 
 	stopSamples context.CancelFunc
 	samplesDone chan struct{}
+
+	// capturing says samples are kept for --pcap, in captured by key,
+	// capturedN in all (at most pcapng.MaxPackets; capLost counts the
+	// rest). capMu guards them: the sample reader adds.
+	capMu     sync.Mutex
+	capturing bool
+	captured  map[drops.Key][]drops.Packet
+	capturedN int
+	capLost   uint64
 }
 
 // openMonitor opens everything skbtop reads for options o and the watched
@@ -152,7 +163,7 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 	m.stopSamples, m.samplesDone = cancel, make(chan struct{})
 	go func() {
 		defer close(m.samplesDone)
-		if err := m.tr.Samples(ctx, m.agg.AddSample); err != nil {
+		if err := m.tr.Samples(ctx, m.addSample); err != nil {
 			// Counting goes on without samples; the view says so.
 			m.agg.Warn("packet samples stopped: " + err.Error())
 		}
@@ -349,4 +360,43 @@ func (m *monitor) Stacks(ctx context.Context, site drops.Site, d time.Duration) 
 	case <-timer.C:
 	}
 	return m.stopStacks(site.Symbol(), start)
+}
+
+// addSample hands a sample to the aggregator, and keeps it for --pcap
+// while capturing.
+func (m *monitor) addSample(s drops.Sample) {
+	m.agg.AddSample(s)
+	m.capMu.Lock()
+	defer m.capMu.Unlock()
+	if !m.capturing {
+		return
+	}
+	if m.capturedN >= pcapng.MaxPackets {
+		m.capLost++
+		return
+	}
+	m.captured[s.Key] = append(m.captured[s.Key], drops.DecodePacket(s))
+	m.capturedN++
+}
+
+// startCapture starts keeping samples for --pcap.
+func (m *monitor) startCapture() {
+	m.capMu.Lock()
+	defer m.capMu.Unlock()
+	m.capturing, m.captured, m.capturedN, m.capLost = true, map[drops.Key][]drops.Packet{}, 0, 0
+}
+
+// stopCapture stops keeping samples and returns those kept of drops up to
+// until (the time of the window's last reading), and how many were not
+// kept for want of room.
+func (m *monitor) stopCapture(until time.Time) (map[drops.Key][]drops.Packet, uint64) {
+	m.capMu.Lock()
+	defer m.capMu.Unlock()
+	m.capturing = false
+	kept := m.captured
+	for k, list := range kept {
+		kept[k] = slices.DeleteFunc(list, func(p drops.Packet) bool { return p.Time.After(until) })
+	}
+	m.captured = nil
+	return kept, m.capLost
 }

@@ -6,10 +6,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
 	"github.com/skbtop/skbtop/internal/kerneltest"
+	"github.com/skbtop/skbtop/internal/netlab"
 )
 
 // TestOnceStacks sends 200 datagrams to a closed port and asks for the
@@ -98,5 +107,120 @@ func TestStacksBadSymbol(t *testing.T) {
 	}
 	if stdout.Len() > 0 || strings.Contains(stderr.String(), "tracing") {
 		t.Errorf("skbtop traced anyway: stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
+}
+
+// TestOncePcap sends datagrams and TCP connection attempts to closed ports
+// with --symbol udp4 and --pcap: tcpdump reads the file and lists exactly
+// the datagrams (every one was sampled: fewer than a CPU samples in a
+// second), with their addresses and ports, and nothing of the TCP drops
+// the filter leaves out; each packet's comment names its site, reason and
+// namespace, its interface block the receiver's interface, and the
+// section comment how many drops there were and how many were sampled.
+func TestOncePcap(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	kerneltest.NeedTool(t, "tcpdump")
+	l := kerneltest.NewLink(t)
+	const udp, tcp, payload, udpPort, tcpPort = 20, 5, 16, 7602, 7603
+	path := filepath.Join(t.TempDir(), "drops.pcapng")
+	base := readTruth(t, l)
+	r := startOnce(t, "--once", "--json", "--duration", "2s", "--netns", l.Receiver.Path, "--symbol", "udp4", "--pcap", path)
+	sendAll(t, l, udpPort, udp, payload, tcpPort, tcp, 0)
+	waitTruth(t, l, base, groundTruth{"UdpNoPorts": udp, "TcpOutRsts": tcp}, r.done)
+	doc := decodeDocument(t, r.wait())
+	site := checkSites(t, doc, l, map[*siteKind]uint64{udpClosed: udp})[udpClosed]
+	if site == nil {
+		t.Fatal("no site of the datagrams")
+	}
+
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", path, fi.Mode().Perm())
+	}
+	out, err := exec.Command("tcpdump", "-n", "-r", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tcpdump -r: %v\n%s", err, out)
+	}
+	want := regexp.MustCompile(fmt.Sprintf(`^\d\d:\d\d:\d\d\.\d{6} IP %s\.\d+ > %s\.%d: UDP, length %d$`,
+		regexp.QuoteMeta(l.SenderAddr.String()), regexp.QuoteMeta(l.ReceiverAddr.String()), udpPort, payload))
+	var listed int
+	for line := range strings.Lines(string(out)) {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "reading from file"):
+			if !strings.Contains(line, "RAW (Raw IP)") {
+				t.Errorf("tcpdump: %q, want link-type RAW", line)
+			}
+		case want.MatchString(line):
+			listed++
+		default:
+			t.Errorf("tcpdump lists %q, want only UDP %s -> %s:%d of %d bytes", line, l.SenderAddr, l.ReceiverAddr, udpPort, payload)
+		}
+	}
+	if listed != udp {
+		t.Errorf("tcpdump lists %d datagrams, want %d:\n%s", listed, udp, out)
+	}
+	checkPcapComments(t, path, l, udp, fmt.Sprintf("dropped at %s+%s, reason NO_SOCKET, netns %d (%s)",
+		getString(t, site, "function"), getString(t, site, "offset"), l.Receiver.Inode, l.Receiver.Name))
+}
+
+// checkPcapComments reads the file with pcapgo: n packets, each commented
+// with comment on the receiver's interface, and a section comment saying
+// that the site had n drops, n sampled, n in the file.
+func checkPcapComments(t *testing.T, path string, l *netlab.Link, n int, comment string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	for {
+		_, ci, opts, err := rd.ReadPacketDataWithOptions()
+		if err != nil {
+			break
+		}
+		got++
+		if len(opts.Comments) != 1 || opts.Comments[0] != comment {
+			t.Errorf("packet %d: comments %q, want %q", got, opts.Comments, comment)
+		}
+		ifc, err := rd.Interface(ci.InterfaceIndex)
+		if err != nil || ifc.Name != l.ReceiverIf || ifc.LinkType != layers.LinkTypeRaw {
+			t.Errorf("packet %d: interface %+v (%v), want %s of link type RAW", got, ifc, err, l.ReceiverIf)
+		}
+	}
+	if got != n {
+		t.Errorf("pcapgo reads %d packets, want %d", got, n)
+	}
+	sec := rd.SectionInfo().Comment
+	if want := fmt.Sprintf("\n%d drops at 1 sites, %d sampled, %d in this file\n", n, n, n); !strings.Contains(sec, want) {
+		t.Errorf("section comment %q does not say %q", sec, want)
+	}
+}
+
+// TestPcapUnwritable asks for a pcap file where none can be made: one line
+// says so, before any tracing.
+func TestPcapUnwritable(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"--once", "--duration", "1s", "--pcap", "/nonexistent-skbtop/x.pcapng"}, &stdout, &stderr)
+	if err == nil {
+		t.Fatal("skbtop ran with a --pcap file that cannot be made")
+	}
+	var msg bytes.Buffer
+	report(err, &msg)
+	if got := msg.String(); !strings.HasPrefix(got, "skbtop: --pcap: ") || !strings.Contains(got, "/nonexistent-skbtop") ||
+		!strings.Contains(got, "no such file or directory") || strings.Count(got, "\n") != 1 {
+		t.Errorf("message %q, want one line naming the file and why", got)
+	}
+	if strings.Contains(stderr.String(), "tracing") {
+		t.Errorf("skbtop traced anyway: %q", stderr.String())
 	}
 }

@@ -223,6 +223,8 @@ func (a *Aggregator) Update(r Reading) {
 	first := !a.started
 	if first {
 		a.started, a.start, a.last = true, r.Time, r.Time
+		// Samples count from the baseline on, as the drops do.
+		clear(a.sampled)
 	} else {
 		a.interval = r.Time.Sub(a.last).Seconds()
 	}
