@@ -14,6 +14,9 @@ import (
 // records the stacks of one request at a time.
 var ErrStacksBusy = errors.New("a stack collection is already running")
 
+// ErrClosed means the tracer was closed.
+var ErrClosed = errors.New("the tracer is closed")
+
 // stackDepth is STACK_DEPTH of drop.c: the frames kept of each stack.
 const stackDepth = 64
 
@@ -24,6 +27,9 @@ const stackDepth = 64
 func (t *Tracer) StartStacks(req drops.StackRequest) error {
 	t.stackMu.Lock()
 	defer t.stackMu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
 	if t.stacking {
 		return ErrStacksBusy
 	}
@@ -72,6 +78,9 @@ func (t *Tracer) StopStacks() ([]drops.RawStack, drops.StackFailures, error) {
 	t.stackMu.Lock()
 	defer t.stackMu.Unlock()
 	var fails drops.StackFailures
+	if t.closed {
+		return nil, fails, ErrClosed
+	}
 	if !t.stacking {
 		return nil, fails, nil
 	}
