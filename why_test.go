@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -222,5 +223,63 @@ func TestPcapUnwritable(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "tracing") {
 		t.Errorf("skbtop traced anyway: %q", stderr.String())
+	}
+}
+
+// TestTUIStacksAndPcap drives the live view in tmux with real drops: 'w'
+// on the UDP site writes a pcap-ng file beside the snapshots that tcpdump
+// reads as the datagrams; in the site's detail 't' collects its kernel
+// stacks while datagrams keep coming, and the detail lists at least one,
+// through __udp4_lib_rcv.
+func TestTUIStacksAndPcap(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	kerneltest.NeedTool(t, "tmux")
+	kerneltest.NeedTool(t, "tcpdump")
+	bin := buildSkbtop(t)
+	l := kerneltest.NewLink(t)
+	dir := t.TempDir()
+	const udpPort = 7604
+	p := startPane(t, "why", 120, 40, fmt.Sprintf("env XDG_CONFIG_HOME=%s %s --netns %s --snapshot-dir %s --interval 250ms",
+		t.TempDir(), bin, l.Receiver.Path, dir))
+	if err := l.SendUDP(udpPort, 10, 16); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor("the UDP site", func(s string) bool {
+		rows := siteLines(s)
+		return len(rows) > 0 && strings.HasPrefix(rows[0][0], "__udp4_lib_rcv+0x")
+	})
+	p.keys("w")
+	screen := p.waitFor("the pcap file written", func(s string) bool { return strings.Contains(s, "sampled packets of") })
+	files, _ := filepath.Glob(filepath.Join(dir, "skbtop-*-__udp4_lib_rcv.pcapng"))
+	if len(files) != 1 || !strings.Contains(screen, "wrote 8 sampled packets of __udp4_lib_rcv+0x") {
+		// A row keeps its last 8 samples.
+		t.Fatalf("want one file of 8 packets in %s, found %v; screen:\n%s", dir, files, screen)
+	}
+	if fi, err := os.Stat(files[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: mode %v, %v; want 0600", files[0], fi.Mode(), err)
+	}
+	out, err := exec.Command("tcpdump", "-n", "-r", files[0]).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tcpdump -r: %v\n%s", err, out)
+	}
+	if n := strings.Count(string(out), fmt.Sprintf(" IP %s.", l.SenderAddr)); n != 8 ||
+		strings.Count(string(out), fmt.Sprintf(" > %s.%d: UDP, length 16", l.ReceiverAddr, udpPort)) != 8 {
+		t.Errorf("tcpdump lists, want 8 datagrams to %s:%d:\n%s", l.ReceiverAddr, udpPort, out)
+	}
+
+	p.keys("Enter")
+	p.waitFor("the detail", func(s string) bool { return strings.Contains(s, "Drop site") })
+	every(t, 20*time.Millisecond, func() error { return l.SendUDP(udpPort, 1, 16) })
+	p.keys("t")
+	p.waitFor("stacks being collected", func(s string) bool { return strings.Contains(s, "collecting for 3s") })
+	screen = p.waitFor("the stacks", func(s string) bool { return strings.Contains(s, "distinct") })
+	var frames int
+	for line := range strings.Lines(screen) {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[len(f)-1], "__udp4_lib_rcv+0x") {
+			frames++
+		}
+	}
+	if frames == 0 || strings.Contains(screen, "No drop at this site") {
+		t.Errorf("the detail lists no stack through __udp4_lib_rcv:\n%s", screen)
 	}
 }
