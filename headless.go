@@ -317,8 +317,8 @@ func writeStacks(w io.Writer, s drops.Snapshot) {
 	if tr == nil {
 		return
 	}
-	fmt.Fprintf(w, "\nstacks of %s over %.1fs: %d drops recorded; not counted: %d collisions, %d stack map full, %d count map full, %d failed\n",
-		tr.Request, tr.Seconds, tr.Recorded, tr.Collisions, tr.StacksFull, tr.CountsFull, tr.Failed)
+	fmt.Fprintf(w, "\nstacks of %s over %.1fs: %d drops recorded; not counted: %d over the rate limit, %d collisions, %d stack map full, %d count map full, %d failed\n",
+		tr.Request, tr.Seconds, tr.Recorded, tr.Suppressed, tr.Collisions, tr.StacksFull, tr.CountsFull, tr.Failed)
 	for _, site := range s.Sites {
 		for _, st := range site.Stacks {
 			fmt.Fprintf(w, "%d drops at %s %s %s:\n", st.Count, site.SiteLabel(), drops.OrDash(site.Reason), drops.OrDash(site.InterfacesLabel()))

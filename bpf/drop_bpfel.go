@@ -66,11 +66,14 @@ type DropKey struct {
 }
 
 type DropStackFail struct {
-	_          structs.HostLayout
-	Collisions uint64
-	StacksFull uint64
-	CountsFull uint64
-	Failed     uint64
+	_           structs.HostLayout
+	Collisions  uint64
+	StacksFull  uint64
+	CountsFull  uint64
+	Failed      uint64
+	Suppressed  uint64
+	WindowStart uint64
+	WindowTaken uint64
 }
 
 type DropStackKey struct {

@@ -135,6 +135,7 @@ func (t *Tracer) StopStacks() ([]drops.RawStack, drops.StackFailures, error) {
 		fails.StacksFull += f.StacksFull
 		fails.CountsFull += f.CountsFull
 		fails.Failed += f.Failed
+		fails.Suppressed += f.Suppressed
 	}
 
 	// Empty everything for the next collection: no run writes now.

@@ -67,8 +67,8 @@ func (p detailPane) stackLines(h int) []string {
 		tr := p.stackTrace
 		head := st.title.Render("Kernel stacks") + st.muted.Render(fmt.Sprintf(" · %d drops over %.1fs, %d distinct", tr.Recorded, tr.Seconds, len(p.stacks)))
 		if n := tr.Total(); n > 0 {
-			head += st.warn.Render(fmt.Sprintf(" · %d not counted: %d collisions, %d stack map full, %d count map full, %d failed",
-				n, tr.Collisions, tr.StacksFull, tr.CountsFull, tr.Failed))
+			head += st.warn.Render(fmt.Sprintf(" · %d not counted: %d over the rate limit, %d collisions, %d stack map full, %d count map full, %d failed",
+				n, tr.Suppressed, tr.Collisions, tr.StacksFull, tr.CountsFull, tr.Failed))
 		}
 		lines = append(lines, head)
 		if len(p.stacks) == 0 {
