@@ -154,8 +154,8 @@ func TestOncePcap(t *testing.T) {
 		line = strings.TrimSpace(line)
 		switch {
 		case strings.HasPrefix(line, "reading from file"):
-			if !strings.Contains(line, "RAW (Raw IP)") {
-				t.Errorf("tcpdump: %q, want link-type RAW", line)
+			if !strings.Contains(line, "link-type IPV4 (Raw IPv4)") {
+				t.Errorf("tcpdump: %q, want link-type IPV4", line)
 			}
 		case want.MatchString(line):
 			listed++
@@ -195,8 +195,8 @@ func checkPcapComments(t *testing.T, path string, l *netlab.Link, n int, comment
 			t.Errorf("packet %d: comments %q, want %q", got, opts.Comments, comment)
 		}
 		ifc, err := rd.Interface(ci.InterfaceIndex)
-		if err != nil || ifc.Name != l.ReceiverIf || ifc.LinkType != layers.LinkTypeRaw {
-			t.Errorf("packet %d: interface %+v (%v), want %s of link type RAW", got, ifc, err, l.ReceiverIf)
+		if err != nil || ifc.Name != l.ReceiverIf || ifc.LinkType != layers.LinkTypeIPv4 {
+			t.Errorf("packet %d: interface %+v (%v), want %s of link type IPV4", got, ifc, err, l.ReceiverIf)
 		}
 	}
 	if got != n {

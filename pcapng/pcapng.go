@@ -1,6 +1,6 @@
 // Package pcapng writes sampled drops as pcap-ng files that Wireshark and
-// tcpdump open as they are: each packet from its network header on, as
-// LINKTYPE_RAW (an IPv4 or IPv6 header first), with its capture time, an
+// tcpdump open as they are: each packet from its network header on, as raw
+// IP (see LinkType), with its capture time, an
 // interface block per interface named as skbtop names it, and a comment
 // saying where and why the kernel dropped it. The blocks are written by
 // gopacket's pcapgo; this package decides what goes in them.
@@ -25,10 +25,31 @@ import (
 	"github.com/skbtop/skbtop/drops"
 )
 
-// LinkType is the link type of every interface in the files: raw IP, the
-// version read from the packet's first nibble (LINKTYPE_RAW, 101). Samples
-// start at the network header, so there is no link-layer header to write.
-const LinkType = layers.LinkTypeRaw
+// LinkType returns the link type of a file's interfaces, all alike: the
+// packets start at their network header, so there is no link-layer header
+// to write. Files of IPv4 packets alone are LINKTYPE_IPV4 (228), of IPv6
+// alone LINKTYPE_IPV6 (229), of both LINKTYPE_RAW (101, the version read
+// from each packet's first nibble). Not always RAW: libpcap up to at least
+// 1.10.3 (tcpdump on Debian 12) maps the first interface's 101 to its
+// DLT_RAW, 12, then refuses the second interface's 101 as "a type different
+// from the type of the first interface", so a RAW file of two interfaces
+// cannot be read there; 228 and 229 map to themselves. A row of the drop
+// sites is one protocol, so only a file of several sites mixes them.
+// libpcap reads one link type per file in any case.
+func LinkType(pkts []Packet) layers.LinkType {
+	var v4, v6 bool
+	for _, p := range pkts {
+		v4 = v4 || p.L3 == "IPv4"
+		v6 = v6 || p.L3 == "IPv6"
+	}
+	switch {
+	case v4 && v6:
+		return layers.LinkTypeRaw
+	case v6:
+		return layers.LinkTypeIPv6
+	}
+	return layers.LinkTypeIPv4
+}
 
 // Packet is one sampled packet with what the file says about it.
 type Packet struct {
@@ -87,13 +108,14 @@ func Write(w io.Writer, f File) (written int, err error) {
 		// A section needs no interface, but pcapgo writes one.
 		names = []string{"none"}
 	}
+	lt := LinkType(ok)
 	opts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "skbtop", OS: f.OS, Comment: comment}}
-	nw, err := pcapgo.NewNgWriterInterface(w, iface(names[0]), opts)
+	nw, err := pcapgo.NewNgWriterInterface(w, iface(names[0], lt), opts)
 	if err != nil {
 		return 0, err
 	}
 	for _, name := range names[1:] {
-		if _, err := nw.AddInterface(iface(name)); err != nil {
+		if _, err := nw.AddInterface(iface(name, lt)); err != nil {
 			return 0, err
 		}
 	}
@@ -111,8 +133,8 @@ func Write(w io.Writer, f File) (written int, err error) {
 	return written, nw.Flush()
 }
 
-func iface(name string) pcapgo.NgInterface {
-	return pcapgo.NgInterface{Name: name, LinkType: LinkType, SnapLength: 0}
+func iface(name string, lt layers.LinkType) pcapgo.NgInterface {
+	return pcapgo.NgInterface{Name: name, LinkType: lt, SnapLength: 0}
 }
 
 // DropComment says where and why a site's packets were dropped, for the
