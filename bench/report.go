@@ -218,11 +218,14 @@ const notes = `## How to read this
   second; with the few dozen sites of real incidents it is the 0.3-0.6% of
   the rate scenarios.
 - **Peak RSS** with a full map: headless skbtop keeps no rate history (only
-  the live view draws sparklines), and main sets a 40 MiB soft memory limit
-  (GOMEMLIMIT overrides it) so that the several MB of garbage each snapshot of
-  16384 sites makes is collected before the heap doubles. Before those two
-  changes the keys scenario peaked at 62.6 MiB median, 71.8 MiB max. With the
-  few dozen keys of real incidents skbtop stays near 25 MiB.
+  the live view draws sparklines). The garbage collector runs at Go's
+  defaults, so the heap may grow to about twice what is live between
+  collections. A 40 MiB soft memory limit once kept the keys scenario near
+  45 MiB (62.6 MiB median, 71.8 MiB max without it), but it made the
+  collector run without pause once the live heap neared it: the live view
+  idle with 16384 sites spent 57% of a core with it and 3% without, so it
+  was removed (GOMEMLIMIT still sets one). With the few dozen keys of real
+  incidents skbtop stays near 25 MiB.
 - **First snapshot** is exec to the first NDJSON line (headless), to the first
   non-blank pane (TUI), to bpftrace's "Attaching" line; perf says nothing.
 - **Terminal KB/s** is the growth of script(1)'s typescript of the TUI's

@@ -193,11 +193,18 @@ func TestIdleSnapshotIsCached(t *testing.T) {
 	if &s1.Sites[0] != &s2.Sites[0] {
 		t.Error("an idle snapshot was rebuilt")
 	}
+	if s1.Version == 0 || s2.Version != s1.Version {
+		t.Errorf("idle snapshots have versions %d and %d, want the same non-zero one", s1.Version, s2.Version)
+	}
 	if s2.WindowS != 3 || s2.Totals.Drops != 7 {
 		t.Errorf("cached snapshot window %v drops %d, want 3 and 7", s2.WindowS, s2.Totals.Drops)
 	}
 	a.Update(reading(4, Health{}, Count{Key: udp, Packets: 4}, Count{Key: nft, Packets: 4}))
-	if s3 := a.Snapshot(); &s3.Sites[0] == &s2.Sites[0] || s3.Totals.Drops != 8 {
+	s3 := a.Snapshot()
+	if &s3.Sites[0] == &s2.Sites[0] || s3.Totals.Drops != 8 {
 		t.Errorf("a changed snapshot was not rebuilt: %d drops", s3.Totals.Drops)
+	}
+	if s3.Version == s2.Version {
+		t.Errorf("a changed snapshot kept version %d: views would not redraw it", s3.Version)
 	}
 }

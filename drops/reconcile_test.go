@@ -1,6 +1,7 @@
 package drops
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -88,4 +89,29 @@ func TestReconcile(t *testing.T) {
 func counters(m map[LinkField]uint64) *LinkCounters {
 	c := LinkCountersOf(m)
 	return &c
+}
+
+// TestLinkValuesJSON: counters and rates are written as an object of the
+// present fields, under their names, in LinkFields order.
+func TestLinkValuesJSON(t *testing.T) {
+	c := LinkCountersOf(map[LinkField]uint64{RxNoHandler: 3, RxPackets: 18446744073709551615, RxDropped: 0})
+	got, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"rx_packets":18446744073709551615,"rx_dropped":0,"rx_nohandler":3}`; string(got) != want {
+		t.Errorf("counters: %s, want %s", got, want)
+	}
+	var r LinkRates
+	r.Set(TxDropped, 0.5)
+	r.Set(RxMissed, 1e-7)
+	if got, err = json.Marshal(r); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"tx_dropped":0.5,"rx_missed":1e-7}`; string(got) != want {
+		t.Errorf("rates: %s, want %s", got, want)
+	}
+	if got, _ = json.Marshal(LinkCounters{}); string(got) != "{}" {
+		t.Errorf("no counters: %s, want {}", got)
+	}
 }

@@ -48,6 +48,11 @@ type Snapshot struct {
 	// before the last Reset. Two snapshots with the same Start count from
 	// the same moment, so their counts can be subtracted (see Growth).
 	Start time.Time `json:"-"`
+	// Version numbers the aggregator's snapshots: two with the same
+	// non-zero Version show the same drops and counters, and differ at most
+	// in their times (Time, WindowS). A view can skip redoing its work for
+	// a snapshot it has seen. Zero means unknown.
+	Version uint64 `json:"-"`
 	// Partial marks a document that lists only the sites and interfaces
 	// that dropped in the last interval (NDJSON lines after the first); a
 	// site not listed keeps the count it had where it last appeared.
@@ -396,16 +401,30 @@ func (s Snapshot) Filtered(f Filter) Snapshot {
 func (s Snapshot) Changes() Snapshot {
 	out := s
 	out.Partial = true
-	out.Sites = []Site{}
-	for _, site := range s.Sites {
-		if site.Rate > 0 {
-			out.Sites = append(out.Sites, site)
+	// Counted first: sites are large, and on a busy node thousands of
+	// them change each interval.
+	n := 0
+	for i := range s.Sites {
+		if s.Sites[i].Rate > 0 {
+			n++
 		}
 	}
-	out.Interfaces = []Interface{}
-	for _, ifc := range s.Interfaces {
-		if ifc.active() {
-			out.Interfaces = append(out.Interfaces, ifc)
+	out.Sites = make([]Site, 0, n)
+	for i := range s.Sites {
+		if s.Sites[i].Rate > 0 {
+			out.Sites = append(out.Sites, s.Sites[i])
+		}
+	}
+	n = 0
+	for i := range s.Interfaces {
+		if s.Interfaces[i].active() {
+			n++
+		}
+	}
+	out.Interfaces = make([]Interface, 0, n)
+	for i := range s.Interfaces {
+		if s.Interfaces[i].active() {
+			out.Interfaces = append(out.Interfaces, s.Interfaces[i])
 		}
 	}
 	return out
@@ -525,8 +544,9 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 	// Each interface's own sites, so that reconciling costs one pass over
 	// the sites, not one per interface: thousands of each on a host full
 	// of containers.
-	var own [][]Site
-	for _, s := range sites {
+	var own [][]int32
+	for j := range sites {
+		s := &sites[j]
 		if s.Ifindex == 0 {
 			continue
 		}
@@ -541,19 +561,19 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 		out[i].TracedDrops += s.Count
 		out[i].TracedRate += s.Rate
 		if own == nil {
-			own = make([][]Site, len(out), len(out)+len(sites))
+			own = make([][]int32, len(out), len(out)+len(sites))
 		}
 		for len(own) <= i {
 			own = append(own, nil)
 		}
-		own[i] = append(own[i], s)
+		own[i] = append(own[i], int32(j))
 	}
 	for i := range out {
-		var mine []Site
+		var mine []int32
 		if i < len(own) {
 			mine = own[i]
 		}
-		out[i].Reconciliation = Reconcile(out[i], mine)
+		out[i].Reconciliation = reconcile(out[i], sites, mine, false)
 	}
 	// A row kept only for traced drops the sites no longer have (a filter
 	// took them out) says nothing.

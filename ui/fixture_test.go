@@ -2,6 +2,7 @@ package ui
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,7 +214,11 @@ func (f *fakeSource) Snapshot() (drops.Snapshot, error) {
 	if f.err != nil {
 		return drops.Snapshot{}, f.err
 	}
-	return f.snap, nil
+	// In the order the Source contract promises.
+	snap := f.snap
+	snap.Sites = slices.Clone(snap.Sites)
+	drops.SortSites(snap.Sites, drops.ByRate)
+	return snap, nil
 }
 
 func (f *fakeSource) Reset() { f.resets++ }

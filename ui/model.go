@@ -100,7 +100,9 @@ type Model struct {
 	// every pane renders and 's' saves.
 	latest, shown, view drops.Snapshot
 	have                bool
-	filter              drops.Filter
+	// viewOf is what view was made from.
+	viewOf viewOf
+	filter drops.Filter
 	// unmatched says which parts of the filter match nothing seen so
 	// far (drops.Snapshot.Unmatched).
 	unmatched   []string
@@ -331,9 +333,37 @@ func (m *Model) setStatus(text string, isErr bool) {
 	m.statusUntil = m.opts.Now().Add(statusTTL)
 }
 
+// viewOf is what the view on screen is made from: the snapshot's Version
+// and the way the user looks at it.
+type viewOf struct {
+	version uint64
+	filter  drops.Filter
+	hides   []drops.Hide
+	group   drops.Grouping
+	order   drops.Order
+}
+
+// same reports whether v and w make the same view; never for a snapshot of
+// unknown Version.
+func (v viewOf) same(w viewOf) bool {
+	return v.version != 0 && v.version == w.version && v.filter == w.filter &&
+		v.group == w.group && v.order == w.order && slices.Equal(v.hides, w.hides)
+}
+
 // apply filters the snapshot on screen, sorts its sites in the chosen
-// order and hands the view to the panes.
+// order and hands the view to the panes. A refresh that brings the
+// snapshot already on screen (an idle host's: the aggregator hands out the
+// same one while nothing changes) only moves the view's clock, so that a
+// full map of quiet sites costs next to nothing to keep on screen.
 func (m *Model) apply() {
+	of := viewOf{m.shown.Version, m.filter, slices.Clone(m.hides), m.group, m.order}
+	if m.have && of.same(m.viewOf) {
+		m.view.Time, m.view.Start = m.shown.Time, m.shown.Start
+		m.view.WindowS, m.view.IntervalS = m.shown.WindowS, m.shown.IntervalS
+		m.detail.Refresh(m.view)
+		return
+	}
+	m.viewOf = of
 	m.view = m.shown.Apply(drops.View{Filter: m.filter, Hide: m.hides, Group: m.group})
 	m.unmatched = nil
 	if m.have {
@@ -346,9 +376,14 @@ func (m *Model) apply() {
 	case !m.filter.IsZero() && len(m.shown.Sites) > 0:
 		empty = "No drop site matches " + m.filter.String() + ". Press esc to clear the filter."
 	}
-	// A copy: the view keeps the snapshot's order, which 's' saves.
-	sites := slices.Clone(m.view.Sites)
-	drops.SortSites(sites, m.order)
+	sites := m.view.Sites
+	if m.order != drops.ByRate || m.group != drops.GroupFull {
+		// A copy: the view keeps the snapshot's order, which 's' saves.
+		// Sites come sorted by rate, and filtering and hiding keep their
+		// order, so the default view needs neither.
+		sites = slices.Clone(sites)
+		drops.SortSites(sites, m.order)
+	}
 	m.sites.SetSites(sites, m.view.Totals, empty)
 	m.ifaces.SetInterfaces(m.view.Interfaces)
 	m.protos.SetProtocols(m.view.Protocols, m.view.Totals, m.view.StackCounters)

@@ -1321,3 +1321,53 @@ func TestHeaderKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestSameSnapshot: refreshes that bring the snapshot already on screen
+// (same Version) move the clock, and a filter, order or hide still changes
+// the rows at once; a new Version replaces them.
+func TestSameSnapshot(t *testing.T) {
+	all := []string{"__udp4_lib_rcv", "udp_queue_rcv", "nf_hook_slow", "__netif_recei", "ip_rcv_finish", "__neigh_event"}
+	snap := fixtureSnapshot()
+	snap.Version = 7
+	hs := newHarness(t, &fakeSource{snap: snap}, 80, 24, Options{})
+	hs.tick()
+	if v := hs.view(); !strings.Contains(v, "in 5m12s") {
+		t.Fatalf("header lacks the window:\n%s", v)
+	}
+	snap.WindowS += 60
+	hs.src.snap = snap
+	hs.tick()
+	if v := hs.view(); !strings.Contains(v, "in 6m12s") {
+		t.Errorf("a refresh of the same snapshot should move the window to 6m12s:\n%s", v)
+	}
+	hs.press("/")
+	hs.typeText("UDP")
+	hs.press("enter")
+	hs.tick()
+	if got := strings.Join(siteRows(rowsOnly(hs.view()), all...), " "); got != "__udp4_lib_rcv udp_queue_rcv" {
+		t.Errorf("filtered rows of the same snapshot: %s", got)
+	}
+	hs.press("/", "esc", "o")
+	hs.tick()
+	if got := strings.Join(siteRows(rowsOnly(hs.view()), all...), " "); got != "__udp4_lib_rcv nf_hook_slow ip_rcv_finish udp_queue_rcv __neigh_event __netif_recei" {
+		t.Errorf("rows by total of the same snapshot: %s", got)
+	}
+	hs.press("x")
+	hs.tick()
+	if got := strings.Join(siteRows(rowsOnly(hs.view()), all...), " "); got != "nf_hook_slow ip_rcv_finish udp_queue_rcv __neigh_event __netif_recei" {
+		t.Errorf("rows after hiding the top one: %s", got)
+	}
+	snap.Sites = snap.Sites[1:2]
+	snap.Version = 8
+	hs.src.snap = snap
+	hs.tick()
+	if got := strings.Join(siteRows(rowsOnly(hs.view()), all...), " "); got != "nf_hook_slow" {
+		t.Errorf("a new version should replace the rows: %s", got)
+	}
+}
+
+// rowsOnly is a frame without its status line, which may name a site.
+func rowsOnly(view string) string {
+	lines := strings.Split(view, "\n")
+	return strings.Join(lines[:len(lines)-1], "\n")
+}

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"charm.land/bubbles/v2/key"
-	"github.com/charmbracelet/x/ansi"
 	"github.com/skbtop/skbtop/drops"
 	"math"
 	"strconv"
@@ -300,7 +299,7 @@ func (m Model) statusLine() string {
 	switch {
 	case m.mode == modeFilter:
 		in := m.input
-		in.SetWidth(max(w-ansi.StringWidth(in.Prompt)-2, 1))
+		in.SetWidth(max(w-cellWidth(in.Prompt)-2, 1))
 		return truncate(in.View(), w)
 	case m.status != "":
 		if m.statusErr {
@@ -420,7 +419,7 @@ func (m Model) helpColumns(groups [][]key.Binding) []string {
 		b := splitLines(h.FullHelpView([][]key.Binding{g}))
 		w := 0
 		for _, l := range b {
-			w = max(w, ansi.StringWidth(l))
+			w = max(w, cellWidth(l))
 		}
 		if len(row) > 0 && rowW+gap+w > m.width {
 			flush()

@@ -17,8 +17,9 @@ import (
 
 // Source is what the model pulls once per refresh tick.
 type Source interface {
-	// Snapshot returns the full, unfiltered view; the model applies its
-	// filter with Snapshot.Filtered. An error wrapped with Fatal ends the
+	// Snapshot returns the full, unfiltered view, its sites sorted by rate
+	// (drops.SortSites with drops.ByRate) as the aggregator returns them;
+	// the model applies its filter with Snapshot.Filtered. An error wrapped with Fatal ends the
 	// program; any other error is shown on the status line and the model
 	// keeps the data it had.
 	Snapshot() (drops.Snapshot, error)
