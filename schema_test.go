@@ -91,7 +91,9 @@ func TestSnapshotSchema(t *testing.T) {
 	// samples.
 	const udp, tcp, frames, icmp = 10, 5, 6, 4
 	base := readTruth(t, l)
-	r := startOnce(t, "--once", "--json", "--duration", "2s", "--netns", l.Receiver.Path)
+	// With the stacks of one site's function, so that the document has
+	// stacks and stack_trace.
+	r := startOnce(t, "--once", "--json", "--duration", "2s", "--netns", l.Receiver.Path, "--stacks", "__udp4_lib_rcv")
 	sendAll(t, l, 7001, udp, 32, 7002, tcp, frames)
 	sendBroadcastEcho(t, l, icmp)
 	waitTruth(t, l, base, groundTruth{"UdpNoPorts": udp, "TcpOutRsts": tcp, "IcmpInErrors": icmp, "rx_dropped": frames}, r.done)

@@ -13,4 +13,4 @@
 // and the Makefile read it from there.
 package bpf
 
-//go:generate go tool bpf2go -cc clang-16 -cflags "-O2 -g -Wall -Werror -nostdinc -I headers" -target bpfel -type event -type cpu_state Drop drop.c
+//go:generate go tool bpf2go -cc clang-16 -cflags "-O2 -g -Wall -Werror -nostdinc -I headers" -target bpfel -type event -type cpu_state -type stack_key -type stack_fail Drop drop.c

@@ -99,7 +99,9 @@ type Aggregator struct {
 	newest map[uint32]uint64
 	asked  map[uint32]uint64
 
-	samples  map[Key][]Packet
+	samples map[Key][]Packet
+	// sampled counts each key's samples since the window began.
+	sampled  map[Key]uint64
 	errors   []string
 	warnings []string
 
@@ -202,6 +204,7 @@ func NewAggregator(cfg Config) *Aggregator {
 		newest:     map[uint32]uint64{},
 		asked:      map[uint32]uint64{},
 		samples:    map[Key][]Packet{},
+		sampled:    map[Key]uint64{},
 		dirty:      true,
 	}
 }
@@ -222,6 +225,8 @@ func (a *Aggregator) Update(r Reading) {
 	first := !a.started
 	if first {
 		a.started, a.start, a.last = true, r.Time, r.Time
+		// Samples count from the baseline on, as the drops do.
+		clear(a.sampled)
 	} else {
 		a.interval = r.Time.Sub(a.last).Seconds()
 	}
@@ -530,6 +535,7 @@ func (a *Aggregator) Reset() {
 			}
 		}
 	}
+	clear(a.sampled)
 	a.health.each(Health{}, func(m *meter, _ uint64) { m.reset() })
 	for _, st := range a.links {
 		for f := range st.fields {
@@ -557,6 +563,7 @@ func (a *Aggregator) AddSample(s Sample) {
 		list = append(list[:0:0], list[1:]...)
 	}
 	a.samples[s.Key] = append(list, p)
+	a.sampled[s.Key]++
 	a.dirty = true
 }
 
@@ -604,6 +611,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 			site.History = st.hist.slice()
 		}
 		if a.live[st.key.Key] == st {
+			site.Sampled = a.sampled[st.key.Key]
 			site.Samples = slices.Clone(a.samples[st.key.Key])
 			for i := range site.Samples {
 				// A sample knows its ethertype, not its site's function.

@@ -58,6 +58,10 @@ type Snapshot struct {
 	// site not listed keeps the count it had where it last appeared.
 	// Totals and protocols always cover the whole window.
 	Partial bool `json:"partial,omitempty"`
+	// StackTrace says what the stack collection behind the sites' Stacks
+	// covered, and how many drops' stacks it could not count; absent
+	// when no stacks were collected.
+	StackTrace *StackTrace `json:"stack_trace,omitempty"`
 	// Warnings say what the view cannot show, such as hidden symbol
 	// addresses or a counter source that failed.
 	Warnings []string `json:"warnings,omitempty"`
@@ -148,6 +152,12 @@ type Site struct {
 	Protos int `json:"protos,omitempty"`
 	// Samples are the most recent sampled packets of this site, newest last.
 	Samples []Packet `json:"samples,omitempty"`
+	// Sampled is how many of Count's drops were sampled, of which Samples
+	// holds the last SamplesPerSite.
+	Sampled uint64 `json:"sampled"`
+	// Stacks are the site's distinct kernel stacks, most frequent first,
+	// when stacks were collected for it (--stacks, the live view's 't').
+	Stacks []KernelStack `json:"stacks,omitempty"`
 	// History holds the site's rate per interval over the last minute,
 	// oldest first.
 	History []float64 `json:"-"`

@@ -100,6 +100,14 @@ type Tracer struct {
 	// lower it).
 	need      []devKey
 	dumpAbove int
+
+	// stackMu guards stacking, which says a stack collection runs
+	// (StartStacks to StopStacks), and closed, set by Close: a
+	// collection the live view started may end after the program is
+	// gone.
+	stackMu  sync.Mutex
+	stacking bool
+	closed   bool
 }
 
 type namedDev struct {
@@ -202,6 +210,9 @@ func checkTracepoint(spec *btf.Spec) error {
 
 // Close detaches the program and frees its maps. Reading samples stops.
 func (t *Tracer) Close() error {
+	t.stackMu.Lock()
+	defer t.stackMu.Unlock()
+	t.closed = true
 	var errs []error
 	if t.samples != nil {
 		errs = append(errs, t.samples.Close())

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"charm.land/bubbles/v2/textinput"
+	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/pcapng"
 )
 
 // statusTTL is how long a status line message stays.
@@ -49,7 +51,7 @@ type snapshotMsg struct {
 	next bool
 }
 
-// hidesSavedMsg reports the hides file written by 'w'.
+// hidesSavedMsg reports the hides file written by 'W'.
 type hidesSavedMsg struct {
 	path string
 	n    int
@@ -60,6 +62,21 @@ type hidesSavedMsg struct {
 type savedMsg struct {
 	path string
 	err  error
+}
+
+// stacksMsg carries the stacks 't' collected for the site with key.
+type stacksMsg struct {
+	key drops.Key
+	rep drops.StackReport
+	err error
+}
+
+// pcapMsg reports a pcap-ng file written by 'w'.
+type pcapMsg struct {
+	path    string
+	row     string
+	written int
+	err     error
 }
 
 // fatalMsg carries a panic in a command the model started.
@@ -264,6 +281,18 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		} else {
 			m.setStatus("saved "+msg.path, false)
 		}
+	case stacksMsg:
+		m.detail.SetStacks(msg.key, msg.rep, msg.err)
+		if msg.err != nil {
+			m.setStatus("stacks: "+msg.err.Error(), true)
+		}
+	case pcapMsg:
+		switch {
+		case msg.err != nil:
+			m.setStatus("pcap: "+msg.err.Error(), true)
+		default:
+			m.setStatus(fmt.Sprintf("wrote %d sampled packets of %s to %s", msg.written, msg.row, msg.path), false)
+		}
 	case hidesSavedMsg:
 		if msg.err != nil {
 			m.setStatus(msg.err.Error(), true)
@@ -437,6 +466,10 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 				m.detail.Show(s, m.view.Totals)
 			}
 			return nil
+		case key.Matches(msg, k.Stacks):
+			return m.collectStacks()
+		case key.Matches(msg, k.Pcap):
+			return m.writePcap(m.detail.site)
 		case key.Matches(msg, k.Hide):
 			// The site leaves the list: back to it.
 			m.hideSelected()
@@ -484,10 +517,14 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		if len(m.hides) > 0 {
 			m.hides = nil
 			m.apply()
-			m.setStatus("every site shown again; w saves that", false)
+			m.setStatus("every site shown again; W saves that", false)
 		}
 	case key.Matches(msg, k.SaveHide):
 		return m.saveHides()
+	case key.Matches(msg, k.Pcap) && m.focus == paneSites:
+		if s, ok := m.sites.Selected(); ok {
+			return m.writePcap(s)
+		}
 	case key.Matches(msg, k.Follow):
 		if m.sites.pinned && !m.detailPin {
 			m.sites.unpin()
@@ -554,7 +591,7 @@ func (m *Model) hideSelected() {
 		m.hides = append(m.hides, h)
 	}
 	m.apply()
-	m.setStatus("hid "+h.String()+" (still in the totals) · X shows it again · w saves", false)
+	m.setStatus("hid "+h.String()+" (still in the totals) · X shows it again · W saves", false)
 }
 
 // saveHides writes the hide rules where the next run reads them.
@@ -566,6 +603,48 @@ func (m *Model) saveHides() tea.Cmd {
 	}
 	return guard(func() tea.Msg {
 		return hidesSavedMsg{path: path, n: len(hides), err: drops.SaveHides(path, hides)}
+	})
+}
+
+// collectStacks starts collecting the kernel stacks of the site in the
+// detail, for StackDuration; the detail says it is collecting.
+func (m *Model) collectStacks() tea.Cmd {
+	ss, ok := m.src.(StackSource)
+	if !ok {
+		m.setStatus("kernel stacks cannot be collected here", true)
+		return nil
+	}
+	if m.detail.collecting {
+		m.setStatus("already collecting kernel stacks", true)
+		return nil
+	}
+	site := m.detail.site
+	m.detail.StartStacks(site.Key, m.opts.Now())
+	return guard(func() tea.Msg {
+		rep, err := ss.Stacks(context.Background(), site, StackDuration)
+		return stacksMsg{key: site.Key, rep: rep, err: err}
+	})
+}
+
+// writePcap writes a row's sampled packets to a pcap-ng file beside the
+// snapshots.
+func (m *Model) writePcap(s drops.Site) tea.Cmd {
+	if len(s.Samples) == 0 {
+		m.setStatus("no sampled packets in this row yet: nothing to write", true)
+		return nil
+	}
+	snap, dir, now := m.view, m.opts.SnapshotDir, m.opts.Now()
+	return guard(func() tea.Msg {
+		row := s.SiteLabel()
+		path, err := pcapng.FreeName(dir, now, s.Function)
+		if err != nil {
+			return pcapMsg{err: err}
+		}
+		written, err := pcapng.WriteFile(path, pcapng.Row(s, snap))
+		if abs, aerr := filepath.Abs(path); aerr == nil {
+			path = abs
+		}
+		return pcapMsg{path: path, row: row, written: written, err: err}
 	})
 }
 

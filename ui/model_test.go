@@ -537,7 +537,7 @@ func TestGrouping(t *testing.T) {
 }
 
 // TestHide hides a site: its row is gone, the totals are what they were,
-// the header counts what is hidden; X shows it again, and w saves the
+// the header counts what is hidden; X shows it again, and W saves the
 // rules where the next run reads them.
 func TestHide(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config", "skbtop", "hides")
@@ -566,10 +566,10 @@ func TestHide(t *testing.T) {
 	if v := hs.view(); rowsOf(hs, "nf_hook_slow") != 0 || strings.Contains(v, "hid nf_hook") || !strings.Contains(v, "3 hidden") {
 		t.Errorf("after a refresh and a key:\n%s", v)
 	}
-	hs.press("w")
+	hs.press("W")
 	b, err := os.ReadFile(path)
 	if err != nil || !strings.Contains(string(b), "\nnf_hook_slow+0x9c:NETFILTER_DROP\n") {
-		t.Fatalf("w wrote %q, %v", b, err)
+		t.Fatalf("W wrote %q, %v", b, err)
 	}
 	if v := hs.view(); !strings.Contains(v, "saved 1 hide rules to "+path) {
 		t.Errorf("status line should say where the hides went:\n%s", v)
@@ -605,9 +605,9 @@ func TestHide(t *testing.T) {
 	if v := hs.view(); len(hs.m.sites.items) != 6 || strings.Contains(strings.Join(stripLines(v)[:10], "\n"), "NETFILTER_DROP") || !strings.Contains(v, "hid :NETFILTER_DROP") {
 		t.Errorf("by reason, x should hide the reason:\n%s", v)
 	}
-	hs.press("w")
+	hs.press("W")
 	if v := hs.view(); !strings.Contains(v, "hides cannot be saved") {
-		t.Errorf("without a place to save, w should say so:\n%s", v)
+		t.Errorf("without a place to save, W should say so:\n%s", v)
 	}
 }
 

@@ -27,18 +27,28 @@ type Source interface {
 	Reset()
 }
 
+// StackSource is a Source that can collect the kernel stacks of a row's
+// drops ('t' in the detail): for d, or until ctx is done.
+type StackSource interface {
+	Stacks(ctx context.Context, site drops.Site, d time.Duration) (drops.StackReport, error)
+}
+
+// StackDuration is how long 't' collects stacks.
+const StackDuration = 3 * time.Second
+
 // Options configure the UI.
 type Options struct {
 	// Interval is the refresh tick, 1s when zero.
 	Interval time.Duration
-	// SnapshotDir is where 's' writes snapshot files, "." when empty.
+	// SnapshotDir is where 's' writes snapshot files and 'w' pcap-ng
+	// files, "." when empty.
 	SnapshotDir string
 	// Filter is the initial filter, from the --iface and --symbol flags.
 	Filter drops.Filter
 	// Hides are the hide rules in force at start: the saved ones and
 	// --hide's.
 	Hides []drops.Hide
-	// HidesPath is where 'w' saves the hide rules; "" when they cannot
+	// HidesPath is where 'W' saves the hide rules; "" when they cannot
 	// be saved.
 	HidesPath string
 	// Group is the initial grouping of the drop sites (--group).
