@@ -21,6 +21,9 @@ func truncate(s string, w int) string {
 	if cellWidth(s) <= w {
 		return s
 	}
+	if plain(s) {
+		return s[:w-1] + ellipsis
+	}
 	return ansi.Truncate(s, w, ellipsis)
 }
 

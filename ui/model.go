@@ -388,7 +388,11 @@ func (m *Model) apply() {
 	m.ifaces.SetInterfaces(m.view.Interfaces)
 	m.protos.SetProtocols(m.view.Protocols, m.view.Totals, m.view.StackCounters)
 	m.detail.Refresh(m.view)
-	m.picker.SetInterfaces(m.shown.Interfaces)
+	if m.mode == modePick {
+		// Only while it is open: sorting a node's interfaces by name
+		// each refresh for nobody was a twentieth of a refresh.
+		m.picker.SetInterfaces(m.shown.Interfaces)
+	}
 }
 
 func (m *Model) setFilter(f drops.Filter) {
@@ -499,6 +503,7 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.input.Focus()
 	case key.Matches(msg, k.Iface):
 		m.mode = modePick
+		m.picker.SetInterfaces(m.shown.Interfaces)
 		m.picker.Open(m.filter.Interface)
 	case key.Matches(msg, k.Sort):
 		// The title says the order; the view shows its top.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/charmbracelet/x/ansi"
 	"os"
 	"path/filepath"
 	"slices"
@@ -1370,4 +1371,36 @@ func TestSameSnapshot(t *testing.T) {
 func rowsOnly(view string) string {
 	lines := strings.Split(view, "\n")
 	return strings.Join(lines[:len(lines)-1], "\n")
+}
+
+// TestPlainCuts: ASCII labels are cut by byte, exactly as the ansi
+// package cuts them by cell.
+func TestPlainCuts(t *testing.T) {
+	for _, s := range []string{"veth1234567@web-frontend-7", "a", "__netif_receive_skb_core.constprop.0", ""} {
+		for w := 0; w <= len(s)+1; w++ {
+			want := ""
+			if w > 0 {
+				want = s
+				if len(s) > w {
+					want = ansi.Truncate(s, w, ellipsis)
+				}
+			}
+			if got := truncate(s, w); got != want {
+				t.Errorf("truncate(%q, %d) = %q, want %q", s, w, got, want)
+			}
+			for tail := 0; tail < w; tail++ {
+				want := s
+				switch {
+				case len(s) <= w:
+				case w <= 1:
+					want = ansi.Truncate(s, w, ellipsis)
+				default:
+					want = ansi.Truncate(s, w-1-tail, "") + ellipsis + ansi.TruncateLeft(s, len(s)-tail, "")
+				}
+				if got := elide(s, w, tail); got != want {
+					t.Errorf("elide(%q, %d, %d) = %q, want %q", s, w, tail, got, want)
+				}
+			}
+		}
+	}
 }

@@ -29,12 +29,21 @@ type column struct {
 // printable ASCII, one cell a byte, which is counted without walking
 // grapheme clusters: a full map is 16,384 labels a refresh.
 func cellWidth(s string) int {
+	if plain(s) {
+		return len(s)
+	}
+	return ansi.StringWidth(s)
+}
+
+// plain reports whether s is printable ASCII: one cell a byte, no escape
+// sequences, cut anywhere.
+func plain(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x7f {
-			return ansi.StringWidth(s)
+			return false
 		}
 	}
-	return len(s)
+	return true
 }
 
 // natural returns the width a column needs for its title and cells,
@@ -163,6 +172,9 @@ func elide(s string, w, tail int) string {
 	}
 	tail = min(max(tail, 0), w-1)
 	head := w - 1 - tail
+	if plain(s) {
+		return s[:head] + ellipsis + s[sw-tail:]
+	}
 	return ansi.Truncate(s, head, "") + ellipsis + ansi.TruncateLeft(s, sw-tail, "")
 }
 
