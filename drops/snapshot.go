@@ -534,46 +534,55 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 		netns, ifindex uint32
 		gone           bool
 	}
-	index := map[id]int{}
+	index := make(map[id]int32, len(ifaces))
 	out := make([]Interface, len(ifaces))
 	for i, ifc := range ifaces {
 		ifc.TracedDrops, ifc.TracedRate = 0, 0
 		out[i] = ifc
-		index[id{ifc.NetnsCookie, ifc.Netns, ifc.Ifindex, ifc.Gone}] = i
+		index[id{ifc.NetnsCookie, ifc.Netns, ifc.Ifindex, ifc.Gone}] = int32(i)
 	}
-	// Each interface's own sites, so that reconciling costs one pass over
-	// the sites, not one per interface: thousands of each on a host full
-	// of containers.
-	var own [][]int32
+	// Each interface's own sites, grouped in one slice (a counting sort
+	// by interface), so that reconciling costs one pass over the sites,
+	// not one per interface: thousands of each on a host full of
+	// containers.
+	of := make([]int32, len(sites)) // each site's interface, or -1
 	for j := range sites {
 		s := &sites[j]
+		of[j] = -1
 		if s.Ifindex == 0 {
 			continue
 		}
 		k := id{s.NetnsCookie, s.Netns, s.Ifindex, s.Gone}
 		i, ok := index[k]
 		if !ok {
-			i = len(out)
+			i = int32(len(out))
 			index[k] = i
 			out = append(out, Interface{Name: s.Interface, Ifindex: s.Ifindex, Netns: s.Netns, NetnsCookie: s.NetnsCookie,
 				Namespace: s.Namespace, Gone: s.Gone})
 		}
 		out[i].TracedDrops += s.Count
 		out[i].TracedRate += s.Rate
-		if own == nil {
-			own = make([][]int32, len(out), len(out)+len(sites))
+		of[j] = i
+	}
+	start := make([]int32, len(out)+1)
+	for _, i := range of {
+		if i >= 0 {
+			start[i+1]++
 		}
-		for len(own) <= i {
-			own = append(own, nil)
-		}
-		own[i] = append(own[i], int32(j))
 	}
 	for i := range out {
-		var mine []int32
-		if i < len(own) {
-			mine = own[i]
+		start[i+1] += start[i]
+	}
+	grouped := make([]int32, start[len(out)])
+	next := slices.Clone(start[:len(out)])
+	for j, i := range of {
+		if i >= 0 {
+			grouped[next[i]] = int32(j)
+			next[i]++
 		}
-		out[i].Reconciliation = reconcile(out[i], sites, mine, false)
+	}
+	for i := range out {
+		out[i].Reconciliation = reconcile(out[i], sites, grouped[start[i]:start[i+1]], false)
 	}
 	// A row kept only for traced drops the sites no longer have (a filter
 	// took them out) says nothing.
