@@ -115,3 +115,45 @@ func TestLinkValuesJSON(t *testing.T) {
 		t.Errorf("no counters: %s, want {}", got)
 	}
 }
+
+// TestRecountReconciles: Recount reconciles every interface with its own
+// sites only, the way Reconcile does with all of them, and adds rows for
+// interfaces that have traced drops but no counters.
+func TestRecountReconciles(t *testing.T) {
+	const ns = 4026532000
+	snap := Snapshot{
+		Sites: []Site{
+			{Function: "__netif_receive_skb_core", Reason: "UNHANDLED_PROTO", Ifindex: 2, Netns: ns, Count: 30, Interface: "eth0"},
+			{Function: "__udp4_lib_rcv", Reason: "NO_SOCKET", Ifindex: 3, Netns: ns, Count: 7, Interface: "eth1"},
+			{Function: "__netif_receive_skb_core", Reason: "UNHANDLED_PROTO", Ifindex: 3, Netns: ns, Count: 12, Interface: "eth1"},
+			{Function: "__netif_receive_skb_core", Reason: "UNHANDLED_PROTO", Ifindex: 2, Netns: ns + 1, Count: 4, Interface: "eth0"},
+			{Function: "enqueue_to_backlog", Reason: "CPU_BACKLOG", Ifindex: 2, Netns: ns, Count: 5, Interface: "eth0"},
+			{Function: "tcp_v4_rcv", Reason: "NO_SOCKET", Netns: ns, Count: 100},
+		},
+		Interfaces: []Interface{
+			{Name: "eth0", Ifindex: 2, Netns: ns, Delta: counters(map[LinkField]uint64{RxDropped: 40, RxNoHandler: 0})},
+			{Name: "eth1", Ifindex: 3, Netns: ns, Delta: counters(map[LinkField]uint64{RxDropped: 12, RxNoHandler: 0})},
+		},
+	}
+	want := map[string]Reconciliation{}
+	for _, ifc := range snap.Interfaces {
+		want[ifc.Name] = Reconcile(ifc, snap.Sites)
+	}
+	want["eth0@other"] = Reconcile(Interface{Ifindex: 2, Netns: ns + 1}, snap.Sites)
+	snap.Recount()
+	if len(snap.Interfaces) != 3 {
+		t.Fatalf("interfaces %+v, want eth0, eth1 and eth0 of the other namespace", snap.Interfaces)
+	}
+	for _, ifc := range snap.Interfaces {
+		name := ifc.Name
+		if ifc.Netns != ns {
+			name += "@other"
+		}
+		if diff := cmp.Diff(want[name], ifc.Reconciliation); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+	if r := want["eth0"]; r.Traced != 35 || r.Unexplained != 5 {
+		t.Errorf("eth0's reconciliation %+v, want 35 traced, 5 unexplained", r)
+	}
+}
