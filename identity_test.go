@@ -131,6 +131,34 @@ func sendCounted(t *testing.T, ns *netlab.Namespace, n int) {
 	}
 }
 
+// waitSeen waits until a line of the stream lists a site for which match
+// is true, then for three more lines: --once runs started beside the
+// stream refresh at the same interval, so they have read the drops too by
+// then. what says what was awaited.
+func waitSeen(t *testing.T, stream *ndjsonRun, what string, match func(site map[string]any) bool) {
+	t.Helper()
+	timeout := time.After(settleTimeout)
+	for more := -1; more < 3; {
+		select {
+		case line, ok := <-stream.lines:
+			if !ok {
+				t.Fatalf("skbtop --json ended: %v", stream.err)
+			}
+			if more >= 0 {
+				more++
+				continue
+			}
+			for _, s := range getObjects(t, decodeDocument(t, []byte(line)), "sites") {
+				if match(s) {
+					more = 0
+				}
+			}
+		case <-timeout:
+			t.Fatalf("no line shows %s", what)
+		}
+	}
+}
+
 // TestReusedInodeRows: drops in a namespace, the namespace deleted, a new
 // namespace made that gets the same inode, drops in it. Both have a
 // loopback with ifindex 1 named lo, so only the namespace cookie tells them
@@ -143,31 +171,11 @@ func TestReusedInodeRows(t *testing.T) {
 	jsonRun := startOnce(t, append([]string{"--once", "--json", "--duration", "10m"}, args...)...)
 	tableRun := startOnce(t, append([]string{"--once", "--duration", "10m"}, args...)...)
 	stream, _ := startNDJSON(t, append([]string{"--json"}, args...)...)
-	// seen waits until the stream shows count drops named namespace, then
-	// for three more lines: the --once runs refresh at the same interval,
-	// so they have read the drops too by then.
 	seen := func(namespace string, count uint64) {
 		t.Helper()
-		timeout := time.After(settleTimeout)
-		for more := -1; more < 3; {
-			select {
-			case line, ok := <-stream.lines:
-				if !ok {
-					t.Fatalf("skbtop --json ended: %v", stream.err)
-				}
-				if more >= 0 {
-					more++
-					continue
-				}
-				for _, s := range getObjects(t, decodeDocument(t, []byte(line)), "sites") {
-					if s["namespace"] == namespace && getUint(t, s, "count") == count {
-						more = 0
-					}
-				}
-			case <-timeout:
-				t.Fatalf("no line shows %d drops in %s", count, namespace)
-			}
-		}
+		waitSeen(t, stream, fmt.Sprintf("%d drops in %s", count, namespace), func(s map[string]any) bool {
+			return s["namespace"] == namespace && getUint(t, s, "count") == count
+		})
 	}
 	a, err := netlab.NewNamespace("skbtop-ida")
 	if err != nil {
@@ -245,30 +253,11 @@ func TestReusedIfindexRows(t *testing.T) {
 	args := []string{"--interval", "100ms", "--netns", l.Receiver.Path, "--symbol", "udp4_lib_rcv"}
 	once := startOnce(t, append([]string{"--once", "--json", "--duration", "10m"}, args...)...)
 	stream, _ := startNDJSON(t, append([]string{"--json"}, args...)...)
-	// seen waits until the stream shows count drops on iface, then for
-	// three more lines, by when the --once run has read them too.
 	seen := func(iface string, count uint64) {
 		t.Helper()
-		timeout := time.After(settleTimeout)
-		for more := -1; more < 3; {
-			select {
-			case line, ok := <-stream.lines:
-				if !ok {
-					t.Fatalf("skbtop --json ended: %v", stream.err)
-				}
-				if more >= 0 {
-					more++
-					continue
-				}
-				for _, s := range getObjects(t, decodeDocument(t, []byte(line)), "sites") {
-					if s["interface"] == iface && getUint(t, s, "count") == count {
-						more = 0
-					}
-				}
-			case <-timeout:
-				t.Fatalf("no line shows %d drops on %s", count, iface)
-			}
-		}
+		waitSeen(t, stream, fmt.Sprintf("%d drops on %s", count, iface), func(s map[string]any) bool {
+			return s["interface"] == iface && getUint(t, s, "count") == count
+		})
 	}
 	if err := l.SendUDP(9, first, 32); err != nil {
 		t.Fatal(err)

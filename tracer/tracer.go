@@ -461,15 +461,7 @@ type countBatch struct {
 }
 
 func count(k bpf.DropKey, vals []bpf.DropValue) drops.Count {
-	c := drops.Count{Key: drops.Key{
-		Location:    k.Location,
-		Reason:      k.Reason,
-		Ifindex:     k.Ifindex,
-		Netns:       k.Netns,
-		NetnsCookie: k.NetnsCookie,
-		L3:          k.L3,
-		L4:          k.L4,
-	}}
+	c := drops.Count{Key: keyOf(k)}
 	for _, v := range vals {
 		c.Packets += v.Packets
 		c.Bytes += v.Bytes
