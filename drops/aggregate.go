@@ -407,7 +407,10 @@ func (a *Aggregator) updateSites(r Reading, first bool) {
 			if st.hist == nil {
 				st.hist = &history{}
 			}
-			st.hist.add(st.packets.rate)
+			if st.hist.add(st.packets.rate) {
+				// A past burst moves left on the sparkline.
+				a.dirty = true
+			}
 		}
 	}
 }
@@ -805,12 +808,24 @@ type history struct {
 	rates [HistoryLen]float32
 	n     int // number of rates recorded, capped at HistoryLen
 	next  int // index of the next write
+	// busy is how many of rates are not zero.
+	busy int
 }
 
-func (h *history) add(rate float64) {
+// add records the last interval's rate and reports whether the history a
+// sparkline draws changed: not when a minute of zeros gets another zero.
+func (h *history) add(rate float64) bool {
+	changed := h.busy > 0 || rate != 0
+	if h.rates[h.next] != 0 {
+		h.busy--
+	}
 	h.rates[h.next] = float32(rate)
+	if h.rates[h.next] != 0 {
+		h.busy++
+	}
 	h.next = (h.next + 1) % HistoryLen
 	h.n = min(h.n+1, HistoryLen)
+	return changed
 }
 
 // quietHistory is the history of a site that dropped nothing for a minute,
@@ -820,7 +835,7 @@ func (h *history) add(rate float64) {
 var quietHistory = make([]float64, HistoryLen)
 
 func (h *history) slice() []float64 {
-	if !slices.ContainsFunc(h.rates[:], func(r float32) bool { return r != 0 }) {
+	if h.busy == 0 {
 		return quietHistory[:h.n:h.n]
 	}
 	out := make([]float64, 0, h.n)
