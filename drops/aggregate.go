@@ -109,8 +109,10 @@ type Aggregator struct {
 	// since. An idle map of thousands of sites costs nothing to show.
 	cache Snapshot
 	dirty bool
-	// version is the last snapshot's Version.
-	version uint64
+	// version is the last snapshot's Version; histDirty says a site's
+	// history moved since, and nothing else did.
+	version   uint64
+	histDirty bool
 }
 
 // siteKey is a row: a kernel key during one lifetime of its interface.
@@ -409,7 +411,7 @@ func (a *Aggregator) updateSites(r Reading, first bool) {
 			}
 			if st.hist.add(st.packets.rate) {
 				// A past burst moves left on the sparkline.
-				a.dirty = true
+				a.histDirty = true
 			}
 		}
 	}
@@ -578,6 +580,9 @@ func (a *Aggregator) Snapshot() Snapshot {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.dirty && a.started {
+		if a.histDirty {
+			a.moveHistoriesLocked()
+		}
 		snap := a.cache
 		snap.Time, snap.WindowS, snap.IntervalS = a.last, a.last.Sub(a.start).Seconds(), a.interval
 		snap.Start = a.start
@@ -638,9 +643,27 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.StackCounters, snap.Stack = a.stackLocked()
 	snap.Recount()
 	a.version++
-	snap.Version = a.version
-	a.cache, a.dirty = snap, false
+	snap.Version, snap.Rows = a.version, a.version
+	a.cache, a.dirty, a.histDirty = snap, false, false
 	return snap
+}
+
+// moveHistoriesLocked makes the cached snapshot anew with only its sites'
+// histories moved on: what changes while the drops have stopped but a
+// burst is still in the last minute. The rows stay (Rows), so views need
+// not lay them out again; the cache is copied, not changed, because views
+// still hold it.
+func (a *Aggregator) moveHistoriesLocked() {
+	sites := slices.Clone(a.cache.Sites)
+	for i := range sites {
+		s := &sites[i]
+		if st := a.sites[siteKey{s.Key, s.Lifetime}]; st != nil && st.hist != nil && s.Function != OverflowFunction {
+			s.History = st.hist.slice()
+		}
+	}
+	a.version++
+	a.cache.Sites, a.cache.Version = sites, a.version
+	a.histDirty = false
 }
 
 // interfacesLocked returns the home namespace's interfaces whose counters

@@ -212,6 +212,15 @@ func TestIdleSnapshotIsCached(t *testing.T) {
 		if sec == HistoryLen+1 && (len(h) != HistoryLen || slices.ContainsFunc(h, func(r float64) bool { return r != 0 })) {
 			t.Fatalf("history at %ds: %v, want a minute of zeros", sec, h)
 		}
+		// From 3s on only histories move (at 2s the rates fell to 0):
+		// the rows stay, and the snapshot a view still holds is not
+		// changed under it.
+		if sec >= 3 && s.Rows != prev.Rows {
+			t.Fatalf("at %ds rows %d, were %d: only histories moved", sec, s.Rows, prev.Rows)
+		}
+		if sec >= 3 && len(history(prev)) != min(sec-1, HistoryLen) {
+			t.Fatalf("at %ds the previous snapshot's history changed to %v", sec, history(prev))
+		}
 		prev = s
 	}
 	s1 := prev

@@ -53,6 +53,10 @@ type Snapshot struct {
 	// in their times (Time, WindowS). A view can skip redoing its work for
 	// a snapshot it has seen. Zero means unknown.
 	Version uint64 `json:"-"`
+	// Rows numbers the snapshot's rows: two with the same non-zero Rows
+	// list the same sites, interfaces, counts and rates, and differ at
+	// most in the sites' histories and the times. Zero means unknown.
+	Rows uint64 `json:"-"`
 	// Partial marks a document that lists only the sites and interfaces
 	// that dropped in the last interval (NDJSON lines after the first); a
 	// site not listed keeps the count it had where it last appeared.

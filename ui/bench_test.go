@@ -95,3 +95,18 @@ func BenchmarkTrickleRefresh(b *testing.B) {
 		m = refresh(b, m, snap)
 	}
 }
+
+// BenchmarkSparklineRefresh is a refresh of 16,384 sites that stopped
+// dropping less than a minute ago: only their histories move.
+func BenchmarkSparklineRefresh(b *testing.B) {
+	base := manySites(16384)
+	base.Rows = 1
+	m := refresh(b, benchModel(b), base)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		snap := base
+		snap.Sites = slices.Clone(base.Sites)
+		snap.Version = uint64(i + 1)
+		m = refresh(b, m, snap)
+	}
+}

@@ -337,6 +337,7 @@ func (m *Model) setStatus(text string, isErr bool) {
 // and the way the user looks at it.
 type viewOf struct {
 	version uint64
+	rows    uint64
 	filter  drops.Filter
 	hides   []drops.Hide
 	group   drops.Grouping
@@ -346,8 +347,18 @@ type viewOf struct {
 // same reports whether v and w make the same view; never for a snapshot of
 // unknown Version.
 func (v viewOf) same(w viewOf) bool {
-	return v.version != 0 && v.version == w.version && v.filter == w.filter &&
-		v.group == w.group && v.order == w.order && slices.Equal(v.hides, w.hides)
+	return v.version != 0 && v.version == w.version && v.sameWay(w)
+}
+
+// sameRows reports whether v and w show the same rows, the sites'
+// histories aside; never for a snapshot of unknown Rows.
+func (v viewOf) sameRows(w viewOf) bool {
+	return v.rows != 0 && v.rows == w.rows && v.sameWay(w)
+}
+
+// sameWay reports whether v and w look at their snapshots the same way.
+func (v viewOf) sameWay(w viewOf) bool {
+	return v.filter == w.filter && v.group == w.group && v.order == w.order && slices.Equal(v.hides, w.hides)
 }
 
 // apply filters the snapshot on screen, sorts its sites in the chosen
@@ -356,13 +367,16 @@ func (v viewOf) same(w viewOf) bool {
 // same one while nothing changes) only moves the view's clock, so that a
 // full map of quiet sites costs next to nothing to keep on screen.
 func (m *Model) apply() {
-	of := viewOf{m.shown.Version, m.filter, slices.Clone(m.hides), m.group, m.order}
+	of := viewOf{m.shown.Version, m.shown.Rows, m.filter, slices.Clone(m.hides), m.group, m.order}
 	if m.have && of.same(m.viewOf) {
 		m.view.Time, m.view.Start = m.shown.Time, m.shown.Start
 		m.view.WindowS, m.view.IntervalS = m.shown.WindowS, m.shown.IntervalS
 		m.detail.Refresh(m.view)
 		return
 	}
+	// Only the sparklines moved: the rows, their labels and the other
+	// panes stay as they are laid out.
+	sparklines := m.have && of.sameRows(m.viewOf)
 	m.viewOf = of
 	m.view = m.shown.Apply(drops.View{Filter: m.filter, Hide: m.hides, Group: m.group})
 	m.unmatched = nil
@@ -384,9 +398,11 @@ func (m *Model) apply() {
 		sites = slices.Clone(sites)
 		drops.SortSites(sites, m.order)
 	}
-	m.sites.SetSites(sites, m.view.Totals, empty)
-	m.ifaces.SetInterfaces(m.view.Interfaces)
-	m.protos.SetProtocols(m.view.Protocols, m.view.Totals, m.view.StackCounters)
+	m.sites.SetSites(sites, m.view.Totals, empty, !sparklines)
+	if !sparklines {
+		m.ifaces.SetInterfaces(m.view.Interfaces)
+		m.protos.SetProtocols(m.view.Protocols, m.view.Totals, m.view.StackCounters)
+	}
 	m.detail.Refresh(m.view)
 	if m.mode == modePick {
 		// Only while it is open: sorting a node's interfaces by name

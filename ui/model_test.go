@@ -1404,3 +1404,44 @@ func TestPlainCuts(t *testing.T) {
 		}
 	}
 }
+
+// TestSparklinesMove: a snapshot with the rows already on screen (same
+// Rows) but new histories moves the sparklines, and nothing else.
+func TestSparklinesMove(t *testing.T) {
+	snap := fixtureSnapshot()
+	snap.Version, snap.Rows = 3, 3
+	src := &fakeSource{snap: snap}
+	hs := newHarness(t, src, 120, 30, Options{})
+	hs.tick()
+	before := hs.view()
+	row := func(view string) string {
+		for line := range strings.Lines(view) {
+			if strings.Contains(line, "__udp4_lib_rcv") {
+				return line
+			}
+		}
+		t.Fatalf("no __udp4_lib_rcv row:\n%s", view)
+		return ""
+	}
+	moved := slices.Clone(snap.Sites)
+	for i := range moved {
+		if moved[i].Function == "__udp4_lib_rcv" {
+			moved[i].History = make([]float64, drops.HistoryLen)
+			moved[i].History[drops.HistoryLen-1] = 400
+		}
+	}
+	snap.Sites, snap.Version = moved, 4
+	src.snap = snap
+	hs.tick()
+	after := hs.view()
+	if row(after) == row(before) {
+		t.Errorf("the sparkline did not move:\n%s", row(after))
+	}
+	if !strings.HasSuffix(strings.TrimRight(row(after), " \n"), "█") {
+		t.Errorf("the new history ends in a burst, the row does not:\n%s", row(after))
+	}
+	rest := func(view string) string { return strings.Replace(view, row(view), "", 1) }
+	if rest(after) != rest(before) {
+		t.Errorf("more than the sparkline changed:\n%s\nwas\n%s", after, before)
+	}
+}

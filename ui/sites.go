@@ -41,14 +41,17 @@ func (p *sitesPane) SetSize(w, h int) {
 }
 
 // SetSites replaces the rows, keeping the selection on the same site;
-// empty explains an empty list.
-func (p *sitesPane) SetSites(sites []drops.Site, totals drops.Totals, empty string) {
+// empty explains an empty list. refit lays the columns out for them; rows
+// that differ from the last only in their histories need not be.
+func (p *sitesPane) SetSites(sites []drops.Site, totals drops.Totals, empty string, refit bool) {
 	if s, ok := p.pinnedSite(); ok {
 		p.lastPinned = s
 	}
 	p.setItems(sites)
 	p.totals, p.empty = totals, empty
-	p.tx = p.columns()
+	if refit || p.tx.cols == nil {
+		p.tx = p.columns()
+	}
 }
 
 // pinnedSite returns the site the cursor follows, as last seen; ok is false
