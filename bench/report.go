@@ -258,7 +258,11 @@ const notes = `## How to read this
 - **Idle CPU** (idle) is skbtop's CPU over 15 refreshes in which nothing
   dropped, while it holds 16384 sites as rows. The kernel program does not
   run then; what is left is each refresh's work over every site it holds,
-  the output, and the sample ring's wake-ups every 100 ms. An idle NDJSON
+  the output, and the sample ring's wake-ups every 100 ms. In the live view
+  that is once every sparkline is flat; in the minute before, each refresh
+  moves every site's sparkline (the aggregator copies its snapshot with the
+  histories moved on, and the view redraws the rows without laying them
+  out again), which the column "in the minute after the drops" measures. An idle NDJSON
   line lists no site, but its protocol breakdown covers the whole window:
   the load's 8192 ethertypes are 8192 protocol rows (about 352 KB) in every
   line, the rest of which is under 400 bytes. With the few protocols of real
