@@ -100,6 +100,7 @@ type Aggregator struct {
 	asked  map[uint32]uint64
 
 	samples  map[Key][]Packet
+	retrans  retransAgg
 	errors   []string
 	warnings []string
 
@@ -243,6 +244,7 @@ func (a *Aggregator) Update(r Reading) {
 	if r.Stack != nil {
 		a.updateStack(r)
 	}
+	a.updateRetrans(r.Retransmits, r.Time, first)
 	if !slices.Equal(a.errors, r.Errors) {
 		a.dirty = true
 	}
@@ -540,6 +542,7 @@ func (a *Aggregator) Reset() {
 	for _, m := range a.overflowed {
 		m.reset()
 	}
+	a.resetRetrans()
 	a.dirty = true
 }
 
@@ -624,6 +627,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.Interfaces = a.overflowedLocked(a.interfacesLocked())
 	snap.StackCounters, snap.Stack = a.stackLocked()
 	snap.Recount()
+	snap.Retransmits = a.retransLocked(snap.Sites, snap.Stack)
 	a.cache, a.dirty = snap, false
 	return snap
 }

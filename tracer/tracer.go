@@ -60,6 +60,9 @@ type Config struct {
 	MaxKeys uint32
 	// VerifierLog asks for the verifier's log in load errors.
 	VerifierLog bool
+	// MaxPeers is the size of each of the retransmit program's two count
+	// maps; zero means DefaultMaxPeers.
+	MaxPeers uint32
 }
 
 // Tracer is the attached kernel program.
@@ -95,6 +98,11 @@ type Tracer struct {
 	// the reads.
 	named map[devKey]namedDev
 	reads uint64
+
+	// rt is the retransmit program (retrans.go), nil when it could not
+	// be loaded, which retransErr then says why.
+	rt         *retransTracer
+	retransErr error
 }
 
 type namedDev struct {
@@ -164,6 +172,9 @@ func Open(cfg Config) (*Tracer, error) {
 		}
 		return nil, fmt.Errorf("attach tp_btf/kfree_skb: %w", err)
 	}
+	// Retransmits are a second program; a kernel that cannot run it
+	// still gets drops.
+	t.rt, t.retransErr = openRetrans(kernel, cfg, t.objs.Devices)
 	if limit > 0 {
 		t.samples, err = newSampleReader(t.objs.Samples)
 		if err != nil {
@@ -204,6 +215,7 @@ func (t *Tracer) Close() error {
 	if t.link != nil {
 		errs = append(errs, t.link.Close())
 	}
+	errs = append(errs, t.rt.close())
 	errs = append(errs, t.objs.Close())
 	return errors.Join(errs...)
 }
@@ -249,6 +261,10 @@ func (t *Tracer) Read() (drops.Reading, error) {
 		}
 		t.active ^= 1
 		t.draining = true
+		// The retransmit maps flip too, and the one wait serves both.
+		if err := t.rt.flip(); err != nil {
+			return r, err
+		}
 		t.waitForRuns()
 	}
 	old := t.counts[t.active^1]
@@ -283,6 +299,14 @@ func (t *Tracer) Read() (drops.Reading, error) {
 		return r, fmt.Errorf("clear retired drop counts: %w", err)
 	}
 	t.draining = false
+	if t.rt != nil {
+		// Drops are read; a failure here only costs retransmits
+		// this time, and the next Read drains what is left.
+		var err error
+		if r.Retransmits, err = t.rt.read(); err != nil {
+			r.Errors = append(r.Errors, err.Error())
+		}
+	}
 	t.nameDevices(&r)
 	return r, nil
 }
@@ -476,26 +500,15 @@ const forgetAfter = 64
 // are named too.
 func (t *Tracer) nameDevices(r *drops.Reading) {
 	t.reads++
-	var dn bpf.DropDevName
 	for _, list := range [][]drops.Count{r.Retired, r.Counts} {
 		for _, c := range list {
-			if c.Ifindex == 0 {
-				continue
-			}
-			k := devKey{c.NetnsCookie, c.Netns, c.Ifindex}
-			n, ok := t.named[k]
-			if ok && n.seen == t.reads {
-				continue // looked up in this read already
-			}
-			n.seen = t.reads
-			t.named[k] = n
-			if err := t.objs.Devices.Lookup(bpf.DropDevKey{NetnsCookie: k.cookie, Netns: k.netns, Ifindex: k.ifindex}, &dn); err != nil {
-				continue
-			}
-			if name := cString(dn.Name[:]); !ok || name != n.name {
-				n.name = name
-				t.named[k] = n
-				r.Devices = append(r.Devices, drops.Device{Netns: k.netns, NetnsCookie: k.cookie, Ifindex: k.ifindex, Name: name})
+			t.nameDevice(r, devKey{c.NetnsCookie, c.Netns, c.Ifindex})
+		}
+	}
+	if rr := r.Retransmits; rr != nil {
+		for _, list := range [][]drops.RetransCount{rr.Retired, rr.Counts} {
+			for _, c := range list {
+				t.nameDevice(r, devKey{c.NetnsCookie, c.Netns, c.Ifindex})
 			}
 		}
 	}
@@ -505,6 +518,29 @@ func (t *Tracer) nameDevices(r *drops.Reading) {
 				delete(t.named, k)
 			}
 		}
+	}
+}
+
+// nameDevice adds device k to r.Devices unless it was reported under the
+// same name before (see nameDevices).
+func (t *Tracer) nameDevice(r *drops.Reading, k devKey) {
+	if k.ifindex == 0 {
+		return
+	}
+	var dn bpf.DropDevName
+	n, ok := t.named[k]
+	if ok && n.seen == t.reads {
+		return // looked up in this read already
+	}
+	n.seen = t.reads
+	t.named[k] = n
+	if err := t.objs.Devices.Lookup(bpf.DropDevKey{NetnsCookie: k.cookie, Netns: k.netns, Ifindex: k.ifindex}, &dn); err != nil {
+		return
+	}
+	if name := cString(dn.Name[:]); !ok || name != n.name {
+		n.name = name
+		t.named[k] = n
+		r.Devices = append(r.Devices, drops.Device{Netns: k.netns, NetnsCookie: k.cookie, Ifindex: k.ifindex, Name: name})
 	}
 }
 
