@@ -27,9 +27,10 @@ char LICENSE[] SEC("license") = "GPL";
 // from skbtop.h's struct sock, which drop.c declares with fewer fields: the
 // loader matches a flavoured name (anything after ___ is ignored) against
 // the kernel's struct sock all the same.
+// Only the address of skc_v6_daddr is taken: its 16 bytes are read whole.
 struct in6_addr___rt {
-	__u8 s6_addr[16];
-} __attribute__((preserve_access_index));
+	__u8 bytes[16];
+};
 
 struct sock_common___rt {
 	__be32 skc_daddr;
@@ -241,7 +242,7 @@ int on_tcp_retransmit_skb(__u64 *ctx)
 	if (net)
 		k.netns_cookie = netns_cookie(net);
 	if (k.family == AF_INET6)
-		bpf_probe_read_kernel(k.raddr, 16, sk->__sk_common.skc_v6_daddr.s6_addr);
+		bpf_probe_read_kernel(k.raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	else {
 		__be32 daddr = sk->__sk_common.skc_daddr;
 		__builtin_memcpy(k.raddr, &daddr, 4);
