@@ -24,6 +24,9 @@ const (
 	paneSites pane = iota
 	paneIfaces
 	paneProtos
+	// paneRetrans is there only while retransmits are traced (see
+	// panes).
+	paneRetrans
 	paneCount
 )
 
@@ -102,6 +105,7 @@ type Model struct {
 	sites      sitesPane
 	ifaces     ifacesPane
 	protos     protocolsPane
+	retrans    retransPane
 	detail     detailPane
 	picker     pickerPane
 
@@ -121,19 +125,20 @@ type Model struct {
 func New(src Source, opts Options) Model {
 	sh := &shared{keys: newKeyMap(), opts: opts.withDefaults()}
 	m := Model{
-		shared: sh,
-		src:    src,
-		isDark: true,
-		help:   help.New(),
-		timer:  tickAfter,
-		filter: sh.opts.Filter,
-		group:  sh.opts.Group,
-		hides:  slices.Clone(sh.opts.Hides),
-		sites:  newSitesPane(sh),
-		ifaces: newIfacesPane(sh),
-		protos: newProtocolsPane(sh),
-		detail: detailPane{shared: sh},
-		picker: newPickerPane(sh),
+		shared:  sh,
+		src:     src,
+		isDark:  true,
+		help:    help.New(),
+		timer:   tickAfter,
+		filter:  sh.opts.Filter,
+		group:   sh.opts.Group,
+		hides:   slices.Clone(sh.opts.Hides),
+		sites:   newSitesPane(sh),
+		ifaces:  newIfacesPane(sh),
+		protos:  newProtocolsPane(sh),
+		retrans: newRetransPane(sh),
+		detail:  detailPane{shared: sh},
+		picker:  newPickerPane(sh),
 	}
 	m.input = textinput.New()
 	m.input.Prompt = "/ symbol: "
@@ -323,6 +328,10 @@ func (m *Model) apply() {
 	m.sites.SetSites(sites, m.view.Totals, empty)
 	m.ifaces.SetInterfaces(m.view.Interfaces)
 	m.protos.SetProtocols(m.view.Protocols, m.view.Totals, m.view.StackCounters)
+	m.retrans.SetRetransmits(m.view.Retransmits)
+	if m.focus == paneRetrans && m.view.Retransmits == nil {
+		m.focus = paneSites
+	}
 	m.detail.Refresh(m.view)
 	m.picker.SetInterfaces(m.shown.Interfaces)
 }
@@ -473,9 +482,9 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Save):
 		return m.save()
 	case key.Matches(msg, k.Tab):
-		m.focus = (m.focus + 1) % paneCount
+		m.focus = m.nextPane(1)
 	case key.Matches(msg, k.BackTab):
-		m.focus = (m.focus + paneCount - 1) % paneCount
+		m.focus = m.nextPane(-1)
 	case key.Matches(msg, k.Enter):
 		switch m.focus {
 		case paneSites:
@@ -541,8 +550,27 @@ func (m *Model) pane(p pane) paneModel {
 		return &m.ifaces
 	case paneProtos:
 		return &m.protos
+	case paneRetrans:
+		return &m.retrans
 	}
 	return &m.sites
+}
+
+// panes are the panes there are, in tab order: the retransmits pane only
+// while retransmits are traced.
+func (m *Model) panes() []pane {
+	ps := []pane{paneSites, paneIfaces, paneProtos}
+	if m.view.Retransmits != nil {
+		ps = append(ps, paneRetrans)
+	}
+	return ps
+}
+
+// nextPane is the pane step places after the focused one in tab order.
+func (m *Model) nextPane(step int) pane {
+	ps := m.panes()
+	i := max(slices.Index(ps, m.focus), 0)
+	return ps[(i+step+len(ps))%len(ps)]
 }
 
 func (m *Model) closeInput() {
