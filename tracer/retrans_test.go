@@ -19,7 +19,7 @@ import (
 )
 
 // retransSegs reads the namespace's TcpRetransSegs from /proc/net/snmp.
-func retransSegs(t *testing.T, ns *netlab.Namespace) uint64 {
+func retransSegs(t testing.TB, ns *netlab.Namespace) uint64 {
 	t.Helper()
 	var v uint64
 	err := ns.Do(func() error {
