@@ -234,13 +234,13 @@ func writeRetransmits(w io.Writer, r *drops.Retransmits) {
 	if r == nil || (r.Count == 0 && r.Failed == 0) {
 		return
 	}
-	fmt.Fprintln(w, "\nRETRANSMITS TO\tLOCAL PORT\tINTERFACE\tSTATE\tCOUNT\tSEGS\tFAILED\tRATE/s")
+	fmt.Fprintln(w, "\nRETRANSMITS TO\tLOCAL PORT\tINTERFACE\tSTATE\tCOUNT\tSEGS\tUNSENT\tGIVEN UP\tRATE/s")
 	for _, p := range r.Peers {
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t%.1f\n", p.Endpoint(), p.LocalPort, drops.OrDash(p.InterfaceLabel()),
-			p.State, p.Count, p.Segs, p.Failed, p.Rate)
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%.1f\n", p.Endpoint(), p.LocalPort, drops.OrDash(p.InterfaceLabel()),
+			p.State, p.Count, p.Segs, p.Unsent, p.Failed, p.Rate)
 	}
-	fmt.Fprintf(w, "total %d retransmits (%d segments), %.1f/s; failed %d; map overflow %d; keys %d/%d", r.Count, r.Segs, r.Rate,
-		r.Failed, r.KeysOverflowed, r.Keys, r.MaxKeys)
+	fmt.Fprintf(w, "total %d retransmits (%d segments, %d not sent), %.1f/s; %d given up; map overflow %d; keys %d/%d", r.Count, r.Segs,
+		r.Unsent, r.Rate, r.Failed, r.KeysOverflowed, r.Keys, r.MaxKeys)
 	if r.Counter != nil {
 		fmt.Fprintf(w, "; %s +%d (traced in this namespace %d)", r.Counter.Name, r.Counter.Delta, r.HomeSegs)
 	}

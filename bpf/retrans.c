@@ -3,9 +3,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //
 // retrans.c counts the TCP segments the kernel retransmits (the
-// tcp:tcp_retransmit_skb tracepoint) in a per-CPU hash keyed by connection
-// peer: remote address and port, local port, network namespace and the
-// interface of the socket's cached route. It is drop.c's counting design
+// tcp:tcp_retransmit_skb tracepoint, and tcp:tcp_retransmit_synack for a
+// listener's SYN-ACKs) in a per-CPU hash keyed by connection peer: remote
+// address and port, local port, network namespace and the interface of the
+// socket's cached route (of the SYN, for a SYN-ACK). It is drop.c's counting design
 // for another event: every retransmission either lands in its key or, when
 // the map is full, in the overflow counters, and two maps let user space
 // free keys without losing one (see retrans0). It runs only when TCP
@@ -20,6 +21,13 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define EEXIST 17
+// The errnos __tcp_retransmit_skb returns when it gives up before it
+// counts the retransmission (see counted).
+#define EAGAIN 11
+#define ENOMEM 12
+#define EBUSY 16
+#define EINVAL 22
+#define EHOSTUNREACH 113
 #define AF_INET 2
 #define AF_INET6 10
 
@@ -38,8 +46,15 @@ struct sock_common___rt {
 	__u16 skc_num;
 	unsigned short skc_family;
 	volatile unsigned char skc_state;
+	int skc_bound_dev_if;
 	possible_net_t skc_net;
 	struct in6_addr___rt skc_v6_daddr;
+} __attribute__((preserve_access_index));
+
+// A SYN-ACK's request: its sock_common holds the peer, and
+// skc_bound_dev_if the interface the SYN came in on (ir_iif).
+struct request_sock___rt {
+	struct sock_common___rt __req_common;
 } __attribute__((preserve_access_index));
 
 struct dst_entry___rt {
@@ -88,13 +103,17 @@ struct key {
 
 // value is one CPU's count for a key.
 struct value {
-	// retrans counts the tracepoint's hits that sent a retransmission
-	// (err == 0), segs the segments they stood for: the kernel adds an
-	// skb's segment count to TcpRetransSegs when it retransmits it.
+	// retrans counts the retransmissions the kernel counted, segs the
+	// segments they stood for: __tcp_retransmit_skb adds an skb's segment
+	// count to TcpRetransSegs once it has decided to send it, before it
+	// does; tcp_rtx_synack adds 1 for each SYN-ACK it sent again.
 	__u64 retrans;
 	__u64 segs;
-	// failed counts attempts that did not go out (err != 0): only kernels
-	// with has_err see them.
+	// unsent counts those of retrans that the transmission itself
+	// failed (a full qdisc or backlog, a firewall): counted by the kernel
+	// all the same. failed counts the attempts it gave up before counting
+	// (see counted). Only kernels with has_err report either.
+	__u64 unsent;
 	__u64 failed;
 	// last_ns is when this CPU last counted the key and state the
 	// socket's TCP state then (TCP_ESTABLISHED, ...): user space shows
@@ -108,6 +127,7 @@ struct value {
 struct cpu_state {
 	__u64 overflow_retrans;
 	__u64 overflow_segs;
+	__u64 overflow_unsent;
 	__u64 overflow_failed;
 };
 
@@ -162,17 +182,43 @@ static __always_inline __u64 netns_cookie(struct net *net)
 	return 0;
 }
 
-// add counts one hit in v. Per-CPU value, and the kernel never runs this
+// counted says whether the kernel counted a retransmission in
+// TcpRetransSegs, from the result the tracepoint passes (Linux 6.16+): it
+// returns early, before counting, with -EBUSY (the first transmission is
+// still in a queue of this host), -EAGAIN (no window), -ENOMEM, -EINVAL or
+// -EHOSTUNREACH (no route); any other result, 0 or a transmission's error
+// (NET_XMIT_DROP, -ENOBUFS, -EPERM from a firewall, ...), comes after it
+// counted. A transmission that fails with one of the early numbers
+// (-ENOMEM, -EINVAL or -EHOSTUNREACH from deeper down: memory exhausted, a
+// neighbour that cannot be made, a route gone since the check just before)
+// is taken for an early exit: the one case where skbtop counts one less
+// than TcpRetransSegs.
+static __always_inline int counted(int err)
+{
+	switch (-err) {
+	case EBUSY:
+	case EAGAIN:
+	case ENOMEM:
+	case EINVAL:
+	case EHOSTUNREACH:
+		return 0;
+	}
+	return 1;
+}
+
+// add counts one hit in v. Per-CPU value, and the kernel never runs a
 // program twice on one CPU at once (a nested run is skipped and counted as
 // a recursion miss), so plain increments are exact.
 static __always_inline void add(struct value *v, __u64 segs, int err,
 				__u32 tcp_state, __u64 now)
 {
-	if (err) {
+	if (!counted(err)) {
 		v->failed++;
 	} else {
 		v->retrans++;
 		v->segs += segs;
+		if (err)
+			v->unsent++;
 	}
 	v->last_ns = now;
 	v->state = tcp_state;
@@ -206,13 +252,66 @@ static __always_inline int count(void *m, struct cpu_state *st,
 		}
 	}
 	// Full (-E2BIG), or the bucket's lock was not to be had.
-	if (err) {
+	if (!counted(err)) {
 		st->overflow_failed++;
 	} else {
 		st->overflow_retrans++;
 		st->overflow_segs += segs;
+		if (err)
+			st->overflow_unsent++;
 	}
 	return -1;
+}
+
+// record counts one retransmission to the peer in skc, on interface
+// ifindex (dev when the program has the device, to name it).
+static __always_inline void record(struct sock_common___rt *skc, __u32 ifindex,
+				   struct net_device *dev, __u64 segs, int err)
+{
+	struct net *net = skc->skc_net.net;
+	__u32 netns = 0;
+	if (net)
+		netns = net->ns.inum;
+	if (filter_netns && netns != filter_netns)
+		return;
+
+	struct key k = {
+		.netns = netns,
+		.ifindex = ifindex,
+		.family = skc->skc_family,
+		.rport = bpf_ntohs(skc->skc_dport),
+		.lport = skc->skc_num,
+	};
+	if (net)
+		k.netns_cookie = netns_cookie(net);
+	if (k.family == AF_INET6)
+		bpf_probe_read_kernel(k.raddr, 16, &skc->skc_v6_daddr);
+	else {
+		__be32 daddr = skc->skc_daddr;
+		__builtin_memcpy(k.raddr, &daddr, 4);
+	}
+	__u32 tcp_state = skc->skc_state;
+	__u64 now = bpf_ktime_get_ns();
+
+	__u32 zero = 0;
+	struct cpu_state *st = bpf_map_lookup_elem(&state, &zero);
+	if (!st)
+		return;
+	int added;
+	if (active_retrans)
+		added = count(&retrans1, st, &k, segs, err, tcp_state, now);
+	else
+		added = count(&retrans0, st, &k, segs, err, tcp_state, now);
+	if (added > 0 && dev) {
+		struct dev_key dk = {
+			.netns_cookie = k.netns_cookie,
+			.netns = netns,
+			.ifindex = ifindex,
+		};
+		struct dev_name dn;
+		bpf_probe_read_kernel_str(dn.name, sizeof(dn.name), dev->name);
+		bpf_map_update_elem(&devices, &dk, &dn, BPF_ANY);
+	}
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
@@ -226,63 +325,34 @@ int on_tcp_retransmit_skb(__u64 *ctx)
 	if (!sk)
 		return 0;
 
-	struct net *net = sk->__sk_common.skc_net.net;
-	__u32 netns = 0;
-	if (net)
-		netns = net->ns.inum;
-	if (filter_netns && netns != filter_netns)
-		return 0;
-
-	struct key k = {
-		.netns = netns,
-		.family = sk->__sk_common.skc_family,
-		.rport = bpf_ntohs(sk->__sk_common.skc_dport),
-		.lport = sk->__sk_common.skc_num,
-	};
-	if (net)
-		k.netns_cookie = netns_cookie(net);
-	if (k.family == AF_INET6)
-		bpf_probe_read_kernel(k.raddr, 16, &sk->__sk_common.skc_v6_daddr);
-	else {
-		__be32 daddr = sk->__sk_common.skc_daddr;
-		__builtin_memcpy(k.raddr, &daddr, 4);
-	}
-
 	// The interface of the socket's cached route; none before the
 	// socket has one or after it was reset.
 	struct net_device *dev = 0;
+	__u32 ifindex = 0;
 	struct dst_entry___rt *dst = sk->sk_dst_cache;
 	if (dst)
 		dev = dst->dev;
 	if (dev)
-		k.ifindex = dev->ifindex;
+		ifindex = dev->ifindex;
 
 	__u16 segs = 1;
 	if (skb) {
 		struct tcp_skb_cb___rt *cb = (void *)skb->cb;
 		bpf_core_read(&segs, sizeof(segs), &cb->tcp_gso_segs);
 	}
-	__u32 tcp_state = sk->__sk_common.skc_state;
-	__u64 now = bpf_ktime_get_ns();
+	record(&sk->__sk_common, ifindex, dev, segs, err);
+	return 0;
+}
 
-	__u32 zero = 0;
-	struct cpu_state *st = bpf_map_lookup_elem(&state, &zero);
-	if (!st)
+// A listener sent a SYN-ACK again (tcp_rtx_synack): the tracepoint fires
+// only when it went out, and the kernel added 1 to TcpRetransSegs.
+SEC("tp_btf/tcp_retransmit_synack")
+int on_tcp_retransmit_synack(__u64 *ctx)
+{
+	struct request_sock___rt *req = (void *)ctx[1];
+	if (!req)
 		return 0;
-	int added;
-	if (active_retrans)
-		added = count(&retrans1, st, &k, segs, err, tcp_state, now);
-	else
-		added = count(&retrans0, st, &k, segs, err, tcp_state, now);
-	if (added > 0 && dev) {
-		struct dev_key dk = {
-			.netns_cookie = k.netns_cookie,
-			.netns = netns,
-			.ifindex = k.ifindex,
-		};
-		struct dev_name dn;
-		bpf_probe_read_kernel_str(dn.name, sizeof(dn.name), dev->name);
-		bpf_map_update_elem(&devices, &dk, &dn, BPF_ANY);
-	}
+	__u32 ifindex = req->__req_common.skc_bound_dev_if;
+	record(&req->__req_common, ifindex, 0, 1, 0);
 	return 0;
 }

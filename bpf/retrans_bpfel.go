@@ -17,6 +17,7 @@ type RetransCpuState struct {
 	_               structs.HostLayout
 	OverflowRetrans uint64
 	OverflowSegs    uint64
+	OverflowUnsent  uint64
 	OverflowFailed  uint64
 }
 
@@ -48,6 +49,7 @@ type RetransValue struct {
 	_       structs.HostLayout
 	Retrans uint64
 	Segs    uint64
+	Unsent  uint64
 	Failed  uint64
 	LastNs  uint64
 	State   uint32
@@ -58,14 +60,15 @@ type RetransValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	RetransMapDevices             = "devices"
-	RetransMapRetrans0            = "retrans0"
-	RetransMapRetrans1            = "retrans1"
-	RetransMapState               = "state"
-	RetransProgOnTcpRetransmitSkb = "on_tcp_retransmit_skb"
-	RetransVarActiveRetrans       = "active_retrans"
-	RetransVarFilterNetns         = "filter_netns"
-	RetransVarHasErr              = "has_err"
+	RetransMapDevices                = "devices"
+	RetransMapRetrans0               = "retrans0"
+	RetransMapRetrans1               = "retrans1"
+	RetransMapState                  = "state"
+	RetransProgOnTcpRetransmitSkb    = "on_tcp_retransmit_skb"
+	RetransProgOnTcpRetransmitSynack = "on_tcp_retransmit_synack"
+	RetransVarActiveRetrans          = "active_retrans"
+	RetransVarFilterNetns            = "filter_netns"
+	RetransVarHasErr                 = "has_err"
 )
 
 // LoadRetrans returns the embedded CollectionSpec for Retrans.
@@ -110,7 +113,8 @@ type RetransSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type RetransProgramSpecs struct {
-	OnTcpRetransmitSkb *ebpf.ProgramSpec `ebpf:"on_tcp_retransmit_skb"`
+	OnTcpRetransmitSkb    *ebpf.ProgramSpec `ebpf:"on_tcp_retransmit_skb"`
+	OnTcpRetransmitSynack *ebpf.ProgramSpec `ebpf:"on_tcp_retransmit_synack"`
 }
 
 // RetransMapSpecs contains maps before they are loaded into the kernel.
@@ -180,12 +184,14 @@ type RetransVariables struct {
 //
 // It can be passed to LoadRetransObjects or ebpf.CollectionSpec.LoadAndAssign.
 type RetransPrograms struct {
-	OnTcpRetransmitSkb *ebpf.Program `ebpf:"on_tcp_retransmit_skb"`
+	OnTcpRetransmitSkb    *ebpf.Program `ebpf:"on_tcp_retransmit_skb"`
+	OnTcpRetransmitSynack *ebpf.Program `ebpf:"on_tcp_retransmit_synack"`
 }
 
 func (p *RetransPrograms) Close() error {
 	return _RetransClose(
 		p.OnTcpRetransmitSkb,
+		p.OnTcpRetransmitSynack,
 	)
 }
 

@@ -29,11 +29,11 @@ type PeerKey struct {
 // it.
 type RetransCount struct {
 	PeerKey
-	// Retrans counts the retransmissions the kernel sent (the
-	// tracepoint's hits with no error), Segs the segments they stood for
-	// (what TcpRetransSegs counts), Failed the attempts that did not go
-	// out (Linux 6.16+ reports those too).
-	Retrans, Segs, Failed uint64
+	// Retrans counts the retransmissions the kernel counted, Segs the
+	// segments they stood for (what it adds to TcpRetransSegs), Unsent
+	// those of Retrans whose transmission failed (Linux 6.16+), Failed
+	// the attempts it gave up before counting (Linux 6.16+).
+	Retrans, Segs, Unsent, Failed uint64
 	// State is the socket's TCP state at its latest retransmission
 	// (TCP_ESTABLISHED is 1), LastNs when that was (CLOCK_MONOTONIC).
 	State  uint8
@@ -43,9 +43,9 @@ type RetransCount struct {
 // RetransHealth is the retransmit program's self-accounting, cumulative
 // like Health.
 type RetransHealth struct {
-	// OverflowRetrans, OverflowSegs and OverflowFailed count what found
-	// the kernel map full: counted, without a peer.
-	OverflowRetrans, OverflowSegs, OverflowFailed uint64
+	// OverflowRetrans, OverflowSegs, OverflowUnsent and OverflowFailed
+	// count what found the kernel map full: counted, without a peer.
+	OverflowRetrans, OverflowSegs, OverflowUnsent, OverflowFailed uint64
 	// RecursionMisses counts runs the kernel skipped.
 	RecursionMisses uint64
 	// Keys and MaxKeys are the map's fill, as Health's.
@@ -77,10 +77,11 @@ func TCPStateName(s uint8) string {
 // Retransmits is the snapshot's account of TCP retransmissions: per peer,
 // with the kernel's own counter beside them and what they mean.
 type Retransmits struct {
-	// Count, Segs and Failed sum the peers and OverflowRetrans; Rate is
-	// retransmissions per second.
+	// Count, Segs, Unsent and Failed sum the peers and what found the
+	// map full; Rate is retransmissions per second.
 	Count  uint64  `json:"count"`
 	Segs   uint64  `json:"segs"`
+	Unsent uint64  `json:"unsent"`
 	Failed uint64  `json:"failed"`
 	Rate   float64 `json:"rate"`
 	// KeysOverflowed counts retransmissions that found the kernel map
@@ -102,8 +103,8 @@ type Retransmits struct {
 	Notes []string `json:"notes,omitempty"`
 
 	// What found the map full: in the totals, without a peer.
-	overflowSegs, overflowFailed uint64
-	overflowRate                 float64
+	overflowSegs, overflowUnsent, overflowFailed uint64
+	overflowRate                                 float64
 }
 
 // Peer is one row of the retransmits pane: one connection's peer as seen
@@ -116,13 +117,18 @@ type Peer struct {
 	Ifindex    uint32 `json:"ifindex"`
 	Netns      uint32 `json:"netns"`
 	// NetnsCookie, Namespace and Gone are as Site's.
-	NetnsCookie uint64  `json:"netns_cookie,omitempty"`
-	Namespace   string  `json:"namespace,omitempty"`
-	Gone        bool    `json:"gone,omitempty"`
-	Count       uint64  `json:"count"`
-	Segs        uint64  `json:"segs"`
-	Failed      uint64  `json:"failed"`
-	Rate        float64 `json:"rate"`
+	NetnsCookie uint64 `json:"netns_cookie,omitempty"`
+	Namespace   string `json:"namespace,omitempty"`
+	Gone        bool   `json:"gone,omitempty"`
+	// Count is the retransmissions the kernel counted, Segs their
+	// segments (what TcpRetransSegs adds), Unsent those of Count that
+	// the transmission itself failed, Failed the attempts given up
+	// before counting (see RetransCount).
+	Count  uint64  `json:"count"`
+	Segs   uint64  `json:"segs"`
+	Unsent uint64  `json:"unsent"`
+	Failed uint64  `json:"failed"`
+	Rate   float64 `json:"rate"`
 	// State is the TCP state at the latest retransmission.
 	State string `json:"state"`
 	// Outside says the peer's retransmits rose in the last interval
@@ -155,18 +161,18 @@ func OutsideNote(endpoint string) string {
 
 // peerState is the aggregator's row of a PeerKey.
 type peerState struct {
-	key                   PeerKey
-	retrans, segs, failed meter
-	state                 uint8
-	lastNs                uint64
-	seen                  bool
+	key                           PeerKey
+	retrans, segs, unsent, failed meter
+	state                         uint8
+	lastNs                        uint64
+	seen                          bool
 }
 
 // retransAgg is the Aggregator's part for retransmits.
 type retransAgg struct {
 	traced bool
 	peers  map[PeerKey]*peerState
-	health struct{ retrans, segs, failed, recursion meter }
+	health struct{ retrans, segs, unsent, failed, recursion meter }
 	keys   [2]uint32
 }
 
@@ -187,9 +193,9 @@ func (a *Aggregator) updateRetrans(rr *RetransReading, now time.Time, first bool
 	get := func(c RetransCount) *peerState {
 		p := ra.peers[c.PeerKey]
 		if p == nil {
-			p = &peerState{key: c.PeerKey, retrans: fresh(a.last), segs: fresh(a.last), failed: fresh(a.last)}
+			p = &peerState{key: c.PeerKey, retrans: fresh(a.last), segs: fresh(a.last), unsent: fresh(a.last), failed: fresh(a.last)}
 			if first {
-				p.retrans, p.segs, p.failed = baseline(0, now), baseline(0, now), baseline(0, now)
+				p.retrans, p.segs, p.unsent, p.failed = baseline(0, now), baseline(0, now), baseline(0, now), baseline(0, now)
 			}
 			ra.peers[c.PeerKey] = p
 			if _, ok := a.namespaces[NamespaceID{c.Netns, c.NetnsCookie}]; !ok {
@@ -212,13 +218,15 @@ func (a *Aggregator) updateRetrans(rr *RetransReading, now time.Time, first bool
 		}
 		p := get(c)
 		if first {
-			p.retrans.cur, p.segs.cur, p.failed.cur = c.Retrans, c.Segs, c.Failed
+			p.retrans.cur, p.segs.cur, p.unsent.cur, p.failed.cur = c.Retrans, c.Segs, c.Unsent, c.Failed
 		}
 		p.retrans.add(c.Retrans)
 		p.segs.add(c.Segs)
+		p.unsent.add(c.Unsent)
 		p.failed.add(c.Failed)
 		p.retrans.retire()
 		p.segs.retire()
+		p.unsent.retire()
 		p.failed.retire()
 		p.seen = true
 	}
@@ -228,19 +236,21 @@ func (a *Aggregator) updateRetrans(rr *RetransReading, now time.Time, first bool
 		}
 		p := get(c)
 		if first && !p.seen {
-			p.retrans.cur, p.segs.cur, p.failed.cur = c.Retrans, c.Segs, c.Failed
+			p.retrans.cur, p.segs.cur, p.unsent.cur, p.failed.cur = c.Retrans, c.Segs, c.Unsent, c.Failed
 		}
 		p.retrans.add(c.Retrans)
 		p.segs.add(c.Segs)
+		p.unsent.add(c.Unsent)
 		p.failed.add(c.Failed)
 		p.seen = true
 	}
 	for k, p := range ra.peers {
 		if first {
-			p.retrans.pending, p.segs.pending, p.failed.pending = 0, 0, 0
+			p.retrans.pending, p.segs.pending, p.unsent.pending, p.failed.pending = 0, 0, 0, 0
 		}
 		a.settle(&p.retrans, now)
 		p.segs.settle(now)
+		p.unsent.settle(now)
 		a.settle(&p.failed, now)
 		if !p.seen && p.retrans.delta == 0 && p.failed.delta == 0 {
 			delete(ra.peers, k)
@@ -250,7 +260,8 @@ func (a *Aggregator) updateRetrans(rr *RetransReading, now time.Time, first bool
 	for _, f := range []struct {
 		m *meter
 		v uint64
-	}{{&ra.health.retrans, h.OverflowRetrans}, {&ra.health.segs, h.OverflowSegs}, {&ra.health.failed, h.OverflowFailed}, {&ra.health.recursion, h.RecursionMisses}} {
+	}{{&ra.health.retrans, h.OverflowRetrans}, {&ra.health.segs, h.OverflowSegs}, {&ra.health.unsent, h.OverflowUnsent},
+		{&ra.health.failed, h.OverflowFailed}, {&ra.health.recursion, h.RecursionMisses}} {
 		if first {
 			*f.m = baseline(f.v, now)
 			continue
@@ -267,6 +278,7 @@ func (a *Aggregator) resetRetrans() {
 	for k, p := range ra.peers {
 		p.retrans.reset()
 		p.segs.reset()
+		p.unsent.reset()
 		p.failed.reset()
 		if !p.seen {
 			delete(ra.peers, k)
@@ -274,6 +286,7 @@ func (a *Aggregator) resetRetrans() {
 	}
 	ra.health.retrans.reset()
 	ra.health.segs.reset()
+	ra.health.unsent.reset()
 	ra.health.failed.reset()
 	ra.health.recursion.reset()
 }
@@ -293,7 +306,7 @@ func (a *Aggregator) retransLocked(sites []Site, stack []StackCounter) *Retransm
 		k := p.key
 		peer := Peer{Remote: k.Remote.String(), RemotePort: k.RemotePort, LocalPort: k.LocalPort,
 			Ifindex: k.Ifindex, Netns: k.Netns, NetnsCookie: k.NetnsCookie,
-			Count: p.retrans.delta, Segs: p.segs.delta, Failed: p.failed.delta, Rate: p.retrans.rate,
+			Count: p.retrans.delta, Segs: p.segs.delta, Unsent: p.unsent.delta, Failed: p.failed.delta, Rate: p.retrans.rate,
 			State: TCPStateName(p.state), Key: k}
 		peer.Namespace, peer.Gone = a.namespaceLocked(NamespaceID{k.Netns, k.NetnsCookie})
 		if k.Ifindex != 0 {
@@ -319,7 +332,7 @@ func (a *Aggregator) retransLocked(sites []Site, stack []StackCounter) *Retransm
 			out.Counter = &c
 		}
 	}
-	out.overflowRate, out.overflowSegs, out.overflowFailed = ra.health.retrans.rate, ra.health.segs.delta, ra.health.failed.delta
+	out.overflowRate, out.overflowSegs, out.overflowUnsent, out.overflowFailed = ra.health.retrans.rate, ra.health.segs.delta, ra.health.unsent.delta, ra.health.failed.delta
 	out.judge(sites, a.health.overflowPackets.delta > 0 || a.health.overflowPackets.rate > 0)
 	out.recount()
 	return out
@@ -339,10 +352,11 @@ func (a *Aggregator) isHome(inode uint32, cookie uint64) bool {
 // the peers (by rate, then count, then endpoint) and writes a note for
 // each remote endpoint a peer with Outside has.
 func (r *Retransmits) recount() {
-	r.Count, r.Segs, r.Failed, r.Rate = r.KeysOverflowed, r.overflowSegs, r.overflowFailed, r.overflowRate
+	r.Count, r.Segs, r.Unsent, r.Failed, r.Rate = r.KeysOverflowed, r.overflowSegs, r.overflowUnsent, r.overflowFailed, r.overflowRate
 	for _, p := range r.Peers {
 		r.Count += p.Count
 		r.Segs += p.Segs
+		r.Unsent += p.Unsent
 		r.Failed += p.Failed
 		r.Rate += p.Rate
 	}
@@ -410,7 +424,7 @@ func (r *Retransmits) filtered(f Filter) *Retransmits {
 			out.Peers = append(out.Peers, p)
 		}
 	}
-	out.KeysOverflowed, out.overflowSegs, out.overflowFailed, out.overflowRate = 0, 0, 0, 0
+	out.KeysOverflowed, out.overflowSegs, out.overflowUnsent, out.overflowFailed, out.overflowRate = 0, 0, 0, 0, 0
 	out.recount()
 	return &out
 }
@@ -461,8 +475,11 @@ func (r *Retransmits) Summary() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d retransmits", r.Count)
+	if r.Unsent > 0 {
+		fmt.Fprintf(&b, " (%d not sent)", r.Unsent)
+	}
 	if r.Failed > 0 {
-		fmt.Fprintf(&b, " (+%d failed)", r.Failed)
+		fmt.Fprintf(&b, " · %d given up", r.Failed)
 	}
 	if r.Counter != nil {
 		fmt.Fprintf(&b, " · %s +%d (traced here %d)", r.Counter.Name, r.Counter.Delta, r.HomeSegs)

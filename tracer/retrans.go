@@ -18,15 +18,12 @@ import (
 // maps: connection peers that retransmit within one read interval.
 const DefaultMaxPeers = 4096
 
-// AttachRetransMethod names how the retransmit program attaches: a
-// BTF-enabled raw tracepoint, tcp:tcp_retransmit_skb.
-const AttachRetransMethod = "tp_btf/tcp_retransmit_skb"
-
 // retransTracer is the retransmit program (bpf/retrans.c) and its read
 // state: the same two-map flip as the drop counts (see Tracer.Read).
 type retransTracer struct {
-	objs   bpf.RetransObjects
-	link   link.Link
+	objs bpf.RetransObjects
+	// links are on_tcp_retransmit_skb's and on_tcp_retransmit_synack's.
+	links  []link.Link
 	counts [2]*ebpf.Map
 	max    uint32
 	// active and draining are as Tracer's, for active_retrans.
@@ -38,8 +35,9 @@ type retransTracer struct {
 
 // tracepointHasErr reports whether the kernel's tcp_retransmit_skb
 // tracepoint passes the retransmission's result as a third argument (Linux
-// 6.16): then it fires for failed attempts too. The typedef's first
-// parameter is the tracepoint's private data.
+// 6.16): then it fires for failed attempts too. Kernel differences are
+// data read from BTF, as checkTracepoint's. The typedef's first parameter
+// is the tracepoint's private data.
 func tracepointHasErr(spec *btf.Spec) (bool, error) {
 	var tp *btf.Typedef
 	if err := spec.TypeByName("btf_trace_tcp_retransmit_skb", &tp); err != nil {
@@ -93,13 +91,19 @@ func openRetrans(kernel *btf.Spec, cfg Config, devices *ebpf.Map) (*retransTrace
 		rt.objs.Close()
 		return nil, err
 	}
-	rt.link, err = link.AttachTracing(link.TracingOptions{Program: rt.objs.OnTcpRetransmitSkb})
-	if err != nil {
-		rt.objs.Close()
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, errors.New("attach tp_btf/tcp_retransmit_skb: kernel has no tcp:tcp_retransmit_skb tracepoint")
+	for _, p := range []struct {
+		prog *ebpf.Program
+		name string
+	}{{rt.objs.OnTcpRetransmitSkb, "tcp_retransmit_skb"}, {rt.objs.OnTcpRetransmitSynack, "tcp_retransmit_synack"}} {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p.prog})
+		if err != nil {
+			rt.close()
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("attach tp_btf/%s: kernel has no tcp:%s tracepoint", p.name, p.name)
+			}
+			return nil, fmt.Errorf("attach tp_btf/%s: %w", p.name, err)
 		}
-		return nil, fmt.Errorf("attach tp_btf/tcp_retransmit_skb: %w", err)
+		rt.links = append(rt.links, l)
 	}
 	return rt, nil
 }
@@ -121,8 +125,8 @@ func (rt *retransTracer) close() error {
 		return nil
 	}
 	var errs []error
-	if rt.link != nil {
-		errs = append(errs, rt.link.Close())
+	for _, l := range rt.links {
+		errs = append(errs, l.Close())
 	}
 	errs = append(errs, rt.objs.Close())
 	return errors.Join(errs...)
@@ -165,10 +169,13 @@ func (rt *retransTracer) read() (*drops.RetransReading, error) {
 	for _, s := range states {
 		out.Health.OverflowRetrans += s.OverflowRetrans
 		out.Health.OverflowSegs += s.OverflowSegs
+		out.Health.OverflowUnsent += s.OverflowUnsent
 		out.Health.OverflowFailed += s.OverflowFailed
 	}
-	if st, err := rt.objs.OnTcpRetransmitSkb.Stats(); err == nil {
-		out.Health.RecursionMisses = st.RecursionMisses
+	for _, p := range []*ebpf.Program{rt.objs.OnTcpRetransmitSkb, rt.objs.OnTcpRetransmitSynack} {
+		if st, err := p.Stats(); err == nil {
+			out.Health.RecursionMisses += st.RecursionMisses
+		}
 	}
 	// The map is small and the program rarely runs: key by key.
 	for _, k := range rt.retiring {
@@ -216,6 +223,7 @@ func retransCount(k bpf.RetransKey, vals []bpf.RetransValue) drops.RetransCount 
 	for _, v := range vals {
 		c.Retrans += v.Retrans
 		c.Segs += v.Segs
+		c.Unsent += v.Unsent
 		c.Failed += v.Failed
 		if v.LastNs > c.LastNs {
 			c.LastNs, c.State = v.LastNs, uint8(v.State)

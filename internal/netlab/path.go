@@ -96,36 +96,43 @@ func (p *Path) Close() error {
 	return errors.Join(errs...)
 }
 
-// lossTable and lossChain hold the rule LoseTCP installs in the router.
-var (
-	lossTable = &nftables.Table{Name: "skbtop_loss", Family: nftables.TableFamilyINet}
-	lossChain = &nftables.Chain{
-		Name:     "forward",
-		Table:    lossTable,
-		Type:     nftables.ChainTypeFilter,
-		Hooknum:  nftables.ChainHookForward,
-		Priority: nftables.ChainPriorityFilter,
-	}
-)
+// lossTable holds the rules LoseTCP and LoseTCPOut install.
+var lossTable = &nftables.Table{Name: "skbtop_loss", Family: nftables.TableFamilyINet}
+
+// lossChain is the chain of the rule in hook.
+func lossChain(name string, hook *nftables.ChainHook) *nftables.Chain {
+	return &nftables.Chain{Name: name, Table: lossTable, Type: nftables.ChainTypeFilter, Hooknum: hook, Priority: nftables.ChainPriorityFilter}
+}
 
 // LoseTCP makes the router drop one in every mod TCP segments it forwards
 // to the server's port, at random:
 //
 //	ip daddr SERVER tcp dport PORT numgen random mod MOD 0 counter drop
 func (p *Path) LoseTCP(port uint16, mod uint32) error {
-	c, done, err := p.Router.nft()
+	return p.loseTCP(p.Router, lossChain("forward", nftables.ChainHookForward), port, mod)
+}
+
+// LoseTCPOut makes the client itself drop one in every mod TCP segments it
+// sends to the server's port (the output hook): the sends fail in the
+// client, which drops them as a firewall does.
+func (p *Path) LoseTCPOut(port uint16, mod uint32) error {
+	return p.loseTCP(p.Client, lossChain("output", nftables.ChainHookOutput), port, mod)
+}
+
+func (p *Path) loseTCP(ns *Namespace, chain *nftables.Chain, port uint16, mod uint32) error {
+	c, done, err := ns.nft()
 	if err != nil {
 		return err
 	}
 	defer done()
 	c.AddTable(lossTable)
-	c.AddChain(lossChain)
+	c.AddChain(chain)
 	dport := make([]byte, 2)
 	binary.BigEndian.PutUint16(dport, port)
 	daddr := p.ServerAddr.As4()
 	c.AddRule(&nftables.Rule{
 		Table: lossTable,
-		Chain: lossChain,
+		Chain: chain,
 		Exprs: []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
@@ -144,7 +151,7 @@ func (p *Path) LoseTCP(port uint16, mod uint32) error {
 		},
 	})
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("install nftables loss rule: %w", err)
+		return fmt.Errorf("install nftables loss rule in %s: %w", ns.Name, err)
 	}
 	return nil
 }
@@ -152,12 +159,21 @@ func (p *Path) LoseTCP(port uint16, mod uint32) error {
 // LostTCP returns the packet counter of the rule LoseTCP installed: the
 // segments the router dropped.
 func (p *Path) LostTCP() (uint64, error) {
-	c, done, err := p.Router.nft()
+	return lost(p.Router, lossChain("forward", nftables.ChainHookForward))
+}
+
+// LostTCPOut returns the packet counter of the rule LoseTCPOut installed.
+func (p *Path) LostTCPOut() (uint64, error) {
+	return lost(p.Client, lossChain("output", nftables.ChainHookOutput))
+}
+
+func lost(ns *Namespace, chain *nftables.Chain) (uint64, error) {
+	c, done, err := ns.nft()
 	if err != nil {
 		return 0, err
 	}
 	defer done()
-	rules, err := c.GetRules(lossTable, lossChain)
+	rules, err := c.GetRules(lossTable, chain)
 	if err != nil {
 		return 0, fmt.Errorf("list nftables rules: %w", err)
 	}
