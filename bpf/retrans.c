@@ -6,7 +6,7 @@
 // tcp:tcp_retransmit_skb tracepoint, and tcp:tcp_retransmit_synack for a
 // listener's SYN-ACKs) in a per-CPU hash keyed by connection peer: remote
 // address and port, local port, network namespace and the interface of the
-// socket's cached route (of the SYN, for a SYN-ACK). It is drop.c's counting design
+// socket's cached route (for a SYN-ACK, where the request has one). It is drop.c's counting design
 // for another event: every retransmission either lands in its key or, when
 // the map is full, in the overflow counters, and two maps let user space
 // free keys without losing one (see retrans0). It runs only when TCP
@@ -52,7 +52,8 @@ struct sock_common___rt {
 } __attribute__((preserve_access_index));
 
 // A SYN-ACK's request: its sock_common holds the peer, and
-// skc_bound_dev_if the interface the SYN came in on (ir_iif).
+// skc_bound_dev_if (ir_iif) the interface, where the request keeps one: a
+// listener bound to a device, an IPv6 link-local peer; 0 otherwise.
 struct request_sock___rt {
 	struct sock_common___rt __req_common;
 } __attribute__((preserve_access_index));

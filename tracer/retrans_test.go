@@ -2,7 +2,10 @@ package tracer
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -306,4 +309,95 @@ func kernelSpec(t *testing.T) *btf.Spec {
 		kerneltest.SkipOrFail(t, "no kernel BTF: %v", err)
 	}
 	return spec
+}
+
+// TestRetransmitsSynAck: the client never sees the server's SYN-ACKs (its
+// firewall drops them), so the server sends them again (tcp_rtx_synack, on
+// its timer and for every SYN the client repeats), and the kernel adds 1
+// to the server's TcpRetransSegs for each. Traced in the server's
+// namespace, they are the peer (the client's address and port) in state
+// NEW_SYN_RECV, and they add up to
+// exactly the server's TcpRetransSegs delta. The server goes on sending
+// SYN-ACKs after the client gives up, so the count is compared between two
+// readings of the counter that agree.
+func TestRetransmitsSynAck(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	p, err := netlab.NewPath()
+	if err != nil {
+		kerneltest.SkipOrFail(t, "cannot create network namespaces here: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("remove test namespaces: %v", err)
+		}
+	})
+	const port = 6304
+	ln, err := p.Serve(port, func(int) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if err := p.RefuseTCPIn(port); err != nil {
+		t.Fatal(err)
+	}
+	tr := openTracer(t, Config{Netns: p.Server.Inode})
+	if tr.RetransErr() != nil {
+		kerneltest.SkipOrFail(t, "retransmits not traced: %v", tr.RetransErr())
+	}
+	base := retransSegs(t, p.Server)
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	err = p.Client.Do(func() error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp4", netip.AddrPortFrom(p.ServerAddr, port).String())
+		if err == nil {
+			c.Close()
+			return errors.New("connected, though the client drops the SYN-ACKs")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var retired uint64
+	var peers map[drops.PeerKey]uint64
+	deadline := time.Now().Add(time.Minute)
+	for {
+		before := retransSegs(t, p.Server)
+		r, err := tr.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers = map[drops.PeerKey]uint64{}
+		var live uint64
+		for _, c := range r.Retransmits.Retired {
+			retired += c.Segs
+			peers[c.PeerKey] += c.Segs
+		}
+		for _, c := range r.Retransmits.Counts {
+			live += c.Segs
+			peers[c.PeerKey] += c.Segs
+			if c.State != 12 {
+				t.Errorf("%+v: state %d, want NEW_SYN_RECV (12)", c, c.State)
+			}
+		}
+		if after := retransSegs(t, p.Server); after == before && before > base {
+			if got, want := retired+live, after-base; got != want {
+				t.Errorf("traced %d SYN-ACKs sent again (%d retired, %d live), TcpRetransSegs grew by %d", got, retired, live, want)
+			}
+			t.Logf("TcpRetransSegs +%d, traced %d", after-base, retired+live)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server's TcpRetransSegs never held still between two reads")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for k := range peers {
+		// No interface: a request of an IPv4 listener bound to no
+		// device does not keep the one its SYN came in on.
+		if k.Remote != p.ClientAddr || k.LocalPort != port || k.Netns != p.Server.Inode || k.Ifindex != 0 {
+			t.Errorf("peer %+v, want %s from port %d, netns %d, no interface", k, p.ClientAddr, port, p.Server.Inode)
+		}
+	}
 }

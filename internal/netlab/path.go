@@ -109,17 +109,25 @@ func lossChain(name string, hook *nftables.ChainHook) *nftables.Chain {
 //
 //	ip daddr SERVER tcp dport PORT numgen random mod MOD 0 counter drop
 func (p *Path) LoseTCP(port uint16, mod uint32) error {
-	return p.loseTCP(p.Router, lossChain("forward", nftables.ChainHookForward), port, mod)
+	return p.loseTCP(p.Router, lossChain("forward", nftables.ChainHookForward), port, mod, true)
+}
+
+// RefuseTCPIn makes the client drop every TCP segment that comes from the
+// server's port (the input hook): it never sees the server's SYN-ACKs.
+func (p *Path) RefuseTCPIn(port uint16) error {
+	return p.loseTCP(p.Client, lossChain("input", nftables.ChainHookInput), port, 1, false)
 }
 
 // LoseTCPOut makes the client itself drop one in every mod TCP segments it
 // sends to the server's port (the output hook): the sends fail in the
 // client, which drops them as a firewall does.
 func (p *Path) LoseTCPOut(port uint16, mod uint32) error {
-	return p.loseTCP(p.Client, lossChain("output", nftables.ChainHookOutput), port, mod)
+	return p.loseTCP(p.Client, lossChain("output", nftables.ChainHookOutput), port, mod, true)
 }
 
-func (p *Path) loseTCP(ns *Namespace, chain *nftables.Chain, port uint16, mod uint32) error {
+// loseTCP installs the rule in chain of ns: to the server's port (toServer)
+// or from it, one in every mod segments.
+func (p *Path) loseTCP(ns *Namespace, chain *nftables.Chain, port uint16, mod uint32, toServer bool) error {
 	c, done, err := ns.nft()
 	if err != nil {
 		return err
@@ -129,19 +137,25 @@ func (p *Path) loseTCP(ns *Namespace, chain *nftables.Chain, port uint16, mod ui
 	c.AddChain(chain)
 	dport := make([]byte, 2)
 	binary.BigEndian.PutUint16(dport, port)
-	daddr := p.ServerAddr.As4()
+	server := p.ServerAddr.As4()
+	// The IPv4 destination address is 4 bytes at offset 16, the source 4
+	// at 12; the TCP destination port 2 bytes at offset 2, the source 2 at
+	// 0.
+	var addrAt, portAt uint32 = 16, 2
+	if !toServer {
+		addrAt, portAt = 12, 0
+	}
 	c.AddRule(&nftables.Rule{
 		Table: lossTable,
 		Chain: chain,
 		Exprs: []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
-			// The IPv4 destination address: 4 bytes at offset 16.
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: daddr[:]},
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: addrAt, Len: 4},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: server[:]},
 			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: portAt, Len: 2},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: dport},
 			// A random number below mod, in the register in host order.
 			&expr.Numgen{Register: 1, Modulus: mod, Type: unix.NFT_NG_RANDOM},
