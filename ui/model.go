@@ -125,21 +125,22 @@ type Model struct {
 func New(src Source, opts Options) Model {
 	sh := &shared{keys: newKeyMap(), opts: opts.withDefaults()}
 	m := Model{
-		shared:  sh,
-		src:     src,
-		isDark:  true,
-		help:    help.New(),
-		timer:   tickAfter,
-		filter:  sh.opts.Filter,
-		group:   sh.opts.Group,
-		hides:   slices.Clone(sh.opts.Hides),
-		sites:   newSitesPane(sh),
-		ifaces:  newIfacesPane(sh),
-		protos:  newProtocolsPane(sh),
-		retrans: newRetransPane(sh),
-		detail:  detailPane{shared: sh},
-		picker:  newPickerPane(sh),
+		shared: sh,
+		src:    src,
+		isDark: true,
+		help:   help.New(),
+		timer:  tickAfter,
+		filter: sh.opts.Filter,
+		group:  sh.opts.Group,
+		hides:  slices.Clone(sh.opts.Hides),
+		sites:  newSitesPane(sh),
+		ifaces: newIfacesPane(sh),
+		protos: newProtocolsPane(sh),
+		detail: detailPane{shared: sh},
+		picker: newPickerPane(sh),
 	}
+	// Set apart from the literal above to keep its lines as they were.
+	m.retrans = newRetransPane(sh)
 	m.input = textinput.New()
 	m.input.Prompt = "/ symbol: "
 	m.input.Placeholder = "function name substring · tab completes · ↵ apply · esc clear"
