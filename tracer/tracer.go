@@ -262,10 +262,13 @@ func (t *Tracer) Read() (drops.Reading, error) {
 		t.active ^= 1
 		t.draining = true
 		// The retransmit maps flip too, and the one wait serves both.
-		if err := t.rt.flip(); err != nil {
-			return r, err
-		}
+		// A failure to flip them costs only retransmits, and must not
+		// skip the wait the drop counts need.
+		rtErr := t.rt.flip()
 		t.waitForRuns()
+		if rtErr != nil {
+			r.Errors = append(r.Errors, rtErr.Error())
+		}
 	}
 	old := t.counts[t.active^1]
 	t.retiring = t.retiring[:0]
