@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -401,5 +402,98 @@ func TestRetransmitsSynAck(t *testing.T) {
 		if k.Remote != p.ClientAddr || k.LocalPort != port || k.Netns != p.Server.Inode || k.Ifindex != 0 {
 			t.Errorf("peer %+v, want %s from port %d, netns %d, no interface", k, p.ClientAddr, port, p.Server.Inode)
 		}
+	}
+}
+
+// TestRetransmitsMappedPeer: an IPv6 socket talking to an IPv4 peer
+// (::ffff:198.18.2.2) is AF_INET6 to the kernel, its peer in skc_v6_daddr:
+// the program reads the IPv6 address, and the peer comes out as the IPv4
+// address it maps, counted exactly as TcpRetransSegs counts it.
+func TestRetransmitsMappedPeer(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	p, err := netlab.NewPath()
+	if err != nil {
+		kerneltest.SkipOrFail(t, "cannot create network namespaces here: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("remove test namespaces: %v", err)
+		}
+	})
+	const (
+		port   = 6305
+		writes = 150
+		size   = 4
+	)
+	var got atomic.Int64
+	ln, err := p.Serve(port, func(n int) { got.Add(int64(n)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if err := p.LoseTCP(port, 5); err != nil {
+		t.Fatal(err)
+	}
+	tr := openTracer(t, Config{Netns: p.Client.Inode})
+	if tr.RetransErr() != nil {
+		kerneltest.SkipOrFail(t, "retransmits not traced: %v", tr.RetransErr())
+	}
+	base := retransSegs(t, p.Client)
+	var c *net.TCPConn
+	err = p.Client.Do(func() error {
+		fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		f := os.NewFile(uintptr(fd), "mapped")
+		defer f.Close()
+		to := &unix.SockaddrInet6{Port: port, Addr: netip.AddrFrom16(p.ServerAddr.As16()).As16()}
+		if err := unix.Connect(fd, to); err != nil {
+			return fmt.Errorf("connect to [%s]:%d: %w", netip.AddrFrom16(to.Addr), port, err)
+		}
+		fc, err := net.FileConn(f)
+		if err != nil {
+			return err
+		}
+		c = fc.(*net.TCPConn)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tick := time.NewTicker(time.Second / 50)
+	msg := make([]byte, size)
+	for range writes {
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		<-tick.C
+	}
+	tick.Stop()
+	deadline := time.Now().Add(time.Minute)
+	for got.Load() != writes*size || unacked(t, c) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server got %d of %d bytes", got.Load(), writes*size)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r, err := tr.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := retransSegs(t, p.Client) - base
+	var segs, unsent, failed uint64
+	for _, rc := range append(r.Retransmits.Retired, r.Retransmits.Counts...) {
+		segs += rc.Segs
+		unsent += rc.Unsent
+		failed += rc.Failed
+		if rc.Remote != p.ServerAddr || rc.RemotePort != port || rc.Ifindex == 0 {
+			t.Errorf("peer %+v, want %s:%d on an interface", rc.PeerKey, p.ServerAddr, port)
+		}
+	}
+	t.Logf("TcpRetransSegs +%d, traced %d (%d not sent, %d given up; %+v) from %s", want, segs, unsent, failed, r.Retransmits.Health, c.LocalAddr())
+	if want == 0 || segs != want {
+		t.Errorf("traced %d segments, TcpRetransSegs grew by %d", segs, want)
 	}
 }
