@@ -195,6 +195,11 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 	for _, warn := range s.Warnings {
 		fmt.Fprintf(tw, "warning: %s\n", warn)
 	}
+	if rt := s.Retransmits; rt != nil {
+		for _, note := range rt.Notes {
+			fmt.Fprintf(tw, "note: %s\n", note)
+		}
+	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SITE\tREASON\tINTERFACE\tPROTO\tCOUNT\tRATE/s")
 	for _, site := range s.Sites {
@@ -212,6 +217,7 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 		fmt.Fprintf(tw, "hidden %d site(s), %d drops, %.1f/s (counted in the total) by %s\n", h.Sites, h.Drops, h.Rate, strings.Join(h.Rules, ", "))
 	}
 	writeInterfaces(tw, s.Interfaces)
+	writeRetransmits(tw, s.Retransmits)
 	if len(s.StackCounters) > 0 {
 		fmt.Fprintln(tw, "\nCOUNTER\tCHANGE\tRATE/s\tVALUE")
 		for _, c := range s.StackCounters {
@@ -266,6 +272,25 @@ func writeInterfaces(w io.Writer, ifaces []drops.Interface) {
 	if quiet > 0 {
 		fmt.Fprintf(w, "%d interface(s) without drops not shown\n", quiet)
 	}
+}
+
+// writeRetransmits lists the peers TCP retransmitted to, when there were
+// retransmissions, with the kernel's TcpRetransSegs beside them.
+func writeRetransmits(w io.Writer, r *drops.Retransmits) {
+	if r == nil || (r.Count == 0 && r.Failed == 0) {
+		return
+	}
+	fmt.Fprintln(w, "\nRETRANSMITS TO\tLOCAL PORT\tINTERFACE\tSTATE\tCOUNT\tSEGS\tUNSENT\tGIVEN UP\tRATE/s")
+	for _, p := range r.Peers {
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%.1f\n", p.Endpoint(), p.LocalPort, drops.OrDash(p.InterfaceLabel()),
+			p.State, p.Count, p.Segs, p.Unsent, p.Failed, p.Rate)
+	}
+	fmt.Fprintf(w, "total %d retransmits (%d segments, %d not sent), %.1f/s; %d given up; map overflow %d; keys %d/%d", r.Count, r.Segs,
+		r.Unsent, r.Rate, r.Failed, r.KeysOverflowed, r.Keys, r.MaxKeys)
+	if r.Counter != nil {
+		fmt.Fprintf(w, "; %s +%d (traced in this namespace %d)", r.Counter.Name, r.Counter.Delta, r.HomeSegs)
+	}
+	fmt.Fprintln(w)
 }
 
 // runMetrics reads the kernel every o.interval for the metrics endpoint

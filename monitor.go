@@ -113,6 +113,9 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 	case syms.k.Restricted():
 		warnings = append(warnings, symbols.ErrRestricted.Error())
 	}
+	if err := m.tr.RetransErr(); err != nil {
+		warnings = append(warnings, "TCP retransmits not traced: "+err.Error())
+	}
 	reasons, rerr := symbols.LoadReasons()
 	if rerr != nil {
 		warnings = append(warnings, "drop reasons shown as numbers: "+rerr.Error())

@@ -102,6 +102,7 @@ type Aggregator struct {
 	samples map[Key][]Packet
 	// sampled counts each key's samples since the window began.
 	sampled  map[Key]uint64
+	retrans  retransAgg
 	errors   []string
 	warnings []string
 
@@ -252,6 +253,7 @@ func (a *Aggregator) Update(r Reading) {
 	if r.Stack != nil {
 		a.updateStack(r)
 	}
+	a.updateRetrans(r.Retransmits, r.Time, first)
 	if !slices.Equal(a.errors, r.Errors) {
 		a.dirty = true
 	}
@@ -553,6 +555,7 @@ func (a *Aggregator) Reset() {
 	for _, m := range a.overflowed {
 		m.reset()
 	}
+	a.resetRetrans()
 	a.dirty = true
 }
 
@@ -642,6 +645,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.Interfaces = a.overflowedLocked(a.interfacesLocked())
 	snap.StackCounters, snap.Stack = a.stackLocked()
 	snap.Recount()
+	snap.Retransmits = a.retransLocked(snap.Sites, snap.Stack)
 	a.version++
 	snap.Version, snap.Rows = a.version, a.version
 	a.cache, a.dirty, a.histDirty = snap, false, false

@@ -41,6 +41,10 @@ type Snapshot struct {
 	// StackCounters are the namespace's drop-related SNMP counters: those
 	// that moved in the window, or all of them with Config.AllCounters.
 	StackCounters []StackCounter `json:"stack_counters,omitempty"`
+	// Retransmits counts TCP retransmissions per peer; absent when skbtop
+	// does not trace them (the kernel has no tcp_retransmit_skb
+	// tracepoint).
+	Retransmits *Retransmits `json:"retransmits,omitempty"`
 	// Stack is every drop-related SNMP counter the source read, moved or
 	// not, for sinks that export each from the start (metrics).
 	Stack []StackCounter `json:"-"`
@@ -388,6 +392,7 @@ func (s Snapshot) Filtered(f Filter) Snapshot {
 		out.Interfaces = append(out.Interfaces, ifc)
 	}
 	out.Recount()
+	out.Retransmits = s.Retransmits.filtered(f)
 	if f.Symbol != "" {
 		// An interface's counters say nothing about the sites a symbol
 		// filter keeps: only interfaces with matching traced drops stay.
@@ -405,6 +410,7 @@ func (s Snapshot) Filtered(f Filter) Snapshot {
 func (s Snapshot) Changes() Snapshot {
 	out := s
 	out.Partial = true
+	out.Retransmits = s.Retransmits.changes()
 	// Counted first: sites are large, and on a busy node thousands of
 	// them change each interval.
 	n := 0
@@ -472,6 +478,7 @@ func (s Snapshot) WindowRates() Snapshot {
 	}
 	SortSites(out.Sites, ByRate)
 	out.Recount()
+	out.Retransmits = s.Retransmits.windowRates(w, out.Sites, s.Totals.KeysOverflowed > 0)
 	return out
 }
 

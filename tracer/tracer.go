@@ -60,6 +60,9 @@ type Config struct {
 	MaxKeys uint32
 	// VerifierLog asks for the verifier's log in load errors.
 	VerifierLog bool
+	// MaxPeers is the size of each of the retransmit program's two count
+	// maps; zero means DefaultMaxPeers.
+	MaxPeers uint32
 }
 
 // Tracer is the attached kernel program.
@@ -108,6 +111,11 @@ type Tracer struct {
 	stackMu  sync.Mutex
 	stacking bool
 	closed   bool
+
+	// rt is the retransmit program (retrans.go), nil when it could not
+	// be loaded, which retransErr then says why.
+	rt         *retransTracer
+	retransErr error
 }
 
 type namedDev struct {
@@ -177,6 +185,9 @@ func Open(cfg Config) (*Tracer, error) {
 		}
 		return nil, fmt.Errorf("attach tp_btf/kfree_skb: %w", err)
 	}
+	// Retransmits are a second program; a kernel that cannot run it
+	// still gets drops.
+	t.rt, t.retransErr = openRetrans(kernel, cfg, t.objs.Devices)
 	if limit > 0 {
 		t.samples, err = newSampleReader(t.objs.Samples)
 		if err != nil {
@@ -220,6 +231,7 @@ func (t *Tracer) Close() error {
 	if t.link != nil {
 		errs = append(errs, t.link.Close())
 	}
+	errs = append(errs, t.rt.close())
 	errs = append(errs, t.objs.Close())
 	return errors.Join(errs...)
 }
@@ -265,7 +277,14 @@ func (t *Tracer) Read() (drops.Reading, error) {
 		}
 		t.active ^= 1
 		t.draining = true
+		// The retransmit maps flip too, and the one wait serves both.
+		// A failure to flip them costs only retransmits, and must not
+		// skip the wait the drop counts need.
+		rtErr := t.rt.flip()
 		t.waitForRuns()
+		if rtErr != nil {
+			r.Errors = append(r.Errors, rtErr.Error())
+		}
 	}
 	old := t.counts[t.active^1]
 	t.retiring = t.retiring[:0]
@@ -299,6 +318,14 @@ func (t *Tracer) Read() (drops.Reading, error) {
 		return r, fmt.Errorf("clear retired drop counts: %w", err)
 	}
 	t.draining = false
+	if t.rt != nil {
+		// Drops are read; a failure here only costs retransmits
+		// this time, and the next Read drains what is left.
+		var err error
+		if r.Retransmits, err = t.rt.read(); err != nil {
+			r.Errors = append(r.Errors, err.Error())
+		}
+	}
 	t.nameDevices(&r)
 	return r, nil
 }
@@ -485,22 +512,31 @@ const forgetAfter = 64
 func (t *Tracer) nameDevices(r *drops.Reading) {
 	t.reads++
 	need := t.need[:0]
+	want := func(k devKey) {
+		if k.ifindex == 0 {
+			return
+		}
+		n, ok := t.named[k]
+		if ok && n.seen == t.reads {
+			return // looked up in this read already
+		}
+		if !ok {
+			n.name = unnamed
+		}
+		n.seen = t.reads
+		t.named[k] = n
+		need = append(need, k)
+	}
 	for _, list := range [][]drops.Count{r.Retired, r.Counts} {
 		for _, c := range list {
-			if c.Ifindex == 0 {
-				continue
+			want(devKey{c.NetnsCookie, c.Netns, c.Ifindex})
+		}
+	}
+	if rr := r.Retransmits; rr != nil {
+		for _, list := range [][]drops.RetransCount{rr.Retired, rr.Counts} {
+			for _, c := range list {
+				want(devKey{c.NetnsCookie, c.Netns, c.Ifindex})
 			}
-			k := devKey{c.NetnsCookie, c.Netns, c.Ifindex}
-			n, ok := t.named[k]
-			if ok && n.seen == t.reads {
-				continue // looked up in this read already
-			}
-			if !ok {
-				n.name = unnamed
-			}
-			n.seen = t.reads
-			t.named[k] = n
-			need = append(need, k)
 		}
 	}
 	t.need = need

@@ -26,6 +26,9 @@ const (
 	paneSites pane = iota
 	paneIfaces
 	paneProtos
+	// paneRetrans is there only while retransmits are traced (see
+	// panes).
+	paneRetrans
 	paneCount
 )
 
@@ -121,6 +124,7 @@ type Model struct {
 	sites      sitesPane
 	ifaces     ifacesPane
 	protos     protocolsPane
+	retrans    retransPane
 	detail     detailPane
 	picker     pickerPane
 
@@ -154,6 +158,8 @@ func New(src Source, opts Options) Model {
 		detail: detailPane{shared: sh},
 		picker: newPickerPane(sh),
 	}
+	// Set apart from the literal above to keep its lines as they were.
+	m.retrans = newRetransPane(sh)
 	m.input = textinput.New()
 	m.input.Prompt = "/ symbol: "
 	m.input.Placeholder = "function name substring · tab completes · ↵ apply · esc clear"
@@ -402,6 +408,10 @@ func (m *Model) apply() {
 	if !sparklines {
 		m.ifaces.SetInterfaces(m.view.Interfaces)
 		m.protos.SetProtocols(m.view.Protocols, m.view.Totals, m.view.StackCounters)
+		m.retrans.SetRetransmits(m.view.Retransmits)
+	}
+	if m.focus == paneRetrans && m.view.Retransmits == nil {
+		m.focus = paneSites
 	}
 	m.detail.Refresh(m.view)
 	if m.mode == modePick {
@@ -566,9 +576,9 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Save):
 		return m.save()
 	case key.Matches(msg, k.Tab):
-		m.focus = (m.focus + 1) % paneCount
+		m.focus = m.nextPane(1)
 	case key.Matches(msg, k.BackTab):
-		m.focus = (m.focus + paneCount - 1) % paneCount
+		m.focus = m.nextPane(-1)
 	case key.Matches(msg, k.Enter):
 		switch m.focus {
 		case paneSites:
@@ -676,8 +686,27 @@ func (m *Model) pane(p pane) paneModel {
 		return &m.ifaces
 	case paneProtos:
 		return &m.protos
+	case paneRetrans:
+		return &m.retrans
 	}
 	return &m.sites
+}
+
+// panes are the panes there are, in tab order: the retransmits pane only
+// while retransmits are traced.
+func (m *Model) panes() []pane {
+	ps := []pane{paneSites, paneIfaces, paneProtos}
+	if m.view.Retransmits != nil {
+		ps = append(ps, paneRetrans)
+	}
+	return ps
+}
+
+// nextPane is the pane step places after the focused one in tab order.
+func (m *Model) nextPane(step int) pane {
+	ps := m.panes()
+	i := max(slices.Index(ps, m.focus), 0)
+	return ps[(i+step+len(ps))%len(ps)]
 }
 
 func (m *Model) closeInput() {

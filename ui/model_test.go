@@ -40,6 +40,10 @@ func TestGolden(t *testing.T) {
 		{"group-site", []string{"v"}, containerSnapshot, nil},
 		{"group-reason", []string{"v", "v"}, containerSnapshot, nil},
 		{"group-site-detail", []string{"v", "down", "enter"}, containerSnapshot, nil},
+		// TCP retransmitting, the loss of one peer outside the host:
+		// the header, the pane as a tab (compact), in the right
+		// column (wide) and stacked.
+		{"retransmits", []string{"tab", "tab", "tab"}, retransSnapshot, [][2]int{{60, 15}, {80, 24}, {120, 40}, {90, 48}}},
 		// The README's screens (TestReadmeScreens).
 		{"readme", nil, readmeSnapshot, [][2]int{{80, 24}}},
 		{"readme-detail", []string{"down", "enter"}, readmeSnapshot, [][2]int{{120, 24}}},

@@ -40,6 +40,7 @@ type geometry struct {
 	protosH   int // protocols pane incl. its title
 	leftW     int // wide: interfaces width
 	rightW    int // wide: protocols width
+	retransH  int // retransmits pane incl. its title; 0 without it
 	headerLen int
 }
 
@@ -58,11 +59,21 @@ func (m Model) geometry() geometry {
 		g.protosH = g.ifacesH
 		g.rightW = min(max(m.width/3, 30), 48)
 		g.leftW = m.width - g.rightW - len([]rune(paneSep))
+		if m.view.Retransmits != nil {
+			// Protocols and retransmits share the right column.
+			g.protosH = g.ifacesH / 2
+			g.retransH = g.ifacesH - g.protosH
+		}
 	case g.body >= stackedMinBody:
 		g.arr = stacked
 		g.sitesH = g.body / 2
-		g.ifacesH = (g.body - g.sitesH) / 2
-		g.protosH = g.body - g.sitesH - g.ifacesH
+		rest := g.body - g.sitesH
+		if m.view.Retransmits != nil {
+			g.retransH = rest / 4
+			rest -= g.retransH
+		}
+		g.ifacesH = rest / 2
+		g.protosH = rest - g.ifacesH
 	default:
 		g.arr = compact
 	}
@@ -81,12 +92,14 @@ func (m *Model) layout() {
 		m.sites.SetSize(w, g.sitesH-1)
 		m.ifaces.SetSize(g.leftW, g.ifacesH-1)
 		m.protos.SetSize(g.rightW, g.protosH-1)
+		m.retrans.SetSize(g.rightW, g.retransH-1)
 	case stacked:
 		m.sites.SetSize(w, g.sitesH-1)
 		m.ifaces.SetSize(w, g.ifacesH-1)
 		m.protos.SetSize(w, g.protosH-1)
+		m.retrans.SetSize(w, g.retransH-1)
 	default:
-		for p := range paneCount {
+		for _, p := range m.panes() {
 			m.pane(p).SetSize(w, g.body-1)
 		}
 	}
@@ -94,6 +107,7 @@ func (m *Model) layout() {
 	m.sites.focused = focused && m.focus == paneSites
 	m.ifaces.focused = focused && m.focus == paneIfaces
 	m.protos.focused = focused && m.focus == paneProtos
+	m.retrans.focused = focused && m.focus == paneRetrans
 }
 
 // render draws the screen: exactly height lines, none wider than width.
@@ -124,10 +138,13 @@ func (m Model) body(g geometry) []string {
 		lines := m.titled(paneSites, w)
 		left := block(m.titled(paneIfaces, g.leftW), g.leftW, g.ifacesH)
 		right := block(m.titled(paneProtos, g.rightW), g.rightW, g.protosH)
+		if g.retransH > 0 {
+			right = append(right, block(m.titled(paneRetrans, g.rightW), g.rightW, g.retransH)...)
+		}
 		return append(lines, joinColumns(m.st.rule.Render(paneSep), left, right)...)
 	case stacked:
 		var lines []string
-		for p := range paneCount {
+		for _, p := range m.panes() {
 			lines = append(lines, m.titled(p, w)...)
 		}
 		return lines
@@ -152,6 +169,8 @@ func (m Model) paneInfo(p pane, long bool) (name, info string) {
 		return "Interfaces", info
 	case paneProtos:
 		return "Protocols", strconv.Itoa(len(m.view.Protocols))
+	case paneRetrans:
+		return "Retransmits", strconv.Itoa(len(m.retrans.items))
 	}
 	info = strconv.Itoa(len(m.view.Sites)) + " · by " + m.order.String()
 	if m.group != drops.GroupFull {
@@ -181,7 +200,7 @@ func (m Model) title(name, info string, focused bool) string {
 // tabBar names the panes in compact mode, the focused one highlighted.
 func (m Model) tabBar() string {
 	var b strings.Builder
-	for p := range paneCount {
+	for _, p := range m.panes() {
 		name, info := m.paneInfo(p, false)
 		tab := name + " " + info + " "
 		if p == m.focus {
@@ -263,6 +282,15 @@ func (m Model) headerLines() []string {
 		stats += sep + st.warn.Render("unseen "+fmtThousands(t.RecursionMisses))
 	}
 	lines = append(lines, truncate(stats, w))
+	if rt := s.Retransmits; rt != nil && len(rt.Notes) > 0 {
+		// The loss no local drop explains, said as plainly as drops
+		// says it.
+		note := "⚠ " + rt.Notes[0]
+		if n := len(rt.Notes); n > 1 {
+			note += " (+" + strconv.Itoa(n-1) + " more in the retransmits pane)"
+		}
+		lines = append(lines, truncate(st.warn.Render(note), w))
+	}
 	for _, u := range m.unmatched {
 		lines = append(lines, truncate(st.warn.Render("⚠ "+u), w))
 	}
