@@ -99,7 +99,7 @@ func TestRetransmitsExactWhenFull(t *testing.T) {
 
 	// Final counts of retired keys, summed read after read; the live
 	// counts of the last read; the cumulative overflow.
-	var retired, live, overflow uint64
+	var retired, live, overflow, misses uint64
 	peers := map[drops.PeerKey]bool{}
 	read := func() {
 		t.Helper()
@@ -121,6 +121,7 @@ func TestRetransmitsExactWhenFull(t *testing.T) {
 			}
 		}
 		overflow = rr.Health.OverflowSegs
+		misses = rr.Health.RecursionMisses
 		if rr.Health.MaxKeys != 1 || rr.Health.Keys > 1 {
 			t.Errorf("keys %d/%d, want at most 1/1", rr.Health.Keys, rr.Health.MaxKeys)
 		}
@@ -181,8 +182,8 @@ func TestRetransmitsExactWhenFull(t *testing.T) {
 	}
 	read()
 	want := retransSegs(t, p.Client) - base
-	t.Logf("TcpRetransSegs +%d: %d in retired keys, %d live, %d overflowed; %d peers", want, retired, live, overflow, len(peers))
-	if retired+live+overflow != want {
+	t.Logf("TcpRetransSegs +%d: %d in retired keys, %d live, %d overflowed; %d peers; %d program runs the kernel skipped", want, retired, live, overflow, len(peers), misses)
+	if !kerneltest.RetransSegsMatch(t, retired+live+overflow, want) {
 		t.Errorf("traced %d+%d+%d segments, TcpRetransSegs grew by %d", retired, live, overflow, want)
 	}
 	if overflow == 0 {
@@ -294,7 +295,7 @@ func TestRetransmitsUnsent(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("the client's firewall dropped %d segments; TcpRetransSegs +%d; traced %d retransmissions, %d segments, %d not sent", dropped, want, count, segs, unsent)
-	if segs != want || count != want {
+	if count != segs || !kerneltest.RetransSegsMatch(t, segs, want) {
 		t.Errorf("traced %d retransmissions of %d segments, TcpRetransSegs grew by %d", count, segs, want)
 	}
 	if unsent == 0 || unsent > dropped {
@@ -384,7 +385,7 @@ func TestRetransmitsSynAck(t *testing.T) {
 		}
 		if after := retransSegs(t, p.Server); after == before && before > base {
 			h := r.Retransmits.Health
-			if got, want := retired+live+h.OverflowSegs, after-base; got != want {
+			if got, want := retired+live+h.OverflowSegs, after-base; !kerneltest.RetransSegsMatch(t, got, want) {
 				t.Errorf("traced %d SYN-ACKs sent again (%d retired, %d live, %d overflowed; %d recursion misses), TcpRetransSegs grew by %d",
 					got, retired, live, h.OverflowSegs, h.RecursionMisses, want)
 			}
@@ -493,7 +494,7 @@ func TestRetransmitsMappedPeer(t *testing.T) {
 		}
 	}
 	t.Logf("TcpRetransSegs +%d, traced %d (%d not sent, %d given up; %+v) from %s", want, segs, unsent, failed, r.Retransmits.Health, c.LocalAddr())
-	if want == 0 || segs != want {
+	if want == 0 || !kerneltest.RetransSegsMatch(t, segs, want) {
 		t.Errorf("traced %d segments, TcpRetransSegs grew by %d", segs, want)
 	}
 }
