@@ -320,3 +320,41 @@ func TestCloseDetaches(t *testing.T) {
 		}
 	}
 }
+
+// TestSamplesWakeReader: the reader sleeps without a timer of its own (here
+// an hour) until the first sample lands in an empty ring, which wakes it;
+// then it takes the burst, and the next burst, into the ring it emptied,
+// wakes it again.
+func TestSamplesWakeReader(t *testing.T) {
+	l := kerneltest.NewLink(t)
+	tr := openTracer(t, Config{Netns: l.Receiver.Inode, SampleLimit: 64})
+	tr.idleWait = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan drops.Sample, 128)
+	done := make(chan error)
+	go func() { done <- tr.Samples(ctx, func(s drops.Sample) { got <- s }) }()
+	for burst := range 2 {
+		// Two drain intervals apart: a reader still draining the first
+		// burst would not need a wakeup for the second.
+		if burst > 0 {
+			time.Sleep(2 * drainInterval)
+		}
+		if err := l.SendUDP(uint16(9+burst), 3, 16); err != nil {
+			t.Fatal(err)
+		}
+		for n := 0; n < 3; n++ {
+			select {
+			case s := <-got:
+				if p := drops.DecodePacket(s); p.DstPort != uint16(9+burst) {
+					t.Errorf("burst %d: sample to port %d", burst, p.DstPort)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("burst %d: %d of 3 samples; the reader was not woken", burst, n)
+			}
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -17,11 +17,15 @@ import (
 	"github.com/skbtop/skbtop/drops"
 )
 
-// drainInterval is how often samples are read. The program submits with
-// BPF_RB_NO_WAKEUP, so the kernel never wakes the reader per sample (a wakeup
-// per drop would cost more than the drop); the reader wakes on this timer
-// and takes whatever has accumulated.
+// drainInterval is how long the samples of a burst gather before they are
+// read. The program wakes the reader only with the first sample into an
+// empty ring (a wakeup per drop would cost more than the drop); the reader
+// then waits this long, without being woken again, and takes everything.
 const drainInterval = 100 * time.Millisecond
+
+// idleWait is the longest the reader sleeps without a wakeup: how late a
+// sample the program did not announce can be.
+const idleWait = time.Second
 
 type sampleReader struct {
 	rd *ringbuf.Reader
@@ -45,28 +49,65 @@ func (t *Tracer) Samples(ctx context.Context, fn func(drops.Sample)) error {
 		<-ctx.Done()
 		return nil
 	}
-	stop := context.AfterFunc(ctx, func() { t.samples.rd.SetDeadline(time.Now()) })
+	rd := t.samples.rd
+	// Flush wakes a reader waiting for the first sample.
+	stop := context.AfterFunc(ctx, func() { _ = rd.Flush() })
 	defer stop()
 	clock := newMonoClock()
 	var rec ringbuf.Record
+	// read takes one record; done says there was none to take (the wait
+	// ended) and the caller should stop reading.
+	read := func() (done bool, err error) {
+		err = rd.ReadInto(&rec)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, ringbuf.ErrFlushed):
+			return true, nil
+		case errors.Is(err, ringbuf.ErrClosed):
+			return true, err
+		case err != nil:
+			return true, fmt.Errorf("read samples: %w", err)
+		}
+		s, err := DecodeSample(rec.RawSample, clock)
+		if err != nil {
+			return true, err
+		}
+		fn(s)
+		return false, nil
+	}
 	for ctx.Err() == nil {
-		t.samples.rd.SetDeadline(time.Now().Add(drainInterval))
+		// Asleep in the kernel until a sample lands in an empty ring, or
+		// idleWait at most: the program asks whether the ring is empty
+		// before the reader has moved past its last record, so a sample
+		// can land unannounced, and then every later one too.
+		rd.SetDeadline(time.Now().Add(t.idleWait))
+		done, err := read()
+		if errors.Is(err, ringbuf.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if done {
+			continue
+		}
+		// Let the burst's samples gather, then take them all without
+		// waiting for more.
+		select {
+		case <-time.After(drainInterval):
+		case <-ctx.Done():
+		}
+		rd.SetDeadline(time.Now())
 		for {
-			err := t.samples.rd.ReadInto(&rec)
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				break
-			}
+			done, err := read()
 			if errors.Is(err, ringbuf.ErrClosed) {
 				return nil
 			}
 			if err != nil {
-				return fmt.Errorf("read samples: %w", err)
-			}
-			s, err := DecodeSample(rec.RawSample, clock)
-			if err != nil {
 				return err
 			}
-			fn(s)
+			if done {
+				break
+			}
 		}
 	}
 	return nil

@@ -103,6 +103,9 @@ type Tracer struct {
 	// lower it).
 	need      []devKey
 	dumpAbove int
+	// idleWait is how long Samples sleeps without a wakeup (idleWait;
+	// tests raise it).
+	idleWait time.Duration
 
 	// stackMu guards stacking, which says a stack collection runs
 	// (StartStacks to StopStacks), and closed, set by Close: a
@@ -160,7 +163,7 @@ func Open(cfg Config) (*Tracer, error) {
 	if err := spec.Variables[bpf.DropVarSampleLimit].Set(limit); err != nil {
 		return nil, fmt.Errorf("set sample limit: %w", err)
 	}
-	t := &Tracer{maxKeys: cmp.Or(cfg.MaxKeys, DefaultMaxKeys), named: map[devKey]namedDev{}, dumpAbove: dumpDevicesAbove}
+	t := &Tracer{maxKeys: cmp.Or(cfg.MaxKeys, DefaultMaxKeys), named: map[devKey]namedDev{}, dumpAbove: dumpDevicesAbove, idleWait: idleWait}
 	spec.Maps[bpf.DropMapCounts0].MaxEntries = t.maxKeys
 	spec.Maps[bpf.DropMapCounts1].MaxEntries = t.maxKeys
 	opts := &ebpf.CollectionOptions{}

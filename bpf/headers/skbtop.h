@@ -40,6 +40,12 @@ enum {
 
 enum {
 	BPF_RB_NO_WAKEUP = 1,
+	BPF_RB_FORCE_WAKEUP = 2,
+};
+
+/* bpf_ringbuf_query's flags (uapi bpf.h). */
+enum {
+	BPF_RB_AVAIL_DATA = 0,
 };
 
 struct ns_common {
