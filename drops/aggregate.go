@@ -110,6 +110,8 @@ type Aggregator struct {
 	// since. An idle map of thousands of sites costs nothing to show.
 	cache Snapshot
 	dirty bool
+	// reads counts the readings of sites (siteState.seenAt).
+	reads uint64
 	// version is the last snapshot's Version; histDirty says a site's
 	// history moved since, and nothing else did.
 	version   uint64
@@ -126,8 +128,10 @@ type siteState struct {
 	key            siteKey
 	packets, bytes meter
 	hist           *history
-	// seen is whether the latest reading had the key.
-	seen bool
+	// seenAt is the reading (Aggregator.reads) that last had the key:
+	// a counter, not a flag to clear, so that a reading walks the rows
+	// once, not twice.
+	seenAt uint64
 	// gone marks a row whose interface lifetime ended; ifname is the name
 	// its interface had.
 	gone   bool
@@ -359,9 +363,7 @@ func (a *Aggregator) row(k Key, prev time.Time, first bool) *siteState {
 }
 
 func (a *Aggregator) updateSites(r Reading, first bool) {
-	for _, st := range a.sites {
-		st.seen = false
-	}
+	a.reads++
 	// A key's final value first, then its new live one, which counts from
 	// zero: both may be in one reading.
 	for _, c := range r.Retired {
@@ -377,19 +379,19 @@ func (a *Aggregator) updateSites(r Reading, first bool) {
 		st.bytes.add(c.Bytes)
 		st.packets.retire()
 		st.bytes.retire()
-		st.seen = true
+		st.seenAt = a.reads
 	}
 	for _, c := range r.Counts {
 		if a.ignored(c.Key) {
 			continue
 		}
 		st := a.row(c.Key, a.last, first)
-		if first && !st.seen {
+		if first && st.seenAt != a.reads {
 			st.packets.cur, st.bytes.cur = c.Packets, c.Bytes
 		}
 		st.packets.add(c.Packets)
 		st.bytes.add(c.Bytes)
-		st.seen = true
+		st.seenAt = a.reads
 	}
 	for sk, st := range a.sites {
 		if first {
@@ -397,7 +399,7 @@ func (a *Aggregator) updateSites(r Reading, first bool) {
 		}
 		a.settle(&st.packets, r.Time)
 		st.bytes.settle(r.Time)
-		if !st.seen && st.packets.delta == 0 {
+		if st.seenAt != a.reads && st.packets.delta == 0 {
 			// Gone from the kernel with nothing in the window: no row
 			// to keep.
 			delete(a.sites, sk)
@@ -534,7 +536,7 @@ func (a *Aggregator) Reset() {
 	for sk, st := range a.sites {
 		st.packets.reset()
 		st.bytes.reset()
-		if !st.seen || st.gone {
+		if st.seenAt != a.reads || st.gone {
 			delete(a.sites, sk)
 			if a.live[sk.Key] == st {
 				delete(a.live, sk.Key)

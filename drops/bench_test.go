@@ -96,3 +96,29 @@ func BenchmarkRefreshSparklines(b *testing.B) {
 		a.Snapshot()
 	}
 }
+
+// BenchmarkRefreshIdle is one refresh of a full map of 16,384 sites with
+// history (the live view's) a minute after the last drop: nothing moves.
+func BenchmarkRefreshIdle(b *testing.B) {
+	const n = 16384
+	a := NewAggregator(Config{Resolver: res, Home: NamespaceID{Inode: 1, Cookie: 1}, History: true})
+	t0 := time.Unix(0, 0)
+	a.Update(Reading{Time: t0})
+	r := Reading{Time: t0.Add(time.Second)}
+	for i := range n {
+		k := Key{Location: 0xffffffff820007e6, Reason: 74, Ifindex: uint32(2 + i%2), Netns: 1, NetnsCookie: 1, L3: uint16(0x8800 + i/2)}
+		r.Retired = append(r.Retired, Count{Key: k, Packets: 1, Bytes: 60})
+	}
+	a.Update(r)
+	sec := 2
+	for ; sec < HistoryLen+3; sec++ {
+		a.Update(Reading{Time: t0.Add(time.Duration(sec) * time.Second)})
+		a.Snapshot()
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		a.Update(Reading{Time: t0.Add(time.Duration(sec) * time.Second)})
+		a.Snapshot()
+		sec++
+	}
+}
