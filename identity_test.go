@@ -138,6 +138,7 @@ func sendCounted(t *testing.T, ns *netlab.Namespace, n int) {
 func waitSeen(t *testing.T, stream *ndjsonRun, what string, match func(site map[string]any) bool) {
 	t.Helper()
 	timeout := time.After(settleTimeout)
+	var last []string
 	for more := -1; more < 3; {
 		select {
 		case line, ok := <-stream.lines:
@@ -149,12 +150,13 @@ func waitSeen(t *testing.T, stream *ndjsonRun, what string, match func(site map[
 				continue
 			}
 			for _, s := range getObjects(t, decodeDocument(t, []byte(line)), "sites") {
+				last = append(last, fmt.Sprintf("%v@%v netns %v count %v", s["interface"], s["namespace"], s["netns"], s["count"]))
 				if match(s) {
 					more = 0
 				}
 			}
 		case <-timeout:
-			t.Fatalf("no line shows %s", what)
+			t.Fatalf("no line shows %s; sites seen: %v", what, last[max(len(last)-10, 0):])
 		}
 	}
 }
@@ -299,7 +301,13 @@ func TestReusedIfindexRows(t *testing.T) {
 		gone  bool
 	}
 	got := map[row]uint64{}
-	for _, s := range getObjects(t, decodeDocument(t, once.stop()), "sites") {
+	doc := decodeDocument(t, once.stop())
+	defer func() {
+		if t.Failed() {
+			t.Logf("sites: %v\ninterfaces: %v", doc["sites"], doc["interfaces"])
+		}
+	}()
+	for _, s := range getObjects(t, doc, "sites") {
 		if getUint(t, s, "ifindex") != uint64(l.ReceiverIndex) {
 			t.Errorf("site on %v has ifindex %v, want %d", s["interface"], s["ifindex"], l.ReceiverIndex)
 		}

@@ -818,9 +818,12 @@ func (a *Aggregator) siteLocked(st *siteState) Site {
 	s.Gone = s.Gone || st.gone
 	if k.Ifindex != 0 {
 		life := a.ifaces[ifaceID{k.NetnsCookie, k.Netns, k.Ifindex}]
-		if life != nil && !st.gone {
+		// A row of an earlier lifetime keeps the name it had: the link
+		// dump can name the new interface before its first drop makes
+		// the new row and marks this one gone.
+		if life != nil && !st.gone && st.key.gen == life.gen {
 			st.ifname = life.name
-			s.Gone = s.Gone || (life.gone && st.key.gen == life.gen)
+			s.Gone = s.Gone || life.gone
 		}
 		// An ended lifetime keeps the name it had.
 		s.Interface = st.ifname
