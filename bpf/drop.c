@@ -337,8 +337,14 @@ static __always_inline void sample(struct cpu_state *st, struct sk_buff *skb,
 	st->sampled++;
 }
 
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
+// NO_REASON is the reason of drops on kernels whose tracepoint has none
+// (drops.NoReason): no enum skb_drop_reason value comes near it.
+#define NO_REASON 0xffffffffU
+
+// on_drop counts one drop, and samples it. reason is the kernel's, or
+// NO_REASON on kernels that give none.
+static __always_inline int on_drop(struct sk_buff *skb, void *location,
+				   __u32 reason)
 {
 	struct net_device *dev = skb->dev;
 	struct net *net = 0;
@@ -413,4 +419,22 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
 	if (sample_limit)
 		sample(st, skb, dev, &k, len);
 	return 0;
+}
+
+// The kfree_skb tracepoint passes (skb, location, reason) since Linux 5.17,
+// and (skb, location, reason, rx_sk) since 6.10; before 5.17 it had no
+// reason. A tp_btf program may not read an argument the tracepoint does not
+// have (the verifier refuses the context access), so there are two
+// programs, and the loader loads the one the kernel's BTF calls for
+// (btf_trace_kfree_skb's parameters). Both count in the same maps.
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
+{
+	return on_drop(skb, location, reason);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(on_kfree_skb_noreason, struct sk_buff *skb, void *location)
+{
+	return on_drop(skb, location, NO_REASON);
 }

@@ -126,7 +126,7 @@ func TestKernelUnhandledEthertype(t *testing.T) {
 	}
 	var traced uint64
 	for _, s := range snap.Sites {
-		if s.Ifindex == uint32(l.ReceiverIndex) && s.ReasonCode == unhandled {
+		if s.Ifindex == uint32(l.ReceiverIndex) && uint32(s.ReasonCode) == unhandled {
 			traced += s.Count
 		}
 	}

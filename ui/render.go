@@ -264,6 +264,11 @@ func (m Model) headerLines() []string {
 		stats += sep + st.warn.Render("unseen "+fmtThousands(t.RecursionMisses))
 	}
 	lines = append(lines, truncate(stats, w))
+	if c := s.Capabilities; c != nil {
+		for _, note := range c.Notes {
+			lines = append(lines, truncate(st.muted.Render(note), w))
+		}
+	}
 	for _, u := range m.unmatched {
 		lines = append(lines, truncate(st.warn.Render("⚠ "+u), w))
 	}
