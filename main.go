@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/drops"
@@ -102,8 +103,9 @@ type options struct {
 	maxKeys     uint
 	allCounters bool
 	debug       bool
-	// btf is a file with the kernel's BTF (--btf), "" for the kernel's own.
-	btf string
+	// btf is the kernel's BTF read from the file --btf names, nil for
+	// the kernel's own.
+	btf *btf.Spec
 	// listen is the address --listen serves /metrics on ("" for none),
 	// maxSeries the budget of series of each labelled counter.
 	listen    string
@@ -140,7 +142,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.UintVar(&o.maxKeys, "max-keys", tracer.DefaultMaxKeys, fmt.Sprintf("size of the kernel's aggregate map, %d to %d; drops beyond it are still counted, as overflow", minMaxKeys, maxMaxKeys))
 	fs.BoolVar(&o.allCounters, "all-counters", false, "show protocol counters that did not change too")
 	fs.BoolVar(&o.debug, "debug", false, "say how the program was attached, and show the BPF verifier log when loading fails")
-	fs.StringVar(&o.btf, "btf", "", "read the kernel's BTF from this file instead of /sys/kernel/btf/vmlinux")
+	fs.Func("btf", "read the kernel's BTF from this `file` (raw BTF or an ELF vmlinux) instead of /sys/kernel/btf/vmlinux", func(path string) error {
+		spec, err := btf.LoadSpec(path)
+		if err != nil {
+			return fmt.Errorf("read BTF from %s: %w", path, err)
+		}
+		o.btf = spec
+		return nil
+	})
 	fs.StringVar(&o.listen, "listen", "", "serve Prometheus metrics at http://ADDR/metrics: a bare port (9979) binds 127.0.0.1 only, any other address must be spelled out (0.0.0.0:9979); without a terminal skbtop then runs headless")
 	fs.IntVar(&o.maxSeries, "metrics-max-series", metrics.DefaultMaxSeries, fmt.Sprintf("series of each labelled metric, 1 to %d; beyond it the least active fold into \"other\"", maxMetricsSeries))
 	if err := fs.Parse(args); err != nil {

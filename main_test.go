@@ -47,6 +47,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--netns", os.TempDir()}, "not a namespace file"},
 		{[]string{"--snapshot-dir", "/nonexistent/dir"}, "-snapshot-dir: stat /nonexistent/dir: no such file or directory"},
 		{[]string{"--snapshot-dir", "/proc/self/status"}, "is not a directory"},
+		{[]string{"--btf", "/nonexistent/vmlinux"}, "read BTF from /nonexistent/vmlinux: open /nonexistent/vmlinux: no such file or directory"},
+		{[]string{"--btf", "/proc/self/status"}, "read BTF from /proc/self/status: "},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

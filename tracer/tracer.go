@@ -61,9 +61,10 @@ type Config struct {
 	MaxKeys uint32
 	// VerifierLog asks for the verifier's log in load errors.
 	VerifierLog bool
-	// BTF, when not "", is a file holding the kernel's BTF, read instead
-	// of /sys/kernel/btf/vmlinux for relocations and probing.
-	BTF string
+	// BTF, when not nil, is the kernel's BTF read from a file (--btf),
+	// used instead of /sys/kernel/btf/vmlinux for probing the tracepoint
+	// and relocating the program.
+	BTF *btf.Spec
 }
 
 // objects are what Open loads: the maps, the variables and one of the
@@ -171,7 +172,7 @@ func Open(cfg Config) (*Tracer, error) {
 		spec.Programs[bpf.DropProgOnKfreeSkb] = prog
 	}
 	opts := &ebpf.CollectionOptions{}
-	if cfg.BTF != "" {
+	if cfg.BTF != nil {
 		opts.Programs.KernelTypes = kernel
 	}
 	if cfg.VerifierLog {
@@ -205,14 +206,10 @@ func Open(cfg Config) (*Tracer, error) {
 	return t, nil
 }
 
-// kernelTypes reads the kernel's BTF: from path when it is not "" (--btf),
+// kernelTypes returns the kernel's BTF: spec when it is not nil (--btf),
 // else the running kernel's own.
-func kernelTypes(path string) (*btf.Spec, error) {
-	if path != "" {
-		spec, err := btf.LoadSpec(path)
-		if err != nil {
-			return nil, fmt.Errorf("read BTF from %s: %w", path, err)
-		}
+func kernelTypes(spec *btf.Spec) (*btf.Spec, error) {
+	if spec != nil {
 		return spec, nil
 	}
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
