@@ -8,6 +8,23 @@ import (
 	"github.com/skbtop/skbtop/internal/kerneltest"
 )
 
+// reasonLabel is how the table and the live view show a reason of this
+// name on this kernel: the name, or "unknown" where the kernel reports no
+// reasons.
+func reasonLabel(t testing.TB, name string) string {
+	t.Helper()
+	if !kerneltest.DropReasons(t) {
+		return "unknown"
+	}
+	return name
+}
+
+// reasonOf returns a document site's reason, "" when it has none.
+func reasonOf(s map[string]any) string {
+	r, _ := s["reason"].(string)
+	return r
+}
+
 // TestClosedPortEveryKernel is the kernel matrix's first check (matrix/run):
 // 100 datagrams to a closed port of a test namespace are counted exactly
 // 100, at __udp4_lib_rcv+0x…, on the receiver's interface and namespace,

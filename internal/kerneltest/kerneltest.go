@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -51,6 +52,30 @@ func NeedTool(t testing.TB, name string) {
 // the read in a mount namespace of its own, which the machine never sees.
 func DropReasons(t testing.TB) bool {
 	t.Helper()
+	reasonsOnce.Do(func() { hasReasons, reasonsErr = dropReasons() })
+	if reasonsErr != nil {
+		SkipOrFail(t, "cannot read the kfree_skb tracepoint's format: %v", reasonsErr)
+	}
+	return hasReasons
+}
+
+// Reason returns name where the kernel reports drop reasons, and "" where
+// it does not: the reason a site of that kind has on this kernel.
+func Reason(t testing.TB, name string) string {
+	t.Helper()
+	if !DropReasons(t) {
+		return ""
+	}
+	return name
+}
+
+var (
+	reasonsOnce sync.Once
+	hasReasons  bool
+	reasonsErr  error
+)
+
+func dropReasons() (bool, error) {
 	const format = "events/skb/kfree_skb/format"
 	var b []byte
 	err := errors.New("no tracefs")
@@ -63,10 +88,9 @@ func DropReasons(t testing.TB) bool {
 		b, err = readPrivateTracefs(format)
 	}
 	if err != nil {
-		SkipOrFail(t, "cannot read the kfree_skb tracepoint's format: %v", err)
-		return false
+		return false, err
 	}
-	return bytes.Contains(b, []byte("skb_drop_reason reason;"))
+	return bytes.Contains(b, []byte("skb_drop_reason reason;")), nil
 }
 
 // readPrivateTracefs reads the file name of a tracefs mounted in a mount
