@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/internal/kerneltest"
@@ -188,20 +187,7 @@ func kernelHas(t *testing.T, feature string) bool {
 		_, err = unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
 		return err == nil
 	case "otherhost":
-		spec, err := btf.LoadKernelSpec()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st *btf.Struct
-		if err := spec.TypeByName("rtnl_link_stats64", &st); err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range st.Members {
-			if m.Name == "rx_otherhost_dropped" {
-				return true
-			}
-		}
-		return false
+		return kerneltest.StructHasMember(t, "rtnl_link_stats64", "rx_otherhost_dropped")
 	}
 	t.Fatalf("unknown kernel feature %q", feature)
 	return false

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/internal/netlab"
@@ -126,6 +127,29 @@ func readPrivateTracefs(name string) ([]byte, error) {
 	}()
 	r := <-ch
 	return r.b, r.err
+}
+
+// StructHasMember says whether the running kernel's struct name has the
+// member, read from its BTF: how tests learn which counters a kernel has
+// (rx_otherhost_dropped in struct rtnl_link_stats64 since 6.0) from another
+// source than the netlink attributes skbtop reads.
+func StructHasMember(t testing.TB, name, member string) bool {
+	t.Helper()
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		SkipOrFail(t, "no kernel BTF: %v", err)
+		return false
+	}
+	var st *btf.Struct
+	if err := spec.TypeByName(name, &st); err != nil {
+		t.Fatalf("struct %s in the kernel's BTF: %v", name, err)
+	}
+	for _, m := range st.Members {
+		if m.Name == member {
+			return true
+		}
+	}
+	return false
 }
 
 // NewLink creates a sender and a receiver namespace joined by a veth pair,
