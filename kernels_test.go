@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"strings"
 	"testing"
 
@@ -123,5 +126,20 @@ func TestClosedPortEveryKernel(t *testing.T) {
 	}
 	if has := strings.Contains(table, note); has == reasons {
 		t.Errorf("note %q shown: %v on a kernel with drop reasons: %v; table:\n%s", note, has, reasons, table)
+	}
+}
+
+// TestDebugSaysAttachment: --debug says which program was attached, the
+// one without a reason exactly where the kernel's tracepoint has none.
+func TestDebugSaysAttachment(t *testing.T) {
+	kerneltest.NeedRoot(t)
+	reasons := kerneltest.DropReasons(t)
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"--once", "--duration", "100ms", "--debug"}, io.Discard, &stderr); err != nil {
+		t.Fatalf("skbtop --once --debug: %v", err)
+	}
+	first, _, _ := strings.Cut(stderr.String(), "\n")
+	if !strings.HasPrefix(first, "skbtop: attached tp_btf/kfree_skb") || strings.Contains(first, "without a reason") == reasons {
+		t.Errorf("--debug said %q, want the tp_btf program %s a reason", first, map[bool]string{true: "with", false: "without"}[reasons])
 	}
 }
