@@ -43,10 +43,6 @@ const DefaultMaxKeys = 16384
 // attaches, with or without the drop reason, Tracer.Reasons says.
 const AttachMethod = "tp_btf"
 
-// NoReasonsNote is what the views say on kernels whose tracepoint passes no
-// drop reason (before Linux 5.17).
-const NoReasonsNote = "this kernel does not report drop reasons"
-
 // Config says what to trace.
 type Config struct {
 	// Netns, when not zero, is the inode of the only network namespace
@@ -84,7 +80,7 @@ func (o *objects) Close() error {
 type Tracer struct {
 	objs objects
 	// reasons says that the kernel passes drop reasons; without, every
-	// key's Reason is 0 and means nothing.
+	// key's Reason is drops.NoReason.
 	reasons bool
 	link    link.Link
 	samples *sampleReader
@@ -248,8 +244,8 @@ func probeTracepoint(spec *btf.Spec) (reasons bool, err error) {
 }
 
 // Reasons says whether the kernel reports drop reasons. Without them (Linux
-// before 5.17) every count's Reason is 0 and names nothing; everything else
-// is counted the same.
+// before 5.17) every count's Reason is drops.NoReason; everything else is
+// counted the same.
 func (t *Tracer) Reasons() bool { return t.reasons }
 
 // Attachment describes for --debug how the program was attached and why.
@@ -257,7 +253,7 @@ func (t *Tracer) Attachment() string {
 	if t.reasons {
 		return AttachMethod + "/kfree_skb: the tracepoint passes a drop reason (btf_trace_kfree_skb has 4 or more parameters)"
 	}
-	return AttachMethod + "/kfree_skb without a reason: the tracepoint passes skb and location only (btf_trace_kfree_skb has 3 parameters); " + NoReasonsNote
+	return AttachMethod + "/kfree_skb without a reason: the tracepoint passes skb and location only (btf_trace_kfree_skb has 3 parameters); " + drops.NoReasonsNote
 }
 
 // Close detaches the program and frees its maps. Reading samples stops.
