@@ -24,7 +24,10 @@ import (
 
 // ErrNoBTF means the kernel exposes no BTF (/sys/kernel/btf/vmlinux), which
 // the program needs for tp_btf and CO-RE.
-var ErrNoBTF = errors.New("kernel has no BTF (/sys/kernel/btf/vmlinux missing): skbtop needs a kernel built with CONFIG_DEBUG_INFO_BTF=y, or, where only the file is hidden (a container without /sys), a copy of it passed with --btf PATH")
+var ErrNoBTF = errors.New("kernel has no BTF (/sys/kernel/btf/vmlinux missing): skbtop needs a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+
+// errNoOwnBTF says why --btf does not help a kernel without BTF of its own.
+var errNoOwnBTF = fmt.Errorf("%w; --btf gives skbtop the kernel's types, but the kernel attaches a tp_btf program by its own BTF", ErrNoBTF)
 
 // ErrNoTracepoint means the kernel has no skb:kfree_skb tracepoint to attach
 // to.
@@ -206,6 +209,11 @@ func Open(cfg Config) (*Tracer, error) {
 // else the running kernel's own.
 func kernelTypes(spec *btf.Spec) (*btf.Spec, error) {
 	if spec != nil {
+		// The tp_btf program's attach point is a type ID in the
+		// kernel's own BTF, which cilium/ebpf reads from there.
+		if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+			return nil, errNoOwnBTF
+		}
 		return spec, nil
 	}
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
