@@ -127,6 +127,8 @@ func TestClosedPortEveryKernel(t *testing.T) {
 	if has := strings.Contains(table, note); has == reasons {
 		t.Errorf("note %q shown: %v on a kernel with drop reasons: %v; table:\n%s", note, has, reasons, table)
 	}
+	t.Logf("drop reasons: %v; document: %v+%v, %v drops on %v in %v, reason %v, capabilities %v; table:\n%s",
+		reasons, s["function"], s["offset"], s["count"], s["interface"], s["namespace"], s["reason"], doc["capabilities"], table)
 }
 
 // TestDebugSaysAttachment: --debug says which program was attached, the
@@ -139,6 +141,7 @@ func TestDebugSaysAttachment(t *testing.T) {
 		t.Fatalf("skbtop --once --debug: %v", err)
 	}
 	first, _, _ := strings.Cut(stderr.String(), "\n")
+	t.Log(first)
 	if !strings.HasPrefix(first, "skbtop: attached tp_btf/kfree_skb") || strings.Contains(first, "without a reason") == reasons {
 		t.Errorf("--debug said %q, want the tp_btf program %s a reason", first, map[bool]string{true: "with", false: "without"}[reasons])
 	}
