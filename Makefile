@@ -3,7 +3,7 @@
 .PHONY: build generate test lint bench microbench matrix
 
 # The clang bpf/gen.go pins (clang-N); bpf2go strips with llvm-strip-N.
-CLANG := $(shell sed -n '/^\/\/go:generate/s/.* -cc \(clang-[0-9][0-9]*\) .*/\1/p' bpf/gen.go)
+CLANG := $(shell sed -n '/^\/\/go:generate/s/.* -cc \(clang-[0-9][0-9]*\) .*/\1/p' bpf/gen.go | sort -u)
 LLVM_STRIP := $(CLANG:clang-%=llvm-strip-%)
 
 build: ## Build the skbtop binary.

@@ -378,16 +378,39 @@ type groundTruth map[string]uint64
 // counters through `ip -s -j link`.
 func readTruth(t *testing.T, l *netlab.Link) groundTruth {
 	t.Helper()
+	g := readSNMP(t, l.Receiver)
+	out, err := exec.Command("ip", "-n", l.Receiver.Name, "-s", "-j", "link", "show", "dev", l.ReceiverIf).Output()
+	if err != nil {
+		t.Fatalf("ip link show %s: %v", l.ReceiverIf, err)
+	}
+	var links []struct {
+		Stats64 struct {
+			RX map[string]uint64 `json:"rx"`
+		} `json:"stats64"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
+		t.Fatalf("ip -j link show: %v: %s", err, out)
+	}
+	for name, v := range links[0].Stats64.RX {
+		g["rx_"+name] = v
+	}
+	return g
+}
+
+// readSNMP reads a namespace's /proc/net/snmp counters without skbtop's
+// code, from a thread inside the namespace.
+func readSNMP(t *testing.T, ns *netlab.Namespace) groundTruth {
+	t.Helper()
 	g := groundTruth{}
 	var snmp []byte
-	err := l.Receiver.Do(func() error {
+	err := ns.Do(func() error {
 		var err error
 		// thread-self: /proc/self/net follows the main thread's namespace.
 		snmp, err = os.ReadFile("/proc/thread-self/net/snmp")
 		return err
 	})
 	if err != nil {
-		t.Fatalf("read the receiver's snmp counters: %v", err)
+		t.Fatalf("read the snmp counters of %s: %v", ns.Name, err)
 	}
 	// Pairs of lines: "Udp: InDatagrams NoPorts ..." then "Udp: 12 3 ...".
 	lines := strings.Split(strings.TrimSpace(string(snmp)), "\n")
@@ -403,21 +426,6 @@ func readTruth(t *testing.T, l *netlab.Link) groundTruth {
 				g[prefix+names[j]] = v
 			}
 		}
-	}
-	out, err := exec.Command("ip", "-n", l.Receiver.Name, "-s", "-j", "link", "show", "dev", l.ReceiverIf).Output()
-	if err != nil {
-		t.Fatalf("ip link show %s: %v", l.ReceiverIf, err)
-	}
-	var links []struct {
-		Stats64 struct {
-			RX map[string]uint64 `json:"rx"`
-		} `json:"stats64"`
-	}
-	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
-		t.Fatalf("ip -j link show: %v: %s", err, out)
-	}
-	for name, v := range links[0].Stats64.RX {
-		g["rx_"+name] = v
 	}
 	return g
 }

@@ -11,16 +11,40 @@ import (
 	"time"
 
 	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/pcapng"
 )
 
 // runOnce collects for o.duration and prints one report: a table, or with
 // --json one snapshot document (recent samples included). Its rates are
 // over the whole window.
-func runOnce(ctx context.Context, mon *monitor, o options, stdout, stderr io.Writer) error {
+func runOnce(ctx context.Context, mon *monitor, o options, stdout, stderr io.Writer) (err error) {
+	var stackReq drops.StackRequest
+	if o.stacks != "" {
+		if stackReq, err = mon.functionStacks(o.stacks); err != nil {
+			return usageError{err}
+		}
+	}
+	if o.pcap != "" {
+		// Said now rather than after the window.
+		if err := pcapng.CheckWritable(o.pcap); err != nil {
+			return fmt.Errorf("--pcap: %w", err)
+		}
+	}
 	// The first reading is the baseline the report counts from.
 	first, err := mon.Snapshot()
 	if err != nil {
 		return err
+	}
+	// Stacks are recorded from after the baseline on, so that every stack
+	// counted belongs to a drop in the report's window.
+	stacksFrom := time.Now()
+	if o.stacks != "" {
+		if err := mon.tr.StartStacks(stackReq); err != nil {
+			return err
+		}
+	}
+	if o.pcap != "" {
+		mon.startCapture()
 	}
 	fmt.Fprintf(stderr, "skbtop: tracing drops for %s (Ctrl-C reports early)\n", o.duration)
 	warnUnmatched(stderr, first, o.filter, mon.hasFunction)
@@ -45,6 +69,14 @@ wait:
 			}
 		}
 	}
+	// Stacks stop before the last reading: each one counted is then a
+	// drop that reading counts too.
+	var stacks drops.StackReport
+	if o.stacks != "" {
+		if stacks, err = mon.stopStacks(o.stacks, stacksFrom); err != nil {
+			return err
+		}
+	}
 	snap, err := mon.Snapshot()
 	if err != nil {
 		return err
@@ -52,6 +84,19 @@ wait:
 	// Rates over the whole window first: Apply keeps the totals of what it
 	// hides.
 	snap = snap.WindowRates().Apply(o.view())
+	if o.stacks != "" {
+		snap = snap.WithStacks(stacks)
+	}
+	if o.pcap != "" {
+		// The samples are drained every 100 ms: those of the window's
+		// last drops may still be on their way.
+		samples, lost := mon.stopCapture(snap.Time)
+		written, err := pcapng.WriteFile(o.pcap, pcapng.Window(snap, samples, lost))
+		if err != nil {
+			return fmt.Errorf("--pcap: %w", err)
+		}
+		fmt.Fprintf(stderr, "skbtop: wrote %d sampled packets to %s\n", written, o.pcap)
+	}
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -155,6 +200,11 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 	for _, warn := range s.Warnings {
 		fmt.Fprintf(tw, "warning: %s\n", warn)
 	}
+	if rt := s.Retransmits; rt != nil {
+		for _, note := range rt.Notes {
+			fmt.Fprintf(tw, "note: %s\n", note)
+		}
+	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SITE\tREASON\tINTERFACE\tPROTO\tCOUNT\tRATE/s")
 	for _, site := range s.Sites {
@@ -167,10 +217,12 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 	fmt.Fprintf(tw, "\ntotal %d drops, %.1f/s; samples lost %d, suppressed %d; map overflow %d; recursion misses %d; keys %d/%d\n",
 		s.Totals.Drops, s.Totals.Rate, s.Totals.SamplesLost, s.Totals.SamplesSuppressed,
 		s.Totals.KeysOverflowed, s.Totals.RecursionMisses, s.Totals.Keys, s.Totals.MaxKeys)
+	writeStacks(tw, s)
 	if h := s.Hidden; h != nil {
 		fmt.Fprintf(tw, "hidden %d site(s), %d drops, %.1f/s (counted in the total) by %s\n", h.Sites, h.Drops, h.Rate, strings.Join(h.Rules, ", "))
 	}
 	writeInterfaces(tw, s.Interfaces)
+	writeRetransmits(tw, s.Retransmits)
 	if len(s.StackCounters) > 0 {
 		fmt.Fprintln(tw, "\nCOUNTER\tCHANGE\tRATE/s\tVALUE")
 		for _, c := range s.StackCounters {
@@ -227,6 +279,25 @@ func writeInterfaces(w io.Writer, ifaces []drops.Interface) {
 	}
 }
 
+// writeRetransmits lists the peers TCP retransmitted to, when there were
+// retransmissions, with the kernel's TcpRetransSegs beside them.
+func writeRetransmits(w io.Writer, r *drops.Retransmits) {
+	if r == nil || (r.Count == 0 && r.Failed == 0) {
+		return
+	}
+	fmt.Fprintln(w, "\nRETRANSMITS TO\tLOCAL PORT\tINTERFACE\tSTATE\tCOUNT\tSEGS\tUNSENT\tGIVEN UP\tRATE/s")
+	for _, p := range r.Peers {
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%.1f\n", p.Endpoint(), p.LocalPort, drops.OrDash(p.InterfaceLabel()),
+			p.State, p.Count, p.Segs, p.Unsent, p.Failed, p.Rate)
+	}
+	fmt.Fprintf(w, "total %d retransmits (%d segments, %d not sent), %.1f/s; %d given up; map overflow %d; keys %d/%d", r.Count, r.Segs,
+		r.Unsent, r.Rate, r.Failed, r.KeysOverflowed, r.Keys, r.MaxKeys)
+	if r.Counter != nil {
+		fmt.Fprintf(w, "; %s +%d (traced in this namespace %d)", r.Counter.Name, r.Counter.Delta, r.HomeSegs)
+	}
+	fmt.Fprintln(w)
+}
+
 // runMetrics reads the kernel every o.interval for the metrics endpoint
 // until ctx is done or o.duration has passed: skbtop headless with
 // --listen, as under systemd or in a container. Warnings (a counter source
@@ -264,6 +335,25 @@ func runMetrics(ctx context.Context, mon *monitor, o options, stderr io.Writer) 
 			if !said[w] {
 				said[w] = true
 				fmt.Fprintf(stderr, "skbtop: warning: %s\n", w)
+			}
+		}
+	}
+}
+
+// writeStacks lists the stacks collected (--stacks) under each site, and
+// the drops whose stack could not be counted.
+func writeStacks(w io.Writer, s drops.Snapshot) {
+	tr := s.StackTrace
+	if tr == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nstacks of %s over %.1fs: %d drops recorded; not counted: %d over the rate limit, %d collisions, %d stack map full, %d count map full, %d failed\n",
+		tr.Request, tr.Seconds, tr.Recorded, tr.Suppressed, tr.Collisions, tr.StacksFull, tr.CountsFull, tr.Failed)
+	for _, site := range s.Sites {
+		for _, st := range site.Stacks {
+			fmt.Fprintf(w, "%d drops at %s %s %s:\n", st.Count, site.SiteLabel(), drops.OrDash(site.Reason), drops.OrDash(site.InterfacesLabel()))
+			for _, f := range st.Frames {
+				fmt.Fprintf(w, "    %s\n", f)
 			}
 		}
 	}

@@ -134,6 +134,34 @@ func sendCounted(t *testing.T, ns *netlab.Namespace, n int) {
 	}
 }
 
+// waitSeen waits until a line of the stream lists a site for which match
+// is true, then for three more lines: --once runs started beside the
+// stream refresh at the same interval, so they have read the drops too by
+// then. what says what was awaited.
+func waitSeen(t *testing.T, stream *ndjsonRun, what string, match func(site map[string]any) bool) {
+	t.Helper()
+	timeout := time.After(settleTimeout)
+	for more := -1; more < 3; {
+		select {
+		case line, ok := <-stream.lines:
+			if !ok {
+				t.Fatalf("skbtop --json ended: %v", stream.err)
+			}
+			if more >= 0 {
+				more++
+				continue
+			}
+			for _, s := range getObjects(t, decodeDocument(t, []byte(line)), "sites") {
+				if match(s) {
+					more = 0
+				}
+			}
+		case <-timeout:
+			t.Fatalf("no line shows %s", what)
+		}
+	}
+}
+
 // TestReusedInodeRows: drops in a namespace, the namespace deleted, a new
 // namespace made that gets the same inode, drops in it. Both have a
 // loopback with ifindex 1 named lo, so only the namespace cookie tells them
@@ -161,31 +189,11 @@ func TestReusedInodeRows(t *testing.T) {
 	jsonRun := startOnce(t, append([]string{"--once", "--json", "--duration", "10m"}, args...)...)
 	tableRun := startOnce(t, append([]string{"--once", "--duration", "10m"}, args...)...)
 	stream, _ := startNDJSON(t, append([]string{"--json"}, args...)...)
-	// seen waits until the stream shows count drops named namespace, then
-	// for three more lines: the --once runs refresh at the same interval,
-	// so they have read the drops too by then.
 	seen := func(namespace string, count uint64) {
 		t.Helper()
-		timeout := time.After(settleTimeout)
-		for more := -1; more < 3; {
-			select {
-			case line, ok := <-stream.lines:
-				if !ok {
-					t.Fatalf("skbtop --json ended: %v", stream.err)
-				}
-				if more >= 0 {
-					more++
-					continue
-				}
-				for _, s := range getObjects(t, decodeDocument(t, []byte(line)), "sites") {
-					if s["namespace"] == namespace && getUint(t, s, "count") == count {
-						more = 0
-					}
-				}
-			case <-timeout:
-				t.Fatalf("no line shows %d drops in %s", count, namespace)
-			}
-		}
+		waitSeen(t, stream, fmt.Sprintf("%d drops in %s", count, namespace), func(s map[string]any) bool {
+			return s["namespace"] == namespace && getUint(t, s, "count") == count
+		})
 	}
 	a, err := netlab.NewNamespace("skbtop-ida")
 	if err != nil {
@@ -270,5 +278,78 @@ func TestReusedInodeRows(t *testing.T) {
 		if !found {
 			t.Errorf("no table row on %s:\n%s", w.label, table)
 		}
+	}
+}
+
+// TestReusedIfindexRows: drops on a veth, the veth deleted, a new one made
+// in the same namespace with the same ifindex (ip link ... index N) and
+// another name, drops on it. Each interface must keep exactly its own
+// count under its own name, the old one marked gone, in the JSON document.
+func TestReusedIfindexRows(t *testing.T) {
+	const first, second = 5, 3
+	kerneltest.NeedRoot(t)
+	l, err := netlab.NewLink()
+	if err != nil {
+		kerneltest.SkipOrFail(t, "cannot create network namespaces here: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	args := []string{"--interval", "100ms", "--netns", l.Receiver.Path, "--symbol", "udp4_lib_rcv"}
+	once := startOnce(t, append([]string{"--once", "--json", "--duration", "10m"}, args...)...)
+	stream, _ := startNDJSON(t, append([]string{"--json"}, args...)...)
+	seen := func(iface string, count uint64) {
+		t.Helper()
+		waitSeen(t, stream, fmt.Sprintf("%d drops on %s", count, iface), func(s map[string]any) bool {
+			return s["interface"] == iface && getUint(t, s, "count") == count
+		})
+	}
+	if err := l.SendUDP(9, first, 32); err != nil {
+		t.Fatal(err)
+	}
+	seen(l.ReceiverIf, first)
+
+	oldIf := l.ReceiverIf
+	newTx, newRx := l.SenderIf+"n", l.ReceiverIf+"n"
+	index := fmt.Sprint(l.ReceiverIndex)
+	for _, step := range [][]string{
+		{"-n", l.Sender.Name, "link", "del", l.SenderIf},
+		// Made in the receiver's namespace, so that index applies to
+		// the receiving end.
+		{"-n", l.Receiver.Name, "link", "add", newRx, "index", index, "address", l.ReceiverMAC.String(), "type", "veth",
+			"peer", "name", newTx, "netns", l.Sender.Name, "address", l.SenderMAC.String()},
+		{"-n", l.Sender.Name, "addr", "add", l.SenderAddr.String() + "/29", "dev", newTx},
+		{"-n", l.Receiver.Name, "addr", "add", l.ReceiverAddr.String() + "/29", "dev", newRx},
+		{"-n", l.Sender.Name, "link", "set", newTx, "up"},
+		{"-n", l.Receiver.Name, "link", "set", newRx, "up"},
+		{"-n", l.Sender.Name, "neigh", "replace", l.ReceiverAddr.String(), "lladdr", l.ReceiverMAC.String(), "dev", newTx, "nud", "permanent"},
+		{"-n", l.Receiver.Name, "neigh", "replace", l.SenderAddr.String(), "lladdr", l.SenderMAC.String(), "dev", newRx, "nud", "permanent"},
+	} {
+		if out, err := exec.Command("ip", step...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(step, " "), err, out)
+		}
+	}
+	l.SenderIf, l.ReceiverIf = newTx, newRx
+	out, err := exec.Command("ip", "-n", l.Receiver.Name, "-o", "link", "show", "dev", newRx).CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), index+": ") {
+		t.Fatalf("the new veth did not get ifindex %s: %v: %s", index, err, out)
+	}
+	if err := l.SendUDP(9, second, 32); err != nil {
+		t.Fatal(err)
+	}
+	seen(newRx, second)
+
+	type row struct {
+		iface string
+		gone  bool
+	}
+	got := map[row]uint64{}
+	for _, s := range getObjects(t, decodeDocument(t, once.stop()), "sites") {
+		if getUint(t, s, "ifindex") != uint64(l.ReceiverIndex) {
+			t.Errorf("site on %v has ifindex %v, want %d", s["interface"], s["ifindex"], l.ReceiverIndex)
+		}
+		gone, _ := s["gone"].(bool)
+		got[row{getString(t, s, "interface"), gone}] += getUint(t, s, "count")
+	}
+	if len(got) != 2 || got[row{oldIf, true}] != first || got[row{newRx, false}] != second {
+		t.Errorf("rows of ifindex %d: %v, want %d on %s (gone) and %d on %s", l.ReceiverIndex, got, first, oldIf, second, newRx)
 	}
 }

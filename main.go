@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -69,16 +68,12 @@ func maxKeysWarning(maxKeys uint, ncpu int, available uint64) string {
 // host is already more than a Prometheus server should take.
 const maxMetricsSeries = 1 << 20
 
-// memoryLimit is the heap size at which the garbage collector starts working
-// harder. A full kernel map (16k sites) makes each snapshot several MB of
-// short-lived garbage; without a limit the heap grows to twice what is live.
-// GOMEMLIMIT overrides it.
-const memoryLimit = 40 << 20
-
+// main leaves the garbage collector at Go's defaults. A fixed soft memory
+// limit (40 MiB until 2026-11-23) kept a full map's RSS near 45 MiB headless,
+// but once what is live nears the limit the collector runs all the time: the
+// live view holding 16,384 sites with their histories spent 57% of a core
+// idle with it, 3% without (BENCHMARKS.md). GOMEMLIMIT still sets one.
 func main() {
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		debug.SetMemoryLimit(memoryLimit)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -110,6 +105,10 @@ type options struct {
 	// maxSeries the budget of series of each labelled counter.
 	listen    string
 	maxSeries int
+	// stacks is the kernel function --stacks collects the stacks of, ""
+	// for none; pcap the file --pcap writes the sampled packets to.
+	stacks string
+	pcap   string
 	// warnings are shown in every snapshot.
 	warnings []string
 }
@@ -152,6 +151,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	})
 	fs.StringVar(&o.listen, "listen", "", "serve Prometheus metrics at http://ADDR/metrics: a bare port (9979) binds 127.0.0.1 only, any other address must be spelled out (0.0.0.0:9979); without a terminal skbtop then runs headless")
 	fs.IntVar(&o.maxSeries, "metrics-max-series", metrics.DefaultMaxSeries, fmt.Sprintf("series of each labelled metric, 1 to %d; beyond it the least active fold into \"other\"", maxMetricsSeries))
+	fs.StringVar(&o.stacks, "stacks", "", "with --once: collect the kernel stacks of the drops in this kernel function (its exact name) and list them under its sites")
+	fs.StringVar(&o.pcap, "pcap", "", "with --once: write the sampled packets of the sites shown (filters and hides apply) to this pcap-ng file (created 0600)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -174,6 +175,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usageError{fmt.Errorf("-max-keys must be between %d and %d, got %d", minMaxKeys, maxMaxKeys, o.maxKeys)}
 	case o.maxSeries < 1 || o.maxSeries > maxMetricsSeries:
 		return o, usageError{fmt.Errorf("-metrics-max-series must be between 1 and %d, got %d", maxMetricsSeries, o.maxSeries)}
+	case o.stacks != "" && !o.once:
+		return o, usageError{errors.New("-stacks collects for the window of one report: use it with --once")}
+	case o.stacks != "" && o.group != drops.GroupFull:
+		return o, usageError{errors.New("-stacks lists stacks under each site: use it without --group")}
+	case o.pcap != "" && !o.once:
+		return o, usageError{errors.New("-pcap writes the packets sampled in the window of one report: use it with --once")}
+	case o.pcap != "" && o.samples == 0:
+		return o, usageError{errors.New("-pcap writes sampled packets: it needs --samples above 0")}
 	case o.listen != "" && o.once:
 		return o, usageError{errors.New("-listen serves metrics while skbtop runs: use it without --once")}
 	}

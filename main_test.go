@@ -49,6 +49,10 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--snapshot-dir", "/proc/self/status"}, "is not a directory"},
 		{[]string{"--btf", "/nonexistent/vmlinux"}, "read BTF from /nonexistent/vmlinux: open /nonexistent/vmlinux: no such file or directory"},
 		{[]string{"--btf", "/proc/self/status"}, "read BTF from /proc/self/status: "},
+		{[]string{"--stacks", "__udp4_lib_rcv"}, "-stacks collects for the window of one report: use it with --once"},
+		{[]string{"--stacks", "__udp4_lib_rcv", "--once", "--group", "site"}, "-stacks lists stacks under each site: use it without --group"},
+		{[]string{"--pcap", "x.pcapng", "--json"}, "-pcap writes the packets sampled in the window of one report: use it with --once"},
+		{[]string{"--pcap", "x.pcapng", "--once", "--samples", "0"}, "-pcap writes sampled packets: it needs --samples above 0"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

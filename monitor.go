@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/skbtop/skbtop/drops"
 	"github.com/skbtop/skbtop/metrics"
 	"github.com/skbtop/skbtop/netns"
+	"github.com/skbtop/skbtop/pcapng"
 	"github.com/skbtop/skbtop/symbols"
 	"github.com/skbtop/skbtop/tracer"
 )
@@ -37,6 +39,11 @@ type monitor struct {
 	// text (see drops.Snapshot.Unmatched); nil when the kernel hides
 	// its symbols.
 	hasFunction func(substr string) bool
+	// syms and resolver name kernel addresses (syms is nil when kallsyms
+	// could not be read): the frames of stacks, the functions --stacks
+	// names.
+	syms     *symbols.Kallsyms
+	resolver symbols.Resolver
 
 	// metrics is the Prometheus sink (nil without --listen): it sees
 	// every snapshot, filtered by the command line's filter. mu makes a
@@ -49,6 +56,15 @@ type monitor struct {
 
 	stopSamples context.CancelFunc
 	samplesDone chan struct{}
+
+	// capturing says samples are kept for --pcap, in captured by key,
+	// capturedN in all (at most pcapng.MaxPackets; capLost counts the
+	// rest). capMu guards them: the sample reader adds.
+	capMu     sync.Mutex
+	capturing bool
+	captured  map[drops.Key][]drops.Packet
+	capturedN int
+	capLost   uint64
 }
 
 // openMonitor opens everything skbtop reads for options o and the watched
@@ -97,6 +113,9 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 	case syms.k.Restricted():
 		warnings = append(warnings, symbols.ErrRestricted.Error())
 	}
+	if err := m.tr.RetransErr(); err != nil {
+		warnings = append(warnings, "TCP retransmits not traced: "+err.Error())
+	}
 	var reasons *symbols.Reasons
 	if m.tr.Reasons() {
 		var rerr error
@@ -125,10 +144,12 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 		watched = &drops.Watched{Name: netns.NewNames(0).Name(m.ns.Inode, false), Path: o.netns, Inode: m.ns.Inode}
 	}
 	host, _ := os.Hostname()
+	// Interfaces in the namespace reported on go by their names alone;
+	// those elsewhere carry the namespace's name too.
+	m.syms = syms.k
+	m.resolver = symbols.Resolver{Kallsyms: syms.k, Reasons: reasons, Namespaces: netns.NewNames(m.home).Name}
 	m.agg = drops.NewAggregator(drops.Config{
-		// Interfaces in the namespace reported on go by their names
-		// alone; those elsewhere carry the namespace's name too.
-		Resolver:    symbols.Resolver{Kallsyms: syms.k, Reasons: reasons, Namespaces: netns.NewNames(m.home).Name},
+		Resolver:    m.resolver,
 		Host:        host,
 		Kernel:      kernelRelease(),
 		Home:        homeID,
@@ -149,7 +170,7 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 	m.stopSamples, m.samplesDone = cancel, make(chan struct{})
 	go func() {
 		defer close(m.samplesDone)
-		if err := m.tr.Samples(ctx, m.agg.AddSample); err != nil {
+		if err := m.tr.Samples(ctx, m.addSample); err != nil {
 			// Counting goes on without samples; the view says so.
 			m.agg.Warn("packet samples stopped: " + err.Error())
 		}
@@ -290,4 +311,99 @@ func (m *monitor) Close() error {
 		errs = append(errs, m.ns.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// functionStacks is the stack request of --stacks SYMBOL: every drop at a
+// location inside the kernel function of that name, whatever its reason
+// and interface.
+func (m *monitor) functionStacks(name string) (drops.StackRequest, error) {
+	if m.syms == nil {
+		return drops.StackRequest{}, errors.New("--stacks: kernel symbols cannot be read (/proc/kallsyms)")
+	}
+	ranges, known := m.syms.Function(name)
+	switch {
+	case !known:
+		return drops.StackRequest{}, errors.New("--stacks: the kernel hides its symbol addresses (kptr_restrict): run as root")
+	case len(ranges) == 0:
+		return drops.StackRequest{}, fmt.Errorf("--stacks: no kernel function is named %q (see /proc/kallsyms)", name)
+	case len(ranges) > 1:
+		return drops.StackRequest{}, fmt.Errorf("--stacks: %d kernel functions are named %q; skbtop collects the stacks of one", len(ranges), name)
+	}
+	return drops.StackRequest{Lo: ranges[0].Start, Hi: ranges[0].End}, nil
+}
+
+// stopStacks ends a stack collection started at start and names its
+// frames; request says what was asked, for the report.
+func (m *monitor) stopStacks(request string, start time.Time) (drops.StackReport, error) {
+	raw, fails, err := m.tr.StopStacks()
+	if err != nil {
+		return drops.StackReport{}, err
+	}
+	rep := drops.StackReport{
+		Stacks: drops.ResolveStacks(raw, m.resolver),
+		Trace:  drops.StackTrace{Request: request, Seconds: time.Since(start).Seconds(), StackFailures: fails},
+	}
+	for _, r := range raw {
+		rep.Trace.Recorded += r.Count
+	}
+	return rep, nil
+}
+
+// Stacks collects the kernel stacks of one site's drops for d, or until ctx
+// is done: the live view's 't'.
+func (m *monitor) Stacks(ctx context.Context, site drops.Site, d time.Duration) (drops.StackReport, error) {
+	req, ok := drops.SiteStacks(site)
+	if !ok {
+		return drops.StackReport{}, errors.New("this row has no single drop site to collect stacks at")
+	}
+	start := time.Now()
+	if err := m.tr.StartStacks(req); err != nil {
+		return drops.StackReport{}, err
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-timer.C:
+	}
+	return m.stopStacks(site.Symbol(), start)
+}
+
+// addSample hands a sample to the aggregator, and keeps it for --pcap
+// while capturing.
+func (m *monitor) addSample(s drops.Sample) {
+	m.agg.AddSample(s)
+	m.capMu.Lock()
+	defer m.capMu.Unlock()
+	if !m.capturing {
+		return
+	}
+	if m.capturedN >= pcapng.MaxPackets {
+		m.capLost++
+		return
+	}
+	m.captured[s.Key] = append(m.captured[s.Key], drops.DecodePacket(s))
+	m.capturedN++
+}
+
+// startCapture starts keeping samples for --pcap.
+func (m *monitor) startCapture() {
+	m.capMu.Lock()
+	defer m.capMu.Unlock()
+	m.capturing, m.captured, m.capturedN, m.capLost = true, map[drops.Key][]drops.Packet{}, 0, 0
+}
+
+// stopCapture stops keeping samples and returns those kept of drops up to
+// until (the time of the window's last reading), and how many were not
+// kept for want of room.
+func (m *monitor) stopCapture(until time.Time) (map[drops.Key][]drops.Packet, uint64) {
+	m.capMu.Lock()
+	defer m.capMu.Unlock()
+	m.capturing = false
+	kept := m.captured
+	for k, list := range kept {
+		kept[k] = slices.DeleteFunc(list, func(p drops.Packet) bool { return p.Time.After(until) })
+	}
+	m.captured = nil
+	return kept, m.capLost
 }

@@ -1,17 +1,23 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"maps"
+	"net"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/internal/kerneltest"
+	"github.com/skbtop/skbtop/internal/netlab"
 )
 
 var updateSchema = flag.Bool("update", false, "rewrite testdata/snapshot-schema.golden from this kernel's output")
@@ -93,7 +99,9 @@ func TestSnapshotSchema(t *testing.T) {
 	// samples.
 	const udp, tcp, frames, icmp = 10, 5, 6, 4
 	base := readTruth(t, l)
-	r := startOnce(t, "--once", "--json", "--duration", "2s", "--netns", l.Receiver.Path)
+	// With the stacks of one site's function, so that the document has
+	// stacks and stack_trace.
+	r := startOnce(t, "--once", "--json", "--duration", "2s", "--netns", l.Receiver.Path, "--stacks", "__udp4_lib_rcv")
 	sendAll(t, l, 7001, udp, 32, 7002, tcp, frames)
 	sendBroadcastEcho(t, l, icmp)
 	waitTruth(t, l, base, groundTruth{"UdpNoPorts": udp, "TcpOutRsts": tcp, "IcmpInErrors": icmp, "rx_dropped": frames}, r.done)
@@ -115,12 +123,22 @@ func TestSnapshotSchema(t *testing.T) {
 	waitTruth(t, l, base, groundTruth{"UdpNoPorts": 2 * udp, "TcpOutRsts": tcp}, r.done)
 	grouped := decodeDocument(t, r.wait())
 
+	// A fourth, host-wide on the receiver's interface, has retransmits:
+	// the receiver's SYNs to 198.18.0.3, whose neighbour entry names a MAC
+	// nobody has, go unanswered (the sender drops them as for another
+	// host, in its own namespace), so the receiver retransmits the SYN
+	// after a second with no drop of its own: the loss is outside.
+	retrans := retransmitSYN(t, l, func() *onceRun {
+		return startOnce(t, "--once", "--json", "--duration", "3s", "--iface", l.ReceiverIf)
+	})
+
 	// The documents' members first: a renamed one fails here, before the
 	// checks below trip over its absence.
 	types := map[string]map[string]bool{}
 	schemaPaths(types, "", doc)
 	schemaPaths(types, "", filtered)
 	schemaPaths(types, "", grouped)
+	schemaPaths(types, "", retrans)
 	compareSchema(t, schemaLines(types))
 
 	// Then that the documents are what the runs were for: every kind of
@@ -142,10 +160,66 @@ func TestSnapshotSchema(t *testing.T) {
 	if s := sites[udpClosed]; s != nil && getString(t, s, "namespace") != l.Receiver.Name {
 		t.Errorf("site namespace %q, want %q", s["namespace"], l.Receiver.Name)
 	}
+	rt := getObject(t, retrans, "retransmits")
+	if peers := getObjects(t, rt, "peers"); len(peers) != 1 || getString(t, peers[0], "remote") != "198.18.0.3" ||
+		getUint(t, peers[0], "remote_port") != 7004 || getString(t, peers[0], "state") != "SYN_SENT" ||
+		getString(t, peers[0], "interface") != l.ReceiverIf || getString(t, peers[0], "namespace") != l.Receiver.Name ||
+		getUint(t, peers[0], "count") == 0 || peers[0]["outside"] != true {
+		t.Errorf("retransmits: %v; want one peer, 198.18.0.3:7004 in SYN_SENT on %s@%s, outside", rt, l.ReceiverIf, l.Receiver.Name)
+	}
+	if notes, _ := rt["notes"].([]any); len(notes) != 1 || notes[0] != "retransmits to 198.18.0.3:7004 with no local drops: the loss is outside this host" {
+		t.Errorf("retransmits notes %v", rt["notes"])
+	}
 	rows := getObjects(t, grouped, "sites")
 	if len(rows) != 1 || getUint(t, rows[0], "count") != 2*udp+tcp || getUint(t, rows[0], "sites") != 2 || getUint(t, rows[0], "ifaces") != 2 {
 		t.Errorf("grouped by reason: %s; want one NO_SOCKET row of %d drops over 2 sites and 2 interfaces", describeSites(t, grouped), 2*udp+tcp)
 	}
+}
+
+// retransmitSYN starts skbtop with start, then connects from the link's
+// receiver to 198.18.0.3 through a neighbour entry nobody answers for, and
+// returns skbtop's report once the receiver's TcpRetransSegs says the SYN
+// was retransmitted.
+func retransmitSYN(t *testing.T, l *netlab.Link, start func() *onceRun) map[string]any {
+	t.Helper()
+	if out, err := exec.Command("ip", "-n", l.Receiver.Name, "neigh", "replace", "198.18.0.3", "lladdr", "02:00:c6:12:00:99",
+		"dev", l.ReceiverIf, "nud", "permanent").CombinedOutput(); err != nil {
+		t.Fatalf("ip neigh: %v: %s", err, out)
+	}
+	base := readSNMP(t, l.Receiver)
+	r := start()
+	ctx, cancel := context.WithCancel(context.Background())
+	dialed := make(chan error, 1)
+	go func() {
+		dialed <- l.Receiver.Do(func() error {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "tcp4", "198.18.0.3:7004")
+			if err == nil {
+				c.Close()
+				return errors.New("198.18.0.3 answered")
+			}
+			return nil
+		})
+	}()
+	defer func() {
+		cancel()
+		if err := <-dialed; err != nil {
+			t.Error(err)
+		}
+	}()
+	deadline := time.Now().Add(settleTimeout)
+	for readSNMP(t, l.Receiver)["TcpRetransSegs"] == base["TcpRetransSegs"] {
+		if time.Now().After(deadline) {
+			t.Fatal("the receiver did not retransmit its SYN")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case <-r.done:
+		t.Fatal("skbtop's window closed before the SYN was retransmitted: the machine is too busy for it")
+	default:
+	}
+	return decodeDocument(t, r.wait())
 }
 
 // kernelMembers are the members only some kernels' documents have, with

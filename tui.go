@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -37,7 +38,7 @@ func runTUI(ctx context.Context, mon *monitor, o options) error {
 	})
 }
 
-// liveHides reads the hides the live view saved ('w'): from
+// liveHides reads the hides the live view saved ('W'): from
 // $XDG_CONFIG_HOME/skbtop/hides, or ~/.config/skbtop/hides. Without a
 // configuration directory the view runs without saved hides and cannot
 // save them.
@@ -65,6 +66,16 @@ func (s liveSource) Snapshot() (drops.Snapshot, error) {
 		err = ui.Fatal(err)
 	}
 	return snap, err
+}
+
+// Stacks collects the kernel stacks of a row's drops ('t'), when the
+// source is the monitor.
+func (s liveSource) Stacks(ctx context.Context, site drops.Site, d time.Duration) (drops.StackReport, error) {
+	mon, ok := s.Source.(*monitor)
+	if !ok {
+		return drops.StackReport{}, errors.New("kernel stacks cannot be collected from this source")
+	}
+	return mon.Stacks(ctx, site, d)
 }
 
 // needTerminal checks, before anything is loaded, that the live view has a

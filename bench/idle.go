@@ -55,6 +55,11 @@ type idleRun struct {
 	// CPU is skbtop's utime+stime over Window, the idle stretch.
 	CPU    time.Duration
 	Window time.Duration
+	// Fade is the live view's utime+stime over FadeWindow, as many
+	// refreshes right after the drops stopped, while the sparklines
+	// still move; the idle stretch (CPU) begins once they are flat, a
+	// minute after the last drop. Zero for headless, which draws none.
+	Fade, FadeWindow time.Duration
 	// LineBytes are the lengths of the NDJSON lines written during the
 	// idle stretch (headless), newlines included.
 	LineBytes []float64
@@ -69,6 +74,11 @@ type idleRun struct {
 // cpuPercent is the idle CPU in % of one core.
 func (r idleRun) cpuPercent() float64 {
 	return 100 * r.CPU.Seconds() / r.Window.Seconds()
+}
+
+// fadePercent is the CPU in the minute after the drops, in % of one core.
+func (r idleRun) fadePercent() float64 {
+	return 100 * r.Fade.Seconds() / r.FadeWindow.Seconds()
 }
 
 // idleResult is the idle scenario: its load and every run.
@@ -367,6 +377,32 @@ func idleTUIRun(ctx context.Context, bin, dir string, g *netlab.Generator, load 
 	// (which retires their keys), as headless starts after its line.
 	time.Sleep(res.Interval + res.Interval/4)
 
+	stopped := time.Now()
+	fade0, err := processCPU(u.PID())
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	select {
+	case <-time.After(time.Duration(res.Refreshes) * res.Interval):
+	case <-ctx.Done():
+		r.Err = ctx.Err()
+		return r
+	}
+	fade1, err := processCPU(u.PID())
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	r.Fade, r.FadeWindow = fade1-fade0, time.Since(stopped)
+	// Every sparkline is flat a minute after the last drop.
+	select {
+	case <-time.After(time.Until(stopped.Add(drops.HistoryLen * res.Interval))):
+	case <-ctx.Done():
+		r.Err = ctx.Err()
+		return r
+	}
+
 	term0, err := fileSize(u.typescript)
 	if err != nil {
 		r.Err = err
@@ -430,14 +466,15 @@ func idleSection(s *idleResult) string {
 		s.Sites, s.Types, s.Pairs, s.Rate)
 	fmt.Fprintf(&b, "- skbtop watches the load's namespace (`--netns`) with `--interval %s`; the idle stretch starts one refresh after the one that read the last drops (headless: just after the NDJSON line that follows the first line stamped after the load; live view: %s after the pane first listed every site) and lasts %d refreshes; idle CPU is utime+stime over it, %% of one core (10 ms ticks: ±%.2f points)\n",
 		s.Interval, s.Interval+s.Interval/4, s.Refreshes, 100*0.01/(float64(s.Refreshes)*s.Interval.Seconds()))
+	fmt.Fprintf(&b, "- the live view draws each site's last minute as a sparkline, so for a minute after the last drop every refresh moves them: its CPU over the %d refreshes right after the drops stopped is in its own column; its idle stretch then starts a minute after the last drop, when every sparkline is flat (headless draws none and starts at once)\n", s.Refreshes)
 	b.WriteString("- sites listed: headless, the distinct sites over all its NDJSON lines (each line after the first lists the sites that dropped in its interval); live view, the count in the drop-site pane's title after the idle stretch. Count error is the last NDJSON line's total minus the receiver's counters\n")
 	if s.LoadBefore != "" && s.LoadAfter != "" {
 		fmt.Fprintf(&b, "- host load: 1-minute load average %s when the scenario started, %s when it ended, on %d cores\n",
 			s.LoadBefore, s.LoadAfter, runtime.NumCPU())
 	}
 	fmt.Fprintf(&b, "- trials: %d per configuration, interleaved; cells are median (min–max) over the trials that succeeded (NDJSON line size over every idle line of them)\n\n", s.Trials)
-	b.WriteString("| configuration | sites listed | count error | idle CPU % | idle NDJSON line bytes | terminal bytes/s idle | peak RSS MiB |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("| configuration | sites listed | count error | idle CPU % | CPU % in the minute after the drops | idle NDJSON line bytes | terminal bytes/s idle | peak RSS MiB |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, name := range []string{idleHeadless, idleTUI} {
 		skip, errs := "", 0
 		for _, r := range s.Runs {
@@ -454,13 +491,16 @@ func idleSection(s *idleResult) string {
 			fmt.Fprintf(&b, "| %s | skipped: %s ||||||\n", name, strings.TrimPrefix(skip, errSkip.Error()+": "))
 			continue
 		}
-		var sites, cerr, cpu, line, term, rss []float64
+		var sites, cerr, cpu, fade, line, term, rss []float64
 		for _, r := range runs {
 			sites = append(sites, float64(r.Sites))
 			if r.Counted >= 0 {
 				cerr = append(cerr, float64(r.Counted)-float64(r.Truth))
 			}
 			cpu = append(cpu, r.cpuPercent())
+			if r.FadeWindow > 0 {
+				fade = append(fade, r.fadePercent())
+			}
 			line = append(line, r.LineBytes...)
 			if r.TermBytes >= 0 {
 				term = append(term, float64(r.TermBytes)/r.Window.Seconds())
@@ -472,9 +512,9 @@ func idleSection(s *idleResult) string {
 		if errs > 0 {
 			name += fmt.Sprintf(" (%d runs failed)", errs)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", name,
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", name,
 			summarize(sites).format("%.0f"), summarize(cerr).format("%+.0f"), summarize(cpu).format("%.2f"),
-			summarize(line).format("%.0f"), summarize(term).format("%.0f"), summarize(rss).format("%.1f"))
+			summarize(fade).format("%.2f"), summarize(line).format("%.0f"), summarize(term).format("%.0f"), summarize(rss).format("%.1f"))
 	}
 	b.WriteString("\n")
 	return b.String()

@@ -15,7 +15,8 @@ func TestIdleReport(t *testing.T) {
 	}
 	tui := func(trial int, cpu time.Duration) idleRun {
 		return idleRun{Config: idleTUI, Trial: trial, Truth: 16384, Counted: -1, Sites: 16384,
-			CPU: cpu, Window: 15 * time.Second, TermBytes: 1500, RSS: 60 << 20}
+			CPU: cpu, Window: 15 * time.Second, TermBytes: 1500, RSS: 60 << 20,
+			Fade: 2 * cpu, FadeWindow: 15 * time.Second}
 	}
 	s := &idleResult{Sites: 16384, Types: 8192, Pairs: 2, Rate: 8192, Refreshes: 15, Interval: time.Second, Trials: 3,
 		Runs: []idleRun{
@@ -25,8 +26,8 @@ func TestIdleReport(t *testing.T) {
 		}}
 	sec := idleSection(s)
 	for _, want := range []string{
-		"| skbtop --json | 16384 | +0 | 1.20 (1.00–2.20) | 401 (400–402) | n/a | 50.0 |",
-		"| skbtop TUI (tmux 120x40) (1 runs failed) | 16384 | n/a | 31.00 (30.00–32.00) | n/a | 100 | 60.0 |",
+		"| skbtop --json | 16384 | +0 | 1.20 (1.00–2.20) | n/a | 401 (400–402) | n/a | 50.0 |",
+		"| skbtop TUI (tmux 120x40) (1 runs failed) | 16384 | n/a | 31.00 (30.00–32.00) | 62.00 (60.00–64.00) | n/a | 100 | 60.0 |",
 	} {
 		if !strings.Contains(sec, want) {
 			t.Errorf("idle section lacks %q:\n%s", want, sec)

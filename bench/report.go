@@ -110,7 +110,9 @@ func writeReport(results []result, scenarios []scenario, scale *scaleResult, idl
 	b.WriteString(targets(results, scale, idle))
 	b.WriteString(notes)
 	b.WriteString(sampleCost)
+	b.WriteString(stackCost)
 	b.WriteString(metricsCost)
+	b.WriteString(retransCost)
 	return b.String()
 }
 
@@ -217,11 +219,14 @@ const notes = `## How to read this
   second; with the few dozen sites of real incidents it is the 0.3-0.6% of
   the rate scenarios.
 - **Peak RSS** with a full map: headless skbtop keeps no rate history (only
-  the live view draws sparklines), and main sets a 40 MiB soft memory limit
-  (GOMEMLIMIT overrides it) so that the several MB of garbage each snapshot of
-  16384 sites makes is collected before the heap doubles. Before those two
-  changes the keys scenario peaked at 62.6 MiB median, 71.8 MiB max. With the
-  few dozen keys of real incidents skbtop stays near 25 MiB.
+  the live view draws sparklines). The garbage collector runs at Go's
+  defaults, so the heap may grow to about twice what is live between
+  collections. A 40 MiB soft memory limit once kept the keys scenario near
+  45 MiB (62.6 MiB median, 71.8 MiB max without it), but it made the
+  collector run without pause once the live heap neared it: the live view
+  idle with 16384 sites spent 57% of a core with it and 3% without, so it
+  was removed (GOMEMLIMIT still sets one). With the few dozen keys of real
+  incidents skbtop stays near 25 MiB.
 - **First snapshot** is exec to the first NDJSON line (headless), to the first
   non-blank pane (TUI), to bpftrace's "Attaching" line; perf says nothing.
 - **Terminal KB/s** is the growth of script(1)'s typescript of the TUI's
@@ -254,7 +259,11 @@ const notes = `## How to read this
 - **Idle CPU** (idle) is skbtop's CPU over 15 refreshes in which nothing
   dropped, while it holds 16384 sites as rows. The kernel program does not
   run then; what is left is each refresh's work over every site it holds,
-  the output, and the sample ring's wake-ups every 100 ms. An idle NDJSON
+  the output, and the sample ring's wake-ups every 100 ms. In the live view
+  that is once every sparkline is flat; in the minute before, each refresh
+  moves every site's sparkline (the aggregator copies its snapshot with the
+  histories moved on, and the view redraws the rows without laying them
+  out again), which the column "in the minute after the drops" measures. An idle NDJSON
   line lists no site, but its protocol breakdown covers the whole window:
   the load's 8192 ethertypes are 8192 protocol rows (about 352 KB) in every
   line, the rest of which is under 400 bytes. With the few protocols of real
@@ -294,6 +303,37 @@ on_kfree_skb (run_time_ns / run_cnt) over a flood of 1.1M frames was:
 
 About 200 ns per sample, paid by 64 drops a second per CPU: at the default
 rate, which transport carries the samples hardly matters.
+`
+
+// stackCost is measured by hand too (tracer's BenchmarkProgramRun): kept
+// here so that regenerating BENCHMARKS.md keeps it. bpf/drop.c points to it.
+const stackCost = `
+## Stack cost in the kernel (measured by hand)
+
+Not measured by ` + "`" + `go run ./bench` + "`" + `. ` + "`" + `BenchmarkProgramRun` + "`" + ` in tracer/
+(` + "`" + `go test -c ./tracer` + "`" + `, then ` + "`" + `tracer.test -test.run '^$' -test.bench
+ProgramRun -test.benchtime 600000x` + "`" + ` seven times, so that the configurations
+interleave; commit 258508f, 2026-11-23, on this 2-core VM with a load
+average of 6.4-7.4 from other work): the kernel's average time per run of
+on_kfree_skb (bpf_stats run_time_ns / run_cnt) over a flood of 600,000
+unhandled-ethertype frames, median of 7 (min–max).
+
+| configuration | ns per run |
+| --- | ---: |
+| sampling off | 80 (75–95) |
+| 64 samples per CPU-second, no stacks (the default) | 93 (75–96) |
+| stacks collected for another site (every drop pays the test of ` + "`" + `stack_hi` + "`" + ` and its range) | 91 (87–97) |
+| stacks collected for this site, at flood rate (1,024 stacks per CPU-second recorded, the rest counted as suppressed) | 150 (146–172) |
+
+Stacks off and stacks of another site cannot be told apart here: the test
+is one load from the memory-mapped .bss and a compare, within the noise of
+this busy machine. A drop of the requested site pays a clock read for the
+rate limit (about 55 ns at flood rate); each stack recorded costs about
+1,480 ns more: before the rate limit existed (commit c9ef6f4, same method,
+300,000 frames, 3 runs), every drop of the site recorded its stack and a run
+took 1,552 ns (1,524–1,596) against 66 ns (66–70) with sampling alone. At
+1,024 stacks per CPU-second that bounds a collection to about 1.5 ms of each
+CPU's second, however fast the site drops.
 `
 
 // metricsCost is measured by hand too (Go micro-benchmarks of the metrics
@@ -533,3 +573,32 @@ func uname() string {
 	}
 	return b.String()
 }
+
+// retransCost is measured by hand too (tracer's BenchmarkRetransmitRun):
+// kept here so that regenerating BENCHMARKS.md keeps it.
+const retransCost = `
+## Retransmit cost in the kernel (measured by hand)
+
+Not measured by ` + "`go run ./bench`" + `. The retransmit program
+(bpf/retrans.c, on tcp:tcp_retransmit_skb) runs only when TCP retransmits a
+segment: a host that does not retransmit pays nothing for it, and no packet
+that is not a retransmission ever reaches it. With bpf_stats on, the kernel's
+average time per run of on_tcp_retransmit_skb (run_time_ns / run_cnt), from
+` + "`go test -run '^$' -bench RetransmitRun -benchtime 20000x -count 5 ./tracer`" + `
+(20,000 writes of 100 bytes through a router that loses one segment in five,
+40 to 65 retransmissions a run; commit 9d119e2, 2026-11-23, this 2-core
+VM at a load average of 3.5 from other work):
+
+| runs | ns per run, median (min–max) of 5 |
+| --- | ---: |
+| retransmissions of one connection | 1,813 (1,150–2,237) |
+
+That is some ten times a drop's 184 ns, because every run is cold: a
+retransmission comes a timeout or a round trip after the last, so the
+socket, the map and the program are out of the caches each time (a run
+without its one clock read measured the same, 1,459–3,641 ns). At 1,000
+retransmissions a second, a host in serious trouble, it is 2 ms of CPU a
+second, 0.2% of a core; user space reads the peers' map (4,096 keys at
+most) once per refresh beside the drop counts, with the same single RCU
+grace period.
+`

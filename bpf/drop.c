@@ -337,14 +337,158 @@ static __always_inline void sample(struct cpu_state *st, struct sk_buff *skb,
 	st->sampled++;
 }
 
+// Stacks on demand. The kernel stack of a drop is recorded only for the
+// drops user space asked about, and only while it asks: stack_hi is 0
+// otherwise, and then the only cost per drop is the load and test of one
+// .bss variable (stack_wanted below), the same page active_counts is read
+// from. User space (tracer.StartStacks) writes the other stack_* variables
+// first, then stack_hi last; to stop it writes stack_hi 0 and waits for an
+// RCU grace period, after which no run can still be recording, and only
+// then reads and clears the maps. A run that reads the variables while they
+// are being written may record a drop by the old or the new request: only
+// at the instant a collection starts, which user space counts from after
+// the write.
+//
+// [stack_lo, stack_hi) is a range of drop locations: one address for a
+// site of the live view, a whole function for --stacks SYMBOL.
+volatile __u64 stack_lo = 0;
+volatile __u64 stack_hi = 0;
+// stack_match says which of the other fields a drop must match as well.
+#define STACK_MATCH_REASON 1
+#define STACK_MATCH_IFACE 2
+volatile __u32 stack_match = 0;
+volatile __u32 stack_reason = 0;
+volatile __u32 stack_ifindex = 0;
+volatile __u32 stack_netns = 0;
+volatile __u64 stack_netns_cookie = 0;
+
+#define STACK_DEPTH 64
+#define ENOMEM 12
+
+// stacks holds each distinct kernel stack once, by the id bpf_get_stackid
+// gives it (a hash of the frames, modulo the map's buckets).
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 1024);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+// stack_key is a drop's key and the id of its stack.
+struct stack_key {
+	struct key k;
+	__s32 stackid;
+	__u32 pad;
+};
+
+// stack_counts counts drops by key and stack, per CPU like counts0.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct stack_key);
+	__type(value, __u64);
+} stack_counts SEC(".maps");
+
+// stack_health counts, per CPU, the requested drops whose stack was not
+// counted, by why. bpf_get_stackid is called without BPF_F_REUSE_STACKID:
+// with it, a stack whose hash lands in a taken bucket would replace the
+// stack there, and the drops already counted under that id would be shown
+// with a stack they never had. Without it the new stack is refused with
+// -EEXIST (a collision) and counted here instead; -ENOMEM means every
+// preallocated stack is in use (the map is full).
+//
+// Walking a stack costs about 1.5 us (BENCHMARKS.md), twenty times a whole
+// run without it, so a CPU records at most STACK_LIMIT stacks a second and
+// counts the requested drops beyond that as suppressed: a site dropping a
+// million packets a second costs at most 1.5 ms of each CPU's second while
+// its stacks are collected, not all of it.
+#define STACK_LIMIT 1024
+struct stack_fail {
+	__u64 collisions;
+	__u64 stacks_full;
+	__u64 counts_full;
+	__u64 failed;
+	__u64 suppressed;
+	// The rate limit's window, as the sampler's.
+	__u64 window_start;
+	__u64 window_taken;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack_fail);
+} stack_health SEC(".maps");
+
+static __always_inline int stack_wanted(struct key *k)
+{
+	if (!stack_hi || k->location < stack_lo || k->location >= stack_hi)
+		return 0;
+	if ((stack_match & STACK_MATCH_REASON) && k->reason != stack_reason)
+		return 0;
+	if ((stack_match & STACK_MATCH_IFACE) &&
+	    (k->ifindex != stack_ifindex || k->netns != stack_netns ||
+	     k->netns_cookie != stack_netns_cookie))
+		return 0;
+	return 1;
+}
+
+static __always_inline void record_stack(void *ctx, struct key *k)
+{
+	__u32 zero = 0;
+	struct stack_fail *h = bpf_map_lookup_elem(&stack_health, &zero);
+	if (!h)
+		return;
+	__u64 now = bpf_ktime_get_ns();
+	if (now - h->window_start >= NSEC_PER_SEC) {
+		h->window_start = now;
+		h->window_taken = 0;
+	}
+	if (h->window_taken >= STACK_LIMIT) {
+		h->suppressed++;
+		return;
+	}
+	h->window_taken++;
+	long id = bpf_get_stackid(ctx, &stacks, 0);
+	if (id < 0) {
+		if (id == -EEXIST)
+			h->collisions++;
+		else if (id == -ENOMEM)
+			h->stacks_full++;
+		else
+			h->failed++;
+		return;
+	}
+	struct stack_key sk = { .k = *k, .stackid = id };
+	__u64 *n = bpf_map_lookup_elem(&stack_counts, &sk);
+	if (n) {
+		(*n)++;
+		return;
+	}
+	__u64 one = 1;
+	long err = bpf_map_update_elem(&stack_counts, &sk, &one, BPF_NOEXIST);
+	if (!err)
+		return;
+	if (err == -EEXIST) {
+		n = bpf_map_lookup_elem(&stack_counts, &sk);
+		if (n) {
+			(*n)++;
+			return;
+		}
+	}
+	h->counts_full++;
+}
+
 // NO_REASON is the reason of drops on kernels whose tracepoint has none
 // (drops.NoReason): no enum skb_drop_reason value comes near it.
 #define NO_REASON 0xffffffffU
 
-// on_drop counts one drop, and samples it. reason is the kernel's, or
-// NO_REASON on kernels that give none.
-static __always_inline int on_drop(struct sk_buff *skb, void *location,
-				   __u32 reason)
+// on_drop counts one drop, samples it and records its stack when asked.
+// ctx is the program's, reason the kernel's, or NO_REASON on kernels that
+// give none.
+static __always_inline int on_drop(void *ctx, struct sk_buff *skb,
+				   void *location, __u32 reason)
 {
 	struct net_device *dev = skb->dev;
 	struct net *net = 0;
@@ -418,6 +562,8 @@ static __always_inline int on_drop(struct sk_buff *skb, void *location,
 
 	if (sample_limit)
 		sample(st, skb, dev, &k, len);
+	if (stack_wanted(&k))
+		record_stack(ctx, &k);
 	return 0;
 }
 
@@ -430,11 +576,11 @@ static __always_inline int on_drop(struct sk_buff *skb, void *location,
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
 {
-	return on_drop(skb, location, reason);
+	return on_drop(ctx, skb, location, reason);
 }
 
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(on_kfree_skb_noreason, struct sk_buff *skb, void *location)
 {
-	return on_drop(skb, location, NO_REASON);
+	return on_drop(ctx, skb, location, NO_REASON);
 }

@@ -65,6 +65,24 @@ type DropKey struct {
 	Pad         uint8
 }
 
+type DropStackFail struct {
+	_           structs.HostLayout
+	Collisions  uint64
+	StacksFull  uint64
+	CountsFull  uint64
+	Failed      uint64
+	Suppressed  uint64
+	WindowStart uint64
+	WindowTaken uint64
+}
+
+type DropStackKey struct {
+	_       structs.HostLayout
+	K       DropKey
+	Stackid int32
+	Pad     uint32
+}
+
 type DropValue struct {
 	_       structs.HostLayout
 	Packets uint64
@@ -80,12 +98,22 @@ const (
 	DropMapDevices             = "devices"
 	DropMapOverflowDevices     = "overflow_devices"
 	DropMapSamples             = "samples"
+	DropMapStackCounts         = "stack_counts"
+	DropMapStackHealth         = "stack_health"
+	DropMapStacks              = "stacks"
 	DropMapState               = "state"
 	DropProgOnKfreeSkb         = "on_kfree_skb"
 	DropProgOnKfreeSkbNoreason = "on_kfree_skb_noreason"
 	DropVarActiveCounts        = "active_counts"
 	DropVarFilterNetns         = "filter_netns"
 	DropVarSampleLimit         = "sample_limit"
+	DropVarStackHi             = "stack_hi"
+	DropVarStackIfindex        = "stack_ifindex"
+	DropVarStackLo             = "stack_lo"
+	DropVarStackMatch          = "stack_match"
+	DropVarStackNetns          = "stack_netns"
+	DropVarStackNetnsCookie    = "stack_netns_cookie"
+	DropVarStackReason         = "stack_reason"
 	DropVarUnusedEvent         = "unused_event"
 )
 
@@ -144,6 +172,9 @@ type DropMapSpecs struct {
 	Devices         *ebpf.MapSpec `ebpf:"devices"`
 	OverflowDevices *ebpf.MapSpec `ebpf:"overflow_devices"`
 	Samples         *ebpf.MapSpec `ebpf:"samples"`
+	StackCounts     *ebpf.MapSpec `ebpf:"stack_counts"`
+	StackHealth     *ebpf.MapSpec `ebpf:"stack_health"`
+	Stacks          *ebpf.MapSpec `ebpf:"stacks"`
 	State           *ebpf.MapSpec `ebpf:"state"`
 }
 
@@ -151,10 +182,17 @@ type DropMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DropVariableSpecs struct {
-	ActiveCounts *ebpf.VariableSpec `ebpf:"active_counts"`
-	FilterNetns  *ebpf.VariableSpec `ebpf:"filter_netns"`
-	SampleLimit  *ebpf.VariableSpec `ebpf:"sample_limit"`
-	UnusedEvent  *ebpf.VariableSpec `ebpf:"unused_event"`
+	ActiveCounts     *ebpf.VariableSpec `ebpf:"active_counts"`
+	FilterNetns      *ebpf.VariableSpec `ebpf:"filter_netns"`
+	SampleLimit      *ebpf.VariableSpec `ebpf:"sample_limit"`
+	StackHi          *ebpf.VariableSpec `ebpf:"stack_hi"`
+	StackIfindex     *ebpf.VariableSpec `ebpf:"stack_ifindex"`
+	StackLo          *ebpf.VariableSpec `ebpf:"stack_lo"`
+	StackMatch       *ebpf.VariableSpec `ebpf:"stack_match"`
+	StackNetns       *ebpf.VariableSpec `ebpf:"stack_netns"`
+	StackNetnsCookie *ebpf.VariableSpec `ebpf:"stack_netns_cookie"`
+	StackReason      *ebpf.VariableSpec `ebpf:"stack_reason"`
+	UnusedEvent      *ebpf.VariableSpec `ebpf:"unused_event"`
 }
 
 // DropObjects contains all objects after they have been loaded into the kernel.
@@ -182,6 +220,9 @@ type DropMaps struct {
 	Devices         *ebpf.Map `ebpf:"devices"`
 	OverflowDevices *ebpf.Map `ebpf:"overflow_devices"`
 	Samples         *ebpf.Map `ebpf:"samples"`
+	StackCounts     *ebpf.Map `ebpf:"stack_counts"`
+	StackHealth     *ebpf.Map `ebpf:"stack_health"`
+	Stacks          *ebpf.Map `ebpf:"stacks"`
 	State           *ebpf.Map `ebpf:"state"`
 }
 
@@ -192,6 +233,9 @@ func (m *DropMaps) Close() error {
 		m.Devices,
 		m.OverflowDevices,
 		m.Samples,
+		m.StackCounts,
+		m.StackHealth,
+		m.Stacks,
 		m.State,
 	)
 }
@@ -200,10 +244,17 @@ func (m *DropMaps) Close() error {
 //
 // It can be passed to LoadDropObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DropVariables struct {
-	ActiveCounts *ebpf.Variable `ebpf:"active_counts"`
-	FilterNetns  *ebpf.Variable `ebpf:"filter_netns"`
-	SampleLimit  *ebpf.Variable `ebpf:"sample_limit"`
-	UnusedEvent  *ebpf.Variable `ebpf:"unused_event"`
+	ActiveCounts     *ebpf.Variable `ebpf:"active_counts"`
+	FilterNetns      *ebpf.Variable `ebpf:"filter_netns"`
+	SampleLimit      *ebpf.Variable `ebpf:"sample_limit"`
+	StackHi          *ebpf.Variable `ebpf:"stack_hi"`
+	StackIfindex     *ebpf.Variable `ebpf:"stack_ifindex"`
+	StackLo          *ebpf.Variable `ebpf:"stack_lo"`
+	StackMatch       *ebpf.Variable `ebpf:"stack_match"`
+	StackNetns       *ebpf.Variable `ebpf:"stack_netns"`
+	StackNetnsCookie *ebpf.Variable `ebpf:"stack_netns_cookie"`
+	StackReason      *ebpf.Variable `ebpf:"stack_reason"`
+	UnusedEvent      *ebpf.Variable `ebpf:"unused_event"`
 }
 
 // DropPrograms contains all programs after they have been loaded into the kernel.

@@ -9,8 +9,11 @@
 // and -nostdinc keeps clang from ever reading a system header instead, so
 // the object does not depend on the machine's libbpf-dev.
 //
-// The go:generate line is the one place clang's version is pinned: .ci/run
-// and the Makefile read it from there.
+// There is one go:generate line per kernel program: drop.c (skb:kfree_skb)
+// and retrans.c (tcp:tcp_retransmit_skb), each with its own stem. They pin
+// the same clang, and are the one place its version is: .ci/run and the
+// Makefile read it from there.
 package bpf
 
-//go:generate go tool bpf2go -cc clang-16 -cflags "-O2 -g -Wall -Werror -nostdinc -I headers" -target bpfel -type event -type cpu_state Drop drop.c
+//go:generate go tool bpf2go -cc clang-16 -cflags "-O2 -g -Wall -Werror -nostdinc -I headers" -target bpfel -type event -type cpu_state -type stack_key -type stack_fail Drop drop.c
+//go:generate go tool bpf2go -cc clang-16 -cflags "-O2 -g -Wall -Werror -nostdinc -I headers" -target bpfel -type key -type value -type cpu_state Retrans retrans.c

@@ -102,7 +102,10 @@ type Aggregator struct {
 	newest map[uint32]uint64
 	asked  map[uint32]uint64
 
-	samples  map[Key][]Packet
+	samples map[Key][]Packet
+	// sampled counts each key's samples since the window began.
+	sampled  map[Key]uint64
+	retrans  retransAgg
 	errors   []string
 	warnings []string
 
@@ -110,6 +113,10 @@ type Aggregator struct {
 	// since. An idle map of thousands of sites costs nothing to show.
 	cache Snapshot
 	dirty bool
+	// version is the last snapshot's Version; histDirty says a site's
+	// history moved since, and nothing else did.
+	version   uint64
+	histDirty bool
 }
 
 // siteKey is a row: a kernel key during one lifetime of its interface.
@@ -203,6 +210,7 @@ func NewAggregator(cfg Config) *Aggregator {
 		newest:     map[uint32]uint64{},
 		asked:      map[uint32]uint64{},
 		samples:    map[Key][]Packet{},
+		sampled:    map[Key]uint64{},
 		dirty:      true,
 	}
 }
@@ -223,6 +231,8 @@ func (a *Aggregator) Update(r Reading) {
 	first := !a.started
 	if first {
 		a.started, a.start, a.last = true, r.Time, r.Time
+		// Samples count from the baseline on, as the drops do.
+		clear(a.sampled)
 	} else {
 		a.interval = r.Time.Sub(a.last).Seconds()
 	}
@@ -246,6 +256,7 @@ func (a *Aggregator) Update(r Reading) {
 	if r.Stack != nil {
 		a.updateStack(r)
 	}
+	a.updateRetrans(r.Retransmits, r.Time, first)
 	if !slices.Equal(a.errors, r.Errors) {
 		a.dirty = true
 	}
@@ -403,7 +414,10 @@ func (a *Aggregator) updateSites(r Reading, first bool) {
 			if st.hist == nil {
 				st.hist = &history{}
 			}
-			st.hist.add(st.packets.rate)
+			if st.hist.add(st.packets.rate) {
+				// A past burst moves left on the sparkline.
+				a.histDirty = true
+			}
 		}
 	}
 }
@@ -531,6 +545,7 @@ func (a *Aggregator) Reset() {
 			}
 		}
 	}
+	clear(a.sampled)
 	a.health.each(Health{}, func(m *meter, _ uint64) { m.reset() })
 	for _, st := range a.links {
 		for f := range st.fields {
@@ -543,6 +558,7 @@ func (a *Aggregator) Reset() {
 	for _, m := range a.overflowed {
 		m.reset()
 	}
+	a.resetRetrans()
 	a.dirty = true
 }
 
@@ -558,6 +574,7 @@ func (a *Aggregator) AddSample(s Sample) {
 		list = append(list[:0:0], list[1:]...)
 	}
 	a.samples[s.Key] = append(list, p)
+	a.sampled[s.Key]++
 	a.dirty = true
 }
 
@@ -578,6 +595,9 @@ func (a *Aggregator) Snapshot() Snapshot {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.dirty && a.started {
+		if a.histDirty {
+			a.moveHistoriesLocked()
+		}
 		snap := a.cache
 		snap.Time, snap.WindowS, snap.IntervalS = a.last, a.last.Sub(a.start).Seconds(), a.interval
 		snap.Start = a.start
@@ -615,6 +635,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 			site.History = st.hist.slice()
 		}
 		if a.live[st.key.Key] == st {
+			site.Sampled = a.sampled[st.key.Key]
 			site.Samples = slices.Clone(a.samples[st.key.Key])
 			for i := range site.Samples {
 				// A sample knows its ethertype, not its site's function.
@@ -637,8 +658,29 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.Interfaces = a.overflowedLocked(a.interfacesLocked())
 	snap.StackCounters, snap.Stack = a.stackLocked()
 	snap.Recount()
-	a.cache, a.dirty = snap, false
+	snap.Retransmits = a.retransLocked(snap.Sites, snap.Stack)
+	a.version++
+	snap.Version, snap.Rows = a.version, a.version
+	a.cache, a.dirty, a.histDirty = snap, false, false
 	return snap
+}
+
+// moveHistoriesLocked makes the cached snapshot anew with only its sites'
+// histories moved on: what changes while the drops have stopped but a
+// burst is still in the last minute. The rows stay (Rows), so views need
+// not lay them out again; the cache is copied, not changed, because views
+// still hold it.
+func (a *Aggregator) moveHistoriesLocked() {
+	sites := slices.Clone(a.cache.Sites)
+	for i := range sites {
+		s := &sites[i]
+		if st := a.sites[siteKey{s.Key, s.Lifetime}]; st != nil && st.hist != nil && s.Function != OverflowFunction {
+			s.History = st.hist.slice()
+		}
+	}
+	a.version++
+	a.cache.Sites, a.cache.Version = sites, a.version
+	a.histDirty = false
 }
 
 // interfacesLocked returns the home namespace's interfaces whose counters
@@ -808,15 +850,36 @@ type history struct {
 	rates [HistoryLen]float32
 	n     int // number of rates recorded, capped at HistoryLen
 	next  int // index of the next write
+	// busy is how many of rates are not zero.
+	busy int
 }
 
-func (h *history) add(rate float64) {
+// add records the last interval's rate and reports whether the history a
+// sparkline draws changed: not when a minute of zeros gets another zero.
+func (h *history) add(rate float64) bool {
+	changed := h.busy > 0 || rate != 0
+	if h.rates[h.next] != 0 {
+		h.busy--
+	}
 	h.rates[h.next] = float32(rate)
+	if h.rates[h.next] != 0 {
+		h.busy++
+	}
 	h.next = (h.next + 1) % HistoryLen
 	h.n = min(h.n+1, HistoryLen)
+	return changed
 }
 
+// quietHistory is the history of a site that dropped nothing for a minute,
+// shared by all of them: read-only, like every snapshot's History. A full
+// map of quiet sites is most sites, and 16,384 histories of their own were
+// 7.8 MB a refresh.
+var quietHistory = make([]float64, HistoryLen)
+
 func (h *history) slice() []float64 {
+	if h.busy == 0 {
+		return quietHistory[:h.n:h.n]
+	}
 	out := make([]float64, 0, h.n)
 	for i := HistoryLen - h.n; i < HistoryLen; i++ {
 		out = append(out, float64(h.rates[(h.next+i)%HistoryLen]))

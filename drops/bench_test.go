@@ -37,3 +37,62 @@ func BenchmarkRefreshFleet(b *testing.B) {
 		a.Snapshot()
 	}
 }
+
+// BenchmarkRefreshTrickle is one refresh of a full map of 16,384 sites
+// with history (the live view's) of which one drops in every interval: the
+// snapshot must be rebuilt, though nearly nothing in it changed.
+func BenchmarkRefreshTrickle(b *testing.B) {
+	const n = 16384
+	a := NewAggregator(Config{Resolver: res, Home: NamespaceID{Inode: 1, Cookie: 1}, History: true})
+	keys := make([]Key, n)
+	for i := range keys {
+		keys[i] = Key{Location: 0xffffffff820007e6, Reason: 74, Ifindex: uint32(2 + i%2), Netns: 1, NetnsCookie: 1, L3: uint16(0x8800 + i/2)}
+	}
+	t0 := time.Unix(0, 0)
+	r := Reading{Time: t0}
+	a.Update(r)
+	r = Reading{Time: t0.Add(time.Second)}
+	for _, k := range keys {
+		r.Retired = append(r.Retired, Count{Key: k, Packets: 1, Bytes: 60})
+	}
+	a.Update(r)
+	a.Snapshot()
+	b.ReportAllocs()
+	for i := 2; b.Loop(); i++ {
+		a.Update(Reading{Time: t0.Add(time.Duration(i) * time.Second),
+			Retired: []Count{{Key: keys[0], Packets: 1, Bytes: 60}}})
+		a.Snapshot()
+	}
+}
+
+// BenchmarkRefreshSparklines is one refresh of a full map of 16,384 sites
+// with history in the minute after they all dropped: nothing but their
+// histories moves.
+func BenchmarkRefreshSparklines(b *testing.B) {
+	const n = 16384
+	a := NewAggregator(Config{Resolver: res, Home: NamespaceID{Inode: 1, Cookie: 1}, History: true})
+	t0 := time.Unix(0, 0)
+	a.Update(Reading{Time: t0})
+	r := Reading{Time: t0.Add(time.Second)}
+	for i := range n {
+		k := Key{Location: 0xffffffff820007e6, Reason: 74, Ifindex: uint32(2 + i%2), Netns: 1, NetnsCookie: 1, L3: uint16(0x8800 + i/2)}
+		r.Retired = append(r.Retired, Count{Key: k, Packets: 1, Bytes: 60})
+	}
+	a.Update(r)
+	a.Update(Reading{Time: t0.Add(2 * time.Second)})
+	a.Snapshot()
+	b.ReportAllocs()
+	for i := 3; b.Loop(); i++ {
+		// The benchmark runs for more than a minute of intervals: keep
+		// one burst in every site's last minute.
+		if i%HistoryLen == 0 {
+			b.StopTimer()
+			a.Update(Reading{Time: t0.Add(time.Duration(i) * time.Second), Retired: r.Retired})
+			a.Snapshot()
+			i++
+			b.StartTimer()
+		}
+		a.Update(Reading{Time: t0.Add(time.Duration(i) * time.Second)})
+		a.Snapshot()
+	}
+}

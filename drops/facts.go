@@ -122,12 +122,16 @@ func (o Order) Next() Order { return (o + 1) % numOrders }
 // garbage.
 func SortSites(sites []Site, o Order) {
 	type entry struct {
-		sym string
-		i   int
+		id string
+		i  int
 	}
 	order := make([]entry, len(sites))
 	for i := range sites {
-		order[i] = entry{sites[i].Symbol(), i}
+		s := &sites[i]
+		// The names that break ties, NUL-separated so that one string
+		// comparison compares them in turn (no name holds a NUL): most
+		// sites of a full map tie on rate and count.
+		order[i] = entry{s.Symbol() + "\x00" + s.Reason + "\x00" + s.Interface + "\x00" + s.Namespace + "\x00" + s.L3 + "\x00" + s.L4, i}
 	}
 	slices.SortFunc(order, func(x, y entry) int {
 		a, b := &sites[x.i], &sites[y.i]
@@ -138,10 +142,7 @@ func SortSites(sites []Site, o Order) {
 		case ByTotal:
 			c = cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(b.Rate, a.Rate))
 		}
-		return cmp.Or(c, cmp.Compare(x.sym, y.sym), cmp.Compare(a.Reason, b.Reason),
-			cmp.Compare(a.Interface, b.Interface), cmp.Compare(a.Namespace, b.Namespace),
-			cmp.Compare(a.L3, b.L3), cmp.Compare(a.L4, b.L4), cmp.Compare(a.Netns, b.Netns),
-			cmp.Compare(a.Ifindex, b.Ifindex))
+		return cmp.Or(c, strings.Compare(x.id, y.id), cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Ifindex, b.Ifindex))
 	})
 	sorted := make([]Site, len(sites))
 	for k, e := range order {

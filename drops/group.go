@@ -114,7 +114,7 @@ func fold(rows []Site, g Grouping) Site {
 	if len(rows) == 1 && (g == GroupSite || row.Function == OverflowFunction) {
 		return row
 	}
-	row.Count, row.Bytes, row.Rate = 0, 0, 0
+	row.Count, row.Bytes, row.Rate, row.Sampled = 0, 0, 0, 0
 	row.Key = Key{Location: row.Key.Location, Reason: row.Key.Reason}
 	var samples []Packet
 	hist := 0
@@ -126,6 +126,7 @@ func fold(rows []Site, g Grouping) Site {
 		row.Count += r.Count
 		row.Bytes += r.Bytes
 		row.Rate += r.Rate
+		row.Sampled += r.Sampled
 		samples = append(samples, r.Samples...)
 		hist = max(hist, len(r.History))
 		protos[[2]string{r.L3, r.L4}] = true

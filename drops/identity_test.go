@@ -1,6 +1,7 @@
 package drops
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -181,23 +182,65 @@ func TestOnlyHome(t *testing.T) {
 	}
 }
 
-// TestIdleSnapshotIsCached: with nothing new, a snapshot is not rebuilt.
+// TestIdleSnapshotIsCached: with nothing new, a snapshot is not rebuilt,
+// except while a past burst still moves left on the sparklines: a minute.
 func TestIdleSnapshotIsCached(t *testing.T) {
 	a := newAgg()
 	a.Update(reading(0, Health{}))
 	a.Update(reading(1, Health{}, Count{Key: udp, Packets: 3}, Count{Key: nft, Packets: 4}))
-	a.Update(reading(2, Health{}, Count{Key: udp, Packets: 3}, Count{Key: nft, Packets: 4}))
-	s1 := a.Snapshot()
-	a.Update(reading(3, Health{}, Count{Key: udp, Packets: 3}, Count{Key: nft, Packets: 4}))
+	history := func(s Snapshot) []float64 {
+		t.Helper()
+		for _, site := range s.Sites {
+			if site.Key == udp {
+				return site.History
+			}
+		}
+		t.Fatalf("no site of %+v", udp)
+		return nil
+	}
+	prev := a.Snapshot()
+	for sec := 2; sec <= HistoryLen+1; sec++ {
+		a.Update(reading(sec, Health{}, Count{Key: udp, Packets: 3}, Count{Key: nft, Packets: 4}))
+		s := a.Snapshot()
+		if s.Version == prev.Version {
+			t.Fatalf("at %ds the snapshot was not rebuilt, though the burst at 1s moved on the sparkline", sec)
+		}
+		h := history(s)
+		if sec <= HistoryLen && (len(h) != sec || h[0] != 3 || slices.ContainsFunc(h[1:], func(r float64) bool { return r != 0 })) {
+			t.Fatalf("history at %ds: %v, want the burst of 3/s first, then zeros", sec, h)
+		}
+		if sec == HistoryLen+1 && (len(h) != HistoryLen || slices.ContainsFunc(h, func(r float64) bool { return r != 0 })) {
+			t.Fatalf("history at %ds: %v, want a minute of zeros", sec, h)
+		}
+		// From 3s on only histories move (at 2s the rates fell to 0):
+		// the rows stay, and the snapshot a view still holds is not
+		// changed under it.
+		if sec >= 3 && s.Rows != prev.Rows {
+			t.Fatalf("at %ds rows %d, were %d: only histories moved", sec, s.Rows, prev.Rows)
+		}
+		if sec >= 3 && len(history(prev)) != min(sec-1, HistoryLen) {
+			t.Fatalf("at %ds the previous snapshot's history changed to %v", sec, history(prev))
+		}
+		prev = s
+	}
+	s1 := prev
+	a.Update(reading(HistoryLen+2, Health{}, Count{Key: udp, Packets: 3}, Count{Key: nft, Packets: 4}))
 	s2 := a.Snapshot()
 	if &s1.Sites[0] != &s2.Sites[0] {
 		t.Error("an idle snapshot was rebuilt")
 	}
-	if s2.WindowS != 3 || s2.Totals.Drops != 7 {
-		t.Errorf("cached snapshot window %v drops %d, want 3 and 7", s2.WindowS, s2.Totals.Drops)
+	if s1.Version == 0 || s2.Version != s1.Version {
+		t.Errorf("idle snapshots have versions %d and %d, want the same non-zero one", s1.Version, s2.Version)
 	}
-	a.Update(reading(4, Health{}, Count{Key: udp, Packets: 4}, Count{Key: nft, Packets: 4}))
-	if s3 := a.Snapshot(); &s3.Sites[0] == &s2.Sites[0] || s3.Totals.Drops != 8 {
+	if s2.WindowS != HistoryLen+2 || s2.Totals.Drops != 7 {
+		t.Errorf("cached snapshot window %v drops %d, want %d and 7", s2.WindowS, s2.Totals.Drops, HistoryLen+2)
+	}
+	a.Update(reading(HistoryLen+3, Health{}, Count{Key: udp, Packets: 4}, Count{Key: nft, Packets: 4}))
+	s3 := a.Snapshot()
+	if &s3.Sites[0] == &s2.Sites[0] || s3.Totals.Drops != 8 {
 		t.Errorf("a changed snapshot was not rebuilt: %d drops", s3.Totals.Drops)
+	}
+	if s3.Version == s2.Version {
+		t.Errorf("a changed snapshot kept version %d: views would not redraw it", s3.Version)
 	}
 }

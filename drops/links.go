@@ -1,9 +1,7 @@
 package drops
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
 	"strconv"
 )
 
@@ -102,25 +100,31 @@ func (l *linkValues[T]) Set(f LinkField, v T) {
 
 // MarshalJSON writes the present fields as an object in LinkFields order.
 func (l linkValues[T]) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	first := true
+	// Appended by hand, not through fmt: a snapshot of a node's 2,000
+	// interfaces writes some 40,000 of these values a refresh.
+	b := make([]byte, 0, 32*NumLinkFields)
+	b = append(b, '{')
 	for f := range NumLinkFields {
 		if !l.has[f] {
 			continue
 		}
-		if !first {
-			b.WriteByte(',')
+		if len(b) > 1 {
+			b = append(b, ',')
 		}
-		first = false
-		v, err := json.Marshal(l.v[f])
-		if err != nil {
-			return nil, err
+		b = strconv.AppendQuote(b, LinkFields[f].Name)
+		b = append(b, ':')
+		switch v := any(l.v[f]).(type) {
+		case uint64:
+			b = strconv.AppendUint(b, v, 10)
+		default:
+			j, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, j...)
 		}
-		fmt.Fprintf(&b, "%q:%s", LinkFields[f].Name, v)
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return append(b, '}'), nil
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote; unknown keys are ignored.

@@ -28,6 +28,9 @@ type Packet struct {
 	// Info is a short protocol-specific description (ICMP type, ARP
 	// operation), "" when there is nothing more to say.
 	Info string `json:"info,omitempty"`
+	// Data are the captured bytes, from the network header on (pcap-ng
+	// files are written from them).
+	Data []byte `json:"-"`
 }
 
 // DecodePacket decodes a sample's bytes, which start at the network header,
@@ -40,6 +43,7 @@ func DecodePacket(s Sample) Packet {
 		Interface: s.Ifname,
 		Len:       s.Len,
 		Captured:  len(s.Data),
+		Data:      s.Data,
 		L3:        L3Name(s.L3),
 		L4:        L4Name(s.L4),
 	}

@@ -1,7 +1,6 @@
 package drops
 
 import (
-	"slices"
 	"strings"
 )
 
@@ -61,7 +60,7 @@ var rules = []rule{
 // function alone: there, __netif_receive_skb_core and enqueue_to_backlog
 // free an skb as a drop only where they count it (one kfree_skb each, after
 // the counter), and rx_otherhost_dropped (6.0) is younger than reasons.
-func (r rule) matches(s Site) bool {
+func (r *rule) matches(s *Site) bool {
 	for _, c := range r.sites {
 		reason := s.Reason == c.reason || s.ReasonCode == NoReason && c.function != ""
 		if reason && (c.function == "" || s.Function == c.function || strings.HasPrefix(s.Function, c.function+".")) {
@@ -76,8 +75,8 @@ func (r rule) matches(s Site) bool {
 // "rx_otherhost_dropped"), or returns "" when no interface counter does
 // (NO_SOCKET, the firewall, ...).
 func CountedIn(s Site) string {
-	for _, r := range rules {
-		if r.matches(s) {
+	for i := range rules {
+		if r := &rules[i]; r.matches(&s) {
 			return r.name()
 		}
 	}
@@ -95,7 +94,7 @@ func (r rule) name() string {
 
 // CountsInRxDropped reports whether the site's drops are also counted in
 // their interface's rx_dropped or rx_nohandler counter.
-func CountsInRxDropped(s Site) bool { return rules[0].matches(s) }
+func CountsInRxDropped(s Site) bool { return rules[0].matches(&s) }
 
 // Reconciliation compares an interface's drop counters with the drops
 // traced on it over the same window. It answers "how much of what the
@@ -159,13 +158,34 @@ type CounterReconciliation struct {
 // Explained/Counted, and 0 when nothing was counted. Rules whose counters
 // the kernel does not report are left out.
 func Reconcile(ifc Interface, sites []Site) Reconciliation {
+	return reconcile(ifc, sites, nil, true)
+}
+
+// reconcile is Reconcile over the sites whose indices are in mine, or over
+// every site when all is set.
+func reconcile(ifc Interface, sites []Site, mine []int32, all bool) Reconciliation {
 	r := Reconciliation{Counters: []CounterReconciliation{}}
 	traced := make([]uint64, len(rules))
-	for _, s := range sites {
+	n := len(mine)
+	if all {
+		n = len(sites)
+	}
+	for k := range n {
+		i := k
+		if !all {
+			i = int(mine[k])
+		}
+		s := &sites[i]
 		if s.Ifindex == 0 || s.Ifindex != ifc.Ifindex || s.Netns != ifc.Netns {
 			continue
 		}
-		i := slices.IndexFunc(rules, func(r rule) bool { return r.matches(s) })
+		i = -1
+		for k := range rules {
+			if rules[k].matches(s) {
+				i = k
+				break
+			}
+		}
 		if i < 0 {
 			r.Elsewhere += s.Count
 			continue

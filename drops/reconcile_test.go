@@ -1,6 +1,7 @@
 package drops
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -105,5 +106,72 @@ func TestCountedInWithoutReasons(t *testing.T) {
 		if got := CountedIn(s); got != tt.want {
 			t.Errorf("CountedIn(%s without a reason) = %q, want %q", tt.function, got, tt.want)
 		}
+	}
+}
+
+// TestLinkValuesJSON: counters and rates are written as an object of the
+// present fields, under their names, in LinkFields order.
+func TestLinkValuesJSON(t *testing.T) {
+	c := LinkCountersOf(map[LinkField]uint64{RxNoHandler: 3, RxPackets: 18446744073709551615, RxDropped: 0})
+	got, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"rx_packets":18446744073709551615,"rx_dropped":0,"rx_nohandler":3}`; string(got) != want {
+		t.Errorf("counters: %s, want %s", got, want)
+	}
+	var r LinkRates
+	r.Set(TxDropped, 0.5)
+	r.Set(RxMissed, 1e-7)
+	if got, err = json.Marshal(r); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"tx_dropped":0.5,"rx_missed":1e-7}`; string(got) != want {
+		t.Errorf("rates: %s, want %s", got, want)
+	}
+	if got, _ = json.Marshal(LinkCounters{}); string(got) != "{}" {
+		t.Errorf("no counters: %s, want {}", got)
+	}
+}
+
+// TestRecountReconciles: Recount reconciles every interface with its own
+// sites only, the way Reconcile does with all of them, and adds rows for
+// interfaces that have traced drops but no counters.
+func TestRecountReconciles(t *testing.T) {
+	const ns = 4026532000
+	snap := Snapshot{
+		Sites: []Site{
+			{Function: "__netif_receive_skb_core", Reason: "UNHANDLED_PROTO", Ifindex: 2, Netns: ns, Count: 30, Interface: "eth0"},
+			{Function: "__udp4_lib_rcv", Reason: "NO_SOCKET", Ifindex: 3, Netns: ns, Count: 7, Interface: "eth1"},
+			{Function: "__netif_receive_skb_core", Reason: "UNHANDLED_PROTO", Ifindex: 3, Netns: ns, Count: 12, Interface: "eth1"},
+			{Function: "__netif_receive_skb_core", Reason: "UNHANDLED_PROTO", Ifindex: 2, Netns: ns + 1, Count: 4, Interface: "eth0"},
+			{Function: "enqueue_to_backlog", Reason: "CPU_BACKLOG", Ifindex: 2, Netns: ns, Count: 5, Interface: "eth0"},
+			{Function: "tcp_v4_rcv", Reason: "NO_SOCKET", Netns: ns, Count: 100},
+		},
+		Interfaces: []Interface{
+			{Name: "eth0", Ifindex: 2, Netns: ns, Delta: counters(map[LinkField]uint64{RxDropped: 40, RxNoHandler: 0})},
+			{Name: "eth1", Ifindex: 3, Netns: ns, Delta: counters(map[LinkField]uint64{RxDropped: 12, RxNoHandler: 0})},
+		},
+	}
+	want := map[string]Reconciliation{}
+	for _, ifc := range snap.Interfaces {
+		want[ifc.Name] = Reconcile(ifc, snap.Sites)
+	}
+	want["eth0@other"] = Reconcile(Interface{Ifindex: 2, Netns: ns + 1}, snap.Sites)
+	snap.Recount()
+	if len(snap.Interfaces) != 3 {
+		t.Fatalf("interfaces %+v, want eth0, eth1 and eth0 of the other namespace", snap.Interfaces)
+	}
+	for _, ifc := range snap.Interfaces {
+		name := ifc.Name
+		if ifc.Netns != ns {
+			name += "@other"
+		}
+		if diff := cmp.Diff(want[name], ifc.Reconciliation); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+	if r := want["eth0"]; r.Traced != 35 || r.Unexplained != 5 {
+		t.Errorf("eth0's reconciliation %+v, want 35 traced, 5 unexplained", r)
 	}
 }

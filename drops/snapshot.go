@@ -41,6 +41,10 @@ type Snapshot struct {
 	// StackCounters are the namespace's drop-related SNMP counters: those
 	// that moved in the window, or all of them with Config.AllCounters.
 	StackCounters []StackCounter `json:"stack_counters,omitempty"`
+	// Retransmits counts TCP retransmissions per peer; absent when skbtop
+	// does not trace them (the kernel has no tcp_retransmit_skb
+	// tracepoint).
+	Retransmits *Retransmits `json:"retransmits,omitempty"`
 	// Stack is every drop-related SNMP counter the source read, moved or
 	// not, for sinks that export each from the start (metrics).
 	Stack []StackCounter `json:"-"`
@@ -48,6 +52,15 @@ type Snapshot struct {
 	// before the last Reset. Two snapshots with the same Start count from
 	// the same moment, so their counts can be subtracted (see Growth).
 	Start time.Time `json:"-"`
+	// Version numbers the aggregator's snapshots: two with the same
+	// non-zero Version show the same drops and counters, and differ at most
+	// in their times (Time, WindowS). A view can skip redoing its work for
+	// a snapshot it has seen. Zero means unknown.
+	Version uint64 `json:"-"`
+	// Rows numbers the snapshot's rows: two with the same non-zero Rows
+	// list the same sites, interfaces, counts and rates, and differ at
+	// most in the sites' histories and the times. Zero means unknown.
+	Rows uint64 `json:"-"`
 	// Partial marks a document that lists only the sites and interfaces
 	// that dropped in the last interval (NDJSON lines after the first); a
 	// site not listed keeps the count it had where it last appeared.
@@ -56,6 +69,10 @@ type Snapshot struct {
 	// Capabilities says what this kernel does not report; absent when it
 	// reports everything skbtop shows.
 	Capabilities *Capabilities `json:"capabilities,omitempty"`
+	// StackTrace says what the stack collection behind the sites' Stacks
+	// covered, and how many drops' stacks it could not count; absent
+	// when no stacks were collected.
+	StackTrace *StackTrace `json:"stack_trace,omitempty"`
 	// Warnings say what the view cannot show, such as hidden symbol
 	// addresses or a counter source that failed.
 	Warnings []string `json:"warnings,omitempty"`
@@ -174,6 +191,12 @@ type Site struct {
 	Protos int `json:"protos,omitempty"`
 	// Samples are the most recent sampled packets of this site, newest last.
 	Samples []Packet `json:"samples,omitempty"`
+	// Sampled is how many of Count's drops were sampled, of which Samples
+	// holds the last SamplesPerSite.
+	Sampled uint64 `json:"sampled"`
+	// Stacks are the site's distinct kernel stacks, most frequent first,
+	// when stacks were collected for it (--stacks, the live view's 't').
+	Stacks []KernelStack `json:"stacks,omitempty"`
 	// History holds the site's rate per interval over the last minute,
 	// oldest first.
 	History []float64 `json:"-"`
@@ -400,6 +423,7 @@ func (s Snapshot) Filtered(f Filter) Snapshot {
 		out.Interfaces = append(out.Interfaces, ifc)
 	}
 	out.Recount()
+	out.Retransmits = s.Retransmits.filtered(f)
 	if f.Symbol != "" {
 		// An interface's counters say nothing about the sites a symbol
 		// filter keeps: only interfaces with matching traced drops stay.
@@ -417,16 +441,31 @@ func (s Snapshot) Filtered(f Filter) Snapshot {
 func (s Snapshot) Changes() Snapshot {
 	out := s
 	out.Partial = true
-	out.Sites = []Site{}
-	for _, site := range s.Sites {
-		if site.Rate > 0 {
-			out.Sites = append(out.Sites, site)
+	out.Retransmits = s.Retransmits.changes()
+	// Counted first: sites are large, and on a busy node thousands of
+	// them change each interval.
+	n := 0
+	for i := range s.Sites {
+		if s.Sites[i].Rate > 0 {
+			n++
 		}
 	}
-	out.Interfaces = []Interface{}
-	for _, ifc := range s.Interfaces {
-		if ifc.active() {
-			out.Interfaces = append(out.Interfaces, ifc)
+	out.Sites = make([]Site, 0, n)
+	for i := range s.Sites {
+		if s.Sites[i].Rate > 0 {
+			out.Sites = append(out.Sites, s.Sites[i])
+		}
+	}
+	n = 0
+	for i := range s.Interfaces {
+		if s.Interfaces[i].active() {
+			n++
+		}
+	}
+	out.Interfaces = make([]Interface, 0, n)
+	for i := range s.Interfaces {
+		if s.Interfaces[i].active() {
+			out.Interfaces = append(out.Interfaces, s.Interfaces[i])
 		}
 	}
 	return out
@@ -470,6 +509,7 @@ func (s Snapshot) WindowRates() Snapshot {
 	}
 	SortSites(out.Sites, ByRate)
 	out.Recount()
+	out.Retransmits = s.Retransmits.windowRates(w, out.Sites, s.Totals.KeysOverflowed > 0)
 	return out
 }
 
@@ -536,45 +576,55 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 		netns, ifindex uint32
 		gone           bool
 	}
-	index := map[id]int{}
+	index := make(map[id]int32, len(ifaces))
 	out := make([]Interface, len(ifaces))
 	for i, ifc := range ifaces {
 		ifc.TracedDrops, ifc.TracedRate = 0, 0
 		out[i] = ifc
-		index[id{ifc.NetnsCookie, ifc.Netns, ifc.Ifindex, ifc.Gone}] = i
+		index[id{ifc.NetnsCookie, ifc.Netns, ifc.Ifindex, ifc.Gone}] = int32(i)
 	}
-	// Each interface's own sites, so that reconciling costs one pass over
-	// the sites, not one per interface: thousands of each on a host full
-	// of containers.
-	var own [][]Site
-	for _, s := range sites {
+	// Each interface's own sites, grouped in one slice (a counting sort
+	// by interface), so that reconciling costs one pass over the sites,
+	// not one per interface: thousands of each on a host full of
+	// containers.
+	of := make([]int32, len(sites)) // each site's interface, or -1
+	for j := range sites {
+		s := &sites[j]
+		of[j] = -1
 		if s.Ifindex == 0 {
 			continue
 		}
 		k := id{s.NetnsCookie, s.Netns, s.Ifindex, s.Gone}
 		i, ok := index[k]
 		if !ok {
-			i = len(out)
+			i = int32(len(out))
 			index[k] = i
 			out = append(out, Interface{Name: s.Interface, Ifindex: s.Ifindex, Netns: s.Netns, NetnsCookie: s.NetnsCookie,
 				Namespace: s.Namespace, Gone: s.Gone})
 		}
 		out[i].TracedDrops += s.Count
 		out[i].TracedRate += s.Rate
-		if own == nil {
-			own = make([][]Site, len(out), len(out)+len(sites))
+		of[j] = i
+	}
+	start := make([]int32, len(out)+1)
+	for _, i := range of {
+		if i >= 0 {
+			start[i+1]++
 		}
-		for len(own) <= i {
-			own = append(own, nil)
-		}
-		own[i] = append(own[i], s)
 	}
 	for i := range out {
-		var mine []Site
-		if i < len(own) {
-			mine = own[i]
+		start[i+1] += start[i]
+	}
+	grouped := make([]int32, start[len(out)])
+	next := slices.Clone(start[:len(out)])
+	for j, i := range of {
+		if i >= 0 {
+			grouped[next[i]] = int32(j)
+			next[i]++
 		}
-		out[i].Reconciliation = Reconcile(out[i], mine)
+	}
+	for i := range out {
+		out[i].Reconciliation = reconcile(out[i], sites, grouped[start[i]:start[i+1]], false)
 	}
 	// A row kept only for traced drops the sites no longer have (a filter
 	// took them out) says nothing.

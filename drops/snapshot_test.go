@@ -158,6 +158,17 @@ func TestAggregatorHistoryAndSamples(t *testing.T) {
 	if p := u.Samples[0]; p.Src != "198.18.0.1" || p.Dst != "198.18.0.2" || p.DstPort != 9 || p.L4 != "UDP" {
 		t.Errorf("sample decoded as %+v", p)
 	}
+	// Every sample is counted, not only those kept, and the bytes stay
+	// for pcap-ng files; a reset counts from zero.
+	if u.Sampled != SamplesPerSite+3 || string(u.Samples[0].Data) != string(ipv4UDP(t)) {
+		t.Errorf("sampled %d, data %x; want %d and the sample's bytes", u.Sampled, u.Samples[0].Data, SamplesPerSite+3)
+	}
+	a.Reset()
+	a.AddSample(Sample{Key: udp, Len: 40, Data: ipv4UDP(t)})
+	a.Update(reading(HistoryLen+5, Health{}, Count{Key: udp, Packets: uint64((HistoryLen + 5) * (HistoryLen + 5))}))
+	if u = site(t, a.Snapshot(), "__udp4_lib_rcv"); u.Sampled != 1 {
+		t.Errorf("sampled %d after a reset and one sample, want 1", u.Sampled)
+	}
 }
 
 // ipv4UDP is a 198.18.0.1:5000 -> 198.18.0.2:9 UDP header pair.

@@ -98,6 +98,9 @@ type Reading struct {
 	Stack Stack
 	// Errors are the problems of this reading: a source that failed.
 	Errors []string
+	// Retransmits are the retransmit program's counts; nil when skbtop
+	// does not trace retransmits.
+	Retransmits *RetransReading
 }
 
 // Device is an interface name the tracer read from the kernel.

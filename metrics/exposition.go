@@ -63,7 +63,7 @@ var (
 func (k *Sink) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dropsDesc, tracedDesc, countedDesc, explainedDesc, protocolDesc,
 		samplesLostDesc, overflowDesc, recursionDesc, keysDesc, maxKeysDesc, readErrorsDesc, lastErrorDesc,
-		lastReadDesc, seriesDesc, seriesMaxDesc, foldedDesc, buildDesc} {
+		lastReadDesc, seriesDesc, seriesMaxDesc, foldedDesc, buildDesc, retransDesc} {
 		ch <- d
 	}
 }
@@ -110,6 +110,7 @@ func (k *Sink) Collect(ch chan<- prometheus.Metric) {
 		gauge(seriesDesc, float64(f.live), name)
 		counter(foldedDesc, f.folds, name)
 	}
+	k.retrans.collect(ch)
 	gauge(seriesMaxDesc, float64(k.cfg.MaxSeries))
 	gauge(buildDesc, 1, k.cfg.Version, runtime.Version(), k.kernel, k.cfg.Attach)
 }

@@ -49,6 +49,8 @@ type Sink struct {
 	// interface and the counters that also count the drops; counted:
 	// skbtop_interface_counted_drops_total, what those counters counted.
 	sites, traced, counted *family
+	// retrans is skbtop_tcp_retransmits_total (retrans.go).
+	retrans *retransTotals
 	// countedStart is the window the counted drops' last values are of,
 	// countedLast those values by interface and counters.
 	countedStart time.Time
@@ -118,6 +120,7 @@ func New(cfg Config) *Sink {
 		}),
 		traced:      newFamily(cfg.MaxSeries, [][]int{{lIface}, {lIface, lCounter}}),
 		counted:     newFamily(cfg.MaxSeries, [][]int{{lIface}, {lIface, lCounter}}),
+		retrans:     newRetransTotals(cfg.MaxSeries),
 		countedLast: map[countedKey]uint64{},
 		countedNext: map[countedKey]uint64{},
 	}
@@ -148,6 +151,7 @@ func (k *Sink) Observe(s drops.Snapshot) {
 	k.kernel, k.last = s.Kernel, now
 
 	k.observeCounted(s)
+	k.retrans.observe(s)
 	k.stack = k.stack[:0]
 	for _, c := range s.Stack {
 		if !NodeExporterExports(c.Name) {

@@ -588,3 +588,39 @@ func (k *Kallsyms) reloadLocked(now time.Time) {
 	}
 	k.table, k.loaded, k.reloadErr = t, now, nil
 }
+
+// Range is the text of one function: [Start, End), End being where the
+// next symbol starts.
+type Range struct {
+	Start, End uint64
+	Module     string
+}
+
+// Function returns the text of every symbol named name exactly (a static
+// function may have several). The last function of its region ends
+// MaxTailOffset after its start, as far as Lookup resolves.
+func (t *Table) Function(name string) []Range {
+	var out []Range
+	for i, e := range t.entries {
+		if t.name(e) != name {
+			continue
+		}
+		end := e.addr + MaxTailOffset
+		if i+1 < len(t.entries) && t.entries[i+1].module == e.module {
+			end = t.entries[i+1].addr
+		}
+		out = append(out, Range{Start: e.addr, End: end, Module: t.modules[e.module]})
+	}
+	return out
+}
+
+// Function is Table.Function on the current table; known is false when
+// the kernel hides its symbols.
+func (k *Kallsyms) Function(name string) (ranges []Range, known bool) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.restricted || k.table == nil {
+		return nil, false
+	}
+	return k.table.Function(name), true
+}

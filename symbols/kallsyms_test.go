@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -506,4 +507,24 @@ func TestKallsymsConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestFunction(t *testing.T) {
+	tab := parseFixture(t, "kallsyms.txt")
+	for _, tc := range []struct {
+		name string
+		want []Range
+	}{
+		// Ends where the next text symbol starts.
+		{"sk_skb_reason_drop", []Range{{0xffffffff81e425c0, 0xffffffff81e426f0, ""}}},
+		{"nft_do_chain", []Range{{0xffffffffc0a01000, 0xffffffffc0a01800, "nf_tables"}}},
+		// The last of its module: as far as Lookup resolves.
+		{"nf_conntrack_in", []Range{{0xffffffffc0b00400, 0xffffffffc0b00400 + MaxTailOffset, "nf_conntrack"}}},
+		// Names match whole, not as substrings, and data is not text.
+		{"nft_do", nil}, {"tcp_hashinfo_bss", nil},
+	} {
+		if got := tab.Function(tc.name); !slices.Equal(got, tc.want) {
+			t.Errorf("Function(%q) = %x, want %x", tc.name, got, tc.want)
+		}
+	}
 }

@@ -11,10 +11,22 @@ import (
 
 // TestDevicesNamedOnceAndOnRename checks that Read names an interface the
 // first time its drops are read, not again while its name stays, and again
-// once it is renamed.
+// once it is renamed: looking each device up, and reading the whole map as
+// it does when many interfaces drop at once.
 func TestDevicesNamedOnceAndOnRename(t *testing.T) {
+	for _, dump := range []bool{false, true} {
+		t.Run(map[bool]string{false: "lookups", true: "dump"}[dump], func(t *testing.T) {
+			testDevicesNamed(t, dump)
+		})
+	}
+}
+
+func testDevicesNamed(t *testing.T, dump bool) {
 	l := kerneltest.NewLink(t)
 	tr := openTracer(t, Config{Netns: l.Receiver.Inode})
+	if dump {
+		tr.dumpAbove = 0
+	}
 	want := drops.Device{Netns: l.Receiver.Inode, NetnsCookie: cookieOf(t, l.Receiver), Ifindex: uint32(l.ReceiverIndex)}
 	// devices sends datagrams to a closed port, reads twice (the first
 	// read retires them, the second finds nothing more) and returns the

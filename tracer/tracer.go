@@ -60,6 +60,9 @@ type Config struct {
 	MaxKeys uint32
 	// VerifierLog asks for the verifier's log in load errors.
 	VerifierLog bool
+	// MaxPeers is the size of each of the retransmit program's two count
+	// maps; zero means DefaultMaxPeers.
+	MaxPeers uint32
 	// BTF, when not nil, is the kernel's BTF read from a file (--btf),
 	// used instead of /sys/kernel/btf/vmlinux for probing the tracepoint
 	// and relocating the program.
@@ -115,6 +118,24 @@ type Tracer struct {
 	// the reads.
 	named map[devKey]namedDev
 	reads uint64
+	// need is nameDevices' list of devices to look up, reused; above
+	// dumpAbove of them it reads the whole map (dumpDevicesAbove; tests
+	// lower it).
+	need      []devKey
+	dumpAbove int
+
+	// stackMu guards stacking, which says a stack collection runs
+	// (StartStacks to StopStacks), and closed, set by Close: a
+	// collection the live view started may end after the program is
+	// gone.
+	stackMu  sync.Mutex
+	stacking bool
+	closed   bool
+
+	// rt is the retransmit program (retrans.go), nil when it could not
+	// be loaded, which retransErr then says why.
+	rt         *retransTracer
+	retransErr error
 }
 
 type namedDev struct {
@@ -157,7 +178,7 @@ func Open(cfg Config) (*Tracer, error) {
 	if err := spec.Variables[bpf.DropVarSampleLimit].Set(limit); err != nil {
 		return nil, fmt.Errorf("set sample limit: %w", err)
 	}
-	t := &Tracer{maxKeys: cmp.Or(cfg.MaxKeys, DefaultMaxKeys), reasons: reasons, named: map[devKey]namedDev{}}
+	t := &Tracer{maxKeys: cmp.Or(cfg.MaxKeys, DefaultMaxKeys), reasons: reasons, named: map[devKey]namedDev{}, dumpAbove: dumpDevicesAbove}
 	spec.Maps[bpf.DropMapCounts0].MaxEntries = t.maxKeys
 	spec.Maps[bpf.DropMapCounts1].MaxEntries = t.maxKeys
 	if !reasons {
@@ -195,6 +216,9 @@ func Open(cfg Config) (*Tracer, error) {
 		}
 		return nil, fmt.Errorf("attach tp_btf/kfree_skb: %w", err)
 	}
+	// Retransmits are a second program; a kernel that cannot run it
+	// still gets drops.
+	t.rt, t.retransErr = openRetrans(kernel, cfg, t.objs.Devices)
 	if limit > 0 {
 		t.samples, err = newSampleReader(t.objs.Samples)
 		if err != nil {
@@ -266,6 +290,9 @@ func (t *Tracer) Attachment() string {
 
 // Close detaches the program and frees its maps. Reading samples stops.
 func (t *Tracer) Close() error {
+	t.stackMu.Lock()
+	defer t.stackMu.Unlock()
+	t.closed = true
 	var errs []error
 	if t.samples != nil {
 		errs = append(errs, t.samples.Close())
@@ -273,6 +300,7 @@ func (t *Tracer) Close() error {
 	if t.link != nil {
 		errs = append(errs, t.link.Close())
 	}
+	errs = append(errs, t.rt.close())
 	errs = append(errs, t.objs.Close())
 	return errors.Join(errs...)
 }
@@ -318,7 +346,14 @@ func (t *Tracer) Read() (drops.Reading, error) {
 		}
 		t.active ^= 1
 		t.draining = true
+		// The retransmit maps flip too, and the one wait serves both.
+		// A failure to flip them costs only retransmits, and must not
+		// skip the wait the drop counts need.
+		rtErr := t.rt.flip()
 		t.waitForRuns()
+		if rtErr != nil {
+			r.Errors = append(r.Errors, rtErr.Error())
+		}
 	}
 	old := t.counts[t.active^1]
 	t.retiring = t.retiring[:0]
@@ -352,6 +387,14 @@ func (t *Tracer) Read() (drops.Reading, error) {
 		return r, fmt.Errorf("clear retired drop counts: %w", err)
 	}
 	t.draining = false
+	if t.rt != nil {
+		// Drops are read; a failure here only costs retransmits
+		// this time, and the next Read drains what is left.
+		var err error
+		if r.Retransmits, err = t.rt.read(); err != nil {
+			r.Errors = append(r.Errors, err.Error())
+		}
+	}
 	t.nameDevices(&r)
 	return r, nil
 }
@@ -514,15 +557,7 @@ type countBatch struct {
 }
 
 func count(k bpf.DropKey, vals []bpf.DropValue) drops.Count {
-	c := drops.Count{Key: drops.Key{
-		Location:    k.Location,
-		Reason:      k.Reason,
-		Ifindex:     k.Ifindex,
-		Netns:       k.Netns,
-		NetnsCookie: k.NetnsCookie,
-		L3:          k.L3,
-		L4:          k.L4,
-	}}
+	c := drops.Count{Key: keyOf(k)}
 	for _, v := range vals {
 		c.Packets += v.Packets
 		c.Bytes += v.Bytes
@@ -545,27 +580,55 @@ const forgetAfter = 64
 // are named too.
 func (t *Tracer) nameDevices(r *drops.Reading) {
 	t.reads++
-	var dn bpf.DropDevName
+	need := t.need[:0]
+	want := func(k devKey) {
+		if k.ifindex == 0 {
+			return
+		}
+		n, ok := t.named[k]
+		if ok && n.seen == t.reads {
+			return // looked up in this read already
+		}
+		if !ok {
+			n.name = unnamed
+		}
+		n.seen = t.reads
+		t.named[k] = n
+		need = append(need, k)
+	}
 	for _, list := range [][]drops.Count{r.Retired, r.Counts} {
 		for _, c := range list {
-			if c.Ifindex == 0 {
-				continue
+			want(devKey{c.NetnsCookie, c.Netns, c.Ifindex})
+		}
+	}
+	if rr := r.Retransmits; rr != nil {
+		for _, list := range [][]drops.RetransCount{rr.Retired, rr.Counts} {
+			for _, c := range list {
+				want(devKey{c.NetnsCookie, c.Netns, c.Ifindex})
 			}
-			k := devKey{c.NetnsCookie, c.Netns, c.Ifindex}
-			n, ok := t.named[k]
-			if ok && n.seen == t.reads {
-				continue // looked up in this read already
+		}
+	}
+	t.need = need
+	lookup := t.lookupDevice
+	if len(need) > t.dumpAbove {
+		// A fleet's interfaces all dropping: a few batch reads of the
+		// whole map rather than a lookup each.
+		if names, err := t.dumpDevices(); err == nil {
+			lookup = func(k devKey) (string, bool) {
+				name, ok := names[k]
+				return name, ok
 			}
-			n.seen = t.reads
+		}
+	}
+	for _, k := range need {
+		name, ok := lookup(k)
+		if !ok {
+			continue
+		}
+		if n := t.named[k]; name != n.name {
+			n.name = name
 			t.named[k] = n
-			if err := t.objs.Devices.Lookup(bpf.DropDevKey{NetnsCookie: k.cookie, Netns: k.netns, Ifindex: k.ifindex}, &dn); err != nil {
-				continue
-			}
-			if name := cString(dn.Name[:]); !ok || name != n.name {
-				n.name = name
-				t.named[k] = n
-				r.Devices = append(r.Devices, drops.Device{Netns: k.netns, NetnsCookie: k.cookie, Ifindex: k.ifindex, Name: name})
-			}
+			r.Devices = append(r.Devices, drops.Device{Netns: k.netns, NetnsCookie: k.cookie, Ifindex: k.ifindex, Name: name})
 		}
 	}
 	if t.reads%forgetAfter == 0 {
@@ -573,6 +636,49 @@ func (t *Tracer) nameDevices(r *drops.Reading) {
 			if t.reads-n.seen >= forgetAfter {
 				delete(t.named, k)
 			}
+		}
+	}
+}
+
+// unnamed stands for the name of a device never reported: no interface
+// name has a NUL in it.
+const unnamed = "\x00"
+
+// dumpDevicesAbove is how many devices one read may look up one by one;
+// above it nameDevices reads the whole devices map in batches (at most
+// its 4096 entries, a few system calls) instead: 2000 lookups were a tenth
+// of a refresh's CPU with 2000 interfaces dropping.
+const dumpDevicesAbove = 64
+
+// lookupDevice returns the name the program stored for a device.
+func (t *Tracer) lookupDevice(k devKey) (string, bool) {
+	var dn bpf.DropDevName
+	if err := t.objs.Devices.Lookup(bpf.DropDevKey{NetnsCookie: k.cookie, Netns: k.netns, Ifindex: k.ifindex}, &dn); err != nil {
+		return "", false
+	}
+	return cString(dn.Name[:]), true
+}
+
+// dumpDevices reads every name the program stored, batchKeys at a time
+// (BPF_MAP_LOOKUP_BATCH, Linux 5.6; ebpf.ErrNotSupported before).
+func (t *Tracer) dumpDevices() (map[devKey]string, error) {
+	if t.noBatch {
+		return nil, ebpf.ErrNotSupported
+	}
+	keys := make([]bpf.DropDevKey, batchKeys)
+	vals := make([]bpf.DropDevName, batchKeys)
+	names := make(map[devKey]string, t.objs.Devices.MaxEntries())
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := t.objs.Devices.BatchLookup(&cursor, keys, vals, nil)
+		for i := range n {
+			names[devKey{keys[i].NetnsCookie, keys[i].Netns, keys[i].Ifindex}] = cString(vals[i].Name[:])
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return names, nil
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 }

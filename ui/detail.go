@@ -1,10 +1,12 @@
 package ui
 
 import (
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"charm.land/lipgloss/v2"
 	"github.com/skbtop/skbtop/drops"
@@ -23,6 +25,70 @@ type detailPane struct {
 	// gone is set when the site is no longer in the view (filtered out or
 	// reset); the pane keeps showing what it last knew.
 	gone bool
+
+	// The kernel stacks 't' collected, or is collecting (since
+	// stacksSince), for the site with key stacksKey; stacksErr when it
+	// failed. Shown while that site is.
+	stacksKey   drops.Key
+	haveStacks  bool
+	collecting  bool
+	stacksSince time.Time
+	stacks      []drops.KernelStack
+	stackTrace  drops.StackTrace
+	stacksErr   error
+}
+
+// StartStacks notes that stacks are being collected for the site with key.
+func (p *detailPane) StartStacks(key drops.Key, now time.Time) {
+	p.stacksKey, p.haveStacks, p.collecting, p.stacksSince, p.stacks, p.stacksErr = key, true, true, now, nil, nil
+}
+
+// SetStacks shows the stacks collected for the site with key: of a grouped
+// row, those of all its keys together.
+func (p *detailPane) SetStacks(key drops.Key, rep drops.StackReport, err error) {
+	p.stacksKey, p.haveStacks, p.collecting = key, true, false
+	p.stacks, p.stackTrace, p.stacksErr = rep.All(), rep.Trace, err
+}
+
+// stackLines renders up to h lines about the shown site's stacks: what was
+// collected and what could not be, then the stacks, most frequent first.
+func (p detailPane) stackLines(h int) []string {
+	if !p.haveStacks || p.stacksKey != p.site.Key || h <= 0 {
+		return nil
+	}
+	st := p.st
+	var lines []string
+	switch {
+	case p.collecting:
+		lines = append(lines, st.title.Render("Kernel stacks")+st.muted.Render(" · collecting for "+StackDuration.String()+"…"))
+	case p.stacksErr != nil:
+		lines = append(lines, st.title.Render("Kernel stacks")+st.warn.Render(" · "+p.stacksErr.Error()))
+	default:
+		tr := p.stackTrace
+		head := st.title.Render("Kernel stacks") + st.muted.Render(fmt.Sprintf(" · %d drops over %.1fs, %d distinct", tr.Recorded, tr.Seconds, len(p.stacks)))
+		if n := tr.Total(); n > 0 {
+			head += st.warn.Render(fmt.Sprintf(" · %d not counted: %d over the rate limit, %d collisions, %d stack map full, %d count map full, %d failed",
+				n, tr.Suppressed, tr.Collisions, tr.StacksFull, tr.CountsFull, tr.Failed))
+		}
+		lines = append(lines, head)
+		if len(p.stacks) == 0 {
+			lines = append(lines, st.muted.Render("No drop at this site while collecting: t tries again."))
+		}
+		for _, s := range p.stacks {
+			for i, f := range s.Frames {
+				count := ""
+				if i == 0 {
+					count = fmtThousands(s.Count)
+				}
+				lines = append(lines, fmt.Sprintf("%8s  %s", count, f))
+			}
+		}
+	}
+	lines = append(lines, "")
+	if len(lines) > h {
+		lines = append(lines[:h-1], st.muted.Render("… (more frames than fit)"))
+	}
+	return lines
 }
 
 // SetSize sets the pane's width and height.
@@ -106,6 +172,9 @@ func (p detailPane) View() string {
 		}
 		lines = append(lines, "")
 	}
+
+	// The stacks take at most what leaves the samples a few lines.
+	lines = append(lines, p.stackLines(max(p.h-len(lines)-4, min(p.h-len(lines), 3)))...)
 
 	if len(s.Samples) == 0 {
 		msg := "No sampled packets yet for this site."

@@ -2,6 +2,8 @@ package ui
 
 import (
 	"math"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,7 +215,11 @@ func (f *fakeSource) Snapshot() (drops.Snapshot, error) {
 	if f.err != nil {
 		return drops.Snapshot{}, f.err
 	}
-	return f.snap, nil
+	// In the order the Source contract promises.
+	snap := f.snap
+	snap.Sites = slices.Clone(snap.Sites)
+	drops.SortSites(snap.Sites, drops.ByRate)
+	return snap, nil
 }
 
 func (f *fakeSource) Reset() { f.resets++ }
@@ -368,3 +374,29 @@ func assertFrame(t *testing.T, content string, w, h int) {
 }
 
 func ansiWidth(s string) int { return ansi.StringWidth(s) }
+
+// retransSnapshot is the fixture with TCP retransmitting: to a storage
+// peer whose loss no drop on this host explains (the header says so), to
+// a web backend over IPv6, and to a peer through bond0 whose connection is
+// closing. The namespace's TcpRetransSegs grew by what was traced.
+func retransSnapshot() drops.Snapshot {
+	snap := fixtureSnapshot()
+	const netns = 4026531840
+	peer := func(remote string, port, local uint16, iface string, ifindex uint32, count, segs uint64, rate float64, state string, outside bool) drops.Peer {
+		return drops.Peer{Remote: remote, RemotePort: port, LocalPort: local, Interface: iface, Ifindex: ifindex, Netns: netns,
+			Count: count, Segs: segs, Rate: rate, State: state, Outside: outside,
+			Key: drops.PeerKey{Netns: netns, Ifindex: ifindex, Remote: netip.MustParseAddr(remote), RemotePort: port, LocalPort: local}}
+	}
+	r := &drops.Retransmits{
+		Count: 1412, Segs: 1431, Rate: 9.5, Keys: 3, MaxKeys: 4096, HomeSegs: 1431,
+		Counter: &drops.StackCounter{Name: "TcpRetransSegs", Value: 88_120, Delta: 1431, Rate: 9.6},
+		Peers: []drops.Peer{
+			peer("198.18.0.7", 6300, 41234, "eth0", 2, 1204, 1204, 8, "ESTABLISHED", true),
+			peer("2001:db8::9", 443, 50110, "eth1", 3, 180, 199, 1.5, "ESTABLISHED", false),
+			peer("10.20.30.40", 5432, 39900, "bond0", 5, 28, 28, 0, "FIN_WAIT1", false),
+		},
+	}
+	r.Notes = []string{drops.OutsideNote("198.18.0.7:6300")}
+	snap.Retransmits = r
+	return snap
+}

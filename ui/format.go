@@ -18,8 +18,11 @@ func truncate(s string, w int) string {
 	if w <= 0 {
 		return ""
 	}
-	if ansi.StringWidth(s) <= w {
+	if cellWidth(s) <= w {
 		return s
+	}
+	if plain(s) {
+		return s[:w-1] + ellipsis
 	}
 	return ansi.Truncate(s, w, ellipsis)
 }
@@ -27,7 +30,7 @@ func truncate(s string, w int) string {
 // pad truncates s to w cells and fills it with spaces to exactly w cells.
 func pad(s string, w int) string {
 	s = truncate(s, w)
-	if n := w - ansi.StringWidth(s); n > 0 {
+	if n := w - cellWidth(s); n > 0 {
 		s += strings.Repeat(" ", n)
 	}
 	return s
@@ -36,7 +39,7 @@ func pad(s string, w int) string {
 // padLeft truncates s to w cells and right-aligns it in w cells.
 func padLeft(s string, w int) string {
 	s = truncate(s, w)
-	if n := w - ansi.StringWidth(s); n > 0 {
+	if n := w - cellWidth(s); n > 0 {
 		s = strings.Repeat(" ", n) + s
 	}
 	return s
@@ -45,12 +48,12 @@ func padLeft(s string, w int) string {
 // spread puts left and right on one line of width w, right-aligned right;
 // left is cut first when both do not fit.
 func spread(left, right string, w int) string {
-	rw := ansi.StringWidth(right)
+	rw := cellWidth(right)
 	if rw >= w {
 		return truncate(right, w)
 	}
 	left = truncate(left, w-rw-1)
-	gap := w - ansi.StringWidth(left) - rw
+	gap := w - cellWidth(left) - rw
 	return left + strings.Repeat(" ", gap) + right
 }
 
@@ -245,7 +248,7 @@ func wrap(text string, w int) []string {
 		switch {
 		case line == "":
 			line = word
-		case ansi.StringWidth(line)+1+ansi.StringWidth(word) <= w:
+		case cellWidth(line)+1+cellWidth(word) <= w:
 			line += " " + word
 		default:
 			lines = append(lines, line)

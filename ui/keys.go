@@ -23,11 +23,15 @@ type keyMap struct {
 	Hide     key.Binding
 	Unhide   key.Binding
 	SaveHide key.Binding
-	Pause    key.Binding
-	Reset    key.Binding
-	Save     key.Binding
-	Help     key.Binding
-	Quit     key.Binding
+	// Stacks collects the kernel stacks of the site in the detail.
+	Stacks key.Binding
+	// Pcap writes the selected row's sampled packets to a pcap-ng file.
+	Pcap  key.Binding
+	Pause key.Binding
+	Reset key.Binding
+	Save  key.Binding
+	Help  key.Binding
+	Quit  key.Binding
 	// Interrupt quits from anywhere, even while typing a filter.
 	Interrupt key.Binding
 }
@@ -51,7 +55,9 @@ func newKeyMap() keyMap {
 		Group:     key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "group rows")),
 		Hide:      key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "hide site")),
 		Unhide:    key.NewBinding(key.WithKeys("X"), key.WithHelp("X", "show hidden")),
-		SaveHide:  key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "save hides")),
+		SaveHide:  key.NewBinding(key.WithKeys("W"), key.WithHelp("W", "save hides")),
+		Stacks:    key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "kernel stacks")),
+		Pcap:      key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "pcap")),
 		Pause:     key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
 		Reset:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "reset")),
 		Save:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save")),
@@ -73,7 +79,7 @@ func (k keyMap) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Tab, k.BackTab, k.Enter, k.Back, k.Filter, k.Iface},
 		{k.Sort, k.Group, k.Follow, k.Hide, k.Unhide, k.SaveHide},
-		{k.Pause, k.Reset, k.Save, k.Help, k.Quit, k.Interrupt},
+		{k.Pause, k.Reset, k.Save, k.Pcap, k.Help, k.Quit, k.Interrupt},
 	}
 }
 
@@ -100,14 +106,14 @@ var (
 // detailKeys are the keys that work in a site's detail, besides moving and
 // going back: the others would change a list that is not on screen.
 func (k keyMap) detailKeys() []key.Binding {
-	return []key.Binding{k.Hide, k.Filter, k.Iface, k.Pause, k.Reset, k.Save, k.Help, k.Quit}
+	return []key.Binding{k.Hide, k.Filter, k.Iface, k.Pause, k.Reset, k.Save, k.Pcap, k.Help, k.Quit}
 }
 
 // shortHelpFor is the status bar's help in mode m.
 func (k keyMap) shortHelpFor(m mode) []key.Binding {
 	switch m {
 	case modeDetail:
-		return []key.Binding{detailBack, detailStep, detailHide, k.Pause, k.Save, k.Help, k.Quit}
+		return []key.Binding{detailBack, detailStep, k.Stacks, k.Pcap, detailHide, k.Pause, k.Save, k.Help, k.Quit}
 	case modePick:
 		return []key.Binding{pickType, pickMove, pickEnter, pickBack, k.Interrupt}
 	case modeHelp:
@@ -123,7 +129,7 @@ func (k keyMap) fullHelpFor(m mode) [][]key.Binding {
 	if m == modeDetail {
 		return [][]key.Binding{
 			{detailBack, detailStep, detailPage, detailEnds},
-			{detailHide, k.Filter, k.Iface},
+			{k.Stacks, k.Pcap, detailHide, k.Filter, k.Iface},
 			{k.Pause, k.Reset, k.Save, k.Help, k.Quit, k.Interrupt},
 		}
 	}

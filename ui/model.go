@@ -2,6 +2,7 @@ package ui
 
 import (
 	"charm.land/bubbles/v2/textinput"
+	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/skbtop/skbtop/drops"
+	"github.com/skbtop/skbtop/pcapng"
 )
 
 // statusTTL is how long a status line message stays.
@@ -24,6 +26,9 @@ const (
 	paneSites pane = iota
 	paneIfaces
 	paneProtos
+	// paneRetrans is there only while retransmits are traced (see
+	// panes).
+	paneRetrans
 	paneCount
 )
 
@@ -49,7 +54,7 @@ type snapshotMsg struct {
 	next bool
 }
 
-// hidesSavedMsg reports the hides file written by 'w'.
+// hidesSavedMsg reports the hides file written by 'W'.
 type hidesSavedMsg struct {
 	path string
 	n    int
@@ -60,6 +65,21 @@ type hidesSavedMsg struct {
 type savedMsg struct {
 	path string
 	err  error
+}
+
+// stacksMsg carries the stacks 't' collected for the site with key.
+type stacksMsg struct {
+	key drops.Key
+	rep drops.StackReport
+	err error
+}
+
+// pcapMsg reports a pcap-ng file written by 'w'.
+type pcapMsg struct {
+	path    string
+	row     string
+	written int
+	err     error
 }
 
 // fatalMsg carries a panic in a command the model started.
@@ -83,7 +103,9 @@ type Model struct {
 	// every pane renders and 's' saves.
 	latest, shown, view drops.Snapshot
 	have                bool
-	filter              drops.Filter
+	// viewOf is what view was made from.
+	viewOf viewOf
+	filter drops.Filter
 	// unmatched says which parts of the filter match nothing seen so
 	// far (drops.Snapshot.Unmatched).
 	unmatched   []string
@@ -102,6 +124,7 @@ type Model struct {
 	sites      sitesPane
 	ifaces     ifacesPane
 	protos     protocolsPane
+	retrans    retransPane
 	detail     detailPane
 	picker     pickerPane
 
@@ -135,6 +158,8 @@ func New(src Source, opts Options) Model {
 		detail: detailPane{shared: sh},
 		picker: newPickerPane(sh),
 	}
+	// Set apart from the literal above to keep its lines as they were.
+	m.retrans = newRetransPane(sh)
 	m.input = textinput.New()
 	m.input.Prompt = "/ symbol: "
 	m.input.Placeholder = "function name substring · tab completes · ↵ apply · esc clear"
@@ -262,6 +287,18 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		} else {
 			m.setStatus("saved "+msg.path, false)
 		}
+	case stacksMsg:
+		m.detail.SetStacks(msg.key, msg.rep, msg.err)
+		if msg.err != nil {
+			m.setStatus("stacks: "+msg.err.Error(), true)
+		}
+	case pcapMsg:
+		switch {
+		case msg.err != nil:
+			m.setStatus("pcap: "+msg.err.Error(), true)
+		default:
+			m.setStatus(fmt.Sprintf("wrote %d sampled packets of %s to %s", msg.written, msg.row, msg.path), false)
+		}
 	case hidesSavedMsg:
 		if msg.err != nil {
 			m.setStatus(msg.err.Error(), true)
@@ -302,9 +339,51 @@ func (m *Model) setStatus(text string, isErr bool) {
 	m.statusUntil = m.opts.Now().Add(statusTTL)
 }
 
+// viewOf is what the view on screen is made from: the snapshot's Version
+// and the way the user looks at it.
+type viewOf struct {
+	version uint64
+	rows    uint64
+	filter  drops.Filter
+	hides   []drops.Hide
+	group   drops.Grouping
+	order   drops.Order
+}
+
+// same reports whether v and w make the same view; never for a snapshot of
+// unknown Version.
+func (v viewOf) same(w viewOf) bool {
+	return v.version != 0 && v.version == w.version && v.sameWay(w)
+}
+
+// sameRows reports whether v and w show the same rows, the sites'
+// histories aside; never for a snapshot of unknown Rows.
+func (v viewOf) sameRows(w viewOf) bool {
+	return v.rows != 0 && v.rows == w.rows && v.sameWay(w)
+}
+
+// sameWay reports whether v and w look at their snapshots the same way.
+func (v viewOf) sameWay(w viewOf) bool {
+	return v.filter == w.filter && v.group == w.group && v.order == w.order && slices.Equal(v.hides, w.hides)
+}
+
 // apply filters the snapshot on screen, sorts its sites in the chosen
-// order and hands the view to the panes.
+// order and hands the view to the panes. A refresh that brings the
+// snapshot already on screen (an idle host's: the aggregator hands out the
+// same one while nothing changes) only moves the view's clock, so that a
+// full map of quiet sites costs next to nothing to keep on screen.
 func (m *Model) apply() {
+	of := viewOf{m.shown.Version, m.shown.Rows, m.filter, slices.Clone(m.hides), m.group, m.order}
+	if m.have && of.same(m.viewOf) {
+		m.view.Time, m.view.Start = m.shown.Time, m.shown.Start
+		m.view.WindowS, m.view.IntervalS = m.shown.WindowS, m.shown.IntervalS
+		m.detail.Refresh(m.view)
+		return
+	}
+	// Only the sparklines moved: the rows, their labels and the other
+	// panes stay as they are laid out.
+	sparklines := m.have && of.sameRows(m.viewOf)
+	m.viewOf = of
 	m.view = m.shown.Apply(drops.View{Filter: m.filter, Hide: m.hides, Group: m.group})
 	m.unmatched = nil
 	if m.have {
@@ -317,14 +396,29 @@ func (m *Model) apply() {
 	case !m.filter.IsZero() && len(m.shown.Sites) > 0:
 		empty = "No drop site matches " + m.filter.String() + ". Press esc to clear the filter."
 	}
-	// A copy: the view keeps the snapshot's order, which 's' saves.
-	sites := slices.Clone(m.view.Sites)
-	drops.SortSites(sites, m.order)
-	m.sites.SetSites(sites, m.view.Totals, empty)
-	m.ifaces.SetInterfaces(m.view.Interfaces)
-	m.protos.SetProtocols(m.view.Protocols, m.view.Totals, m.view.StackCounters)
+	sites := m.view.Sites
+	if m.order != drops.ByRate || m.group != drops.GroupFull {
+		// A copy: the view keeps the snapshot's order, which 's' saves.
+		// Sites come sorted by rate, and filtering and hiding keep their
+		// order, so the default view needs neither.
+		sites = slices.Clone(sites)
+		drops.SortSites(sites, m.order)
+	}
+	m.sites.SetSites(sites, m.view.Totals, empty, !sparklines)
+	if !sparklines {
+		m.ifaces.SetInterfaces(m.view.Interfaces)
+		m.protos.SetProtocols(m.view.Protocols, m.view.Totals, m.view.StackCounters)
+		m.retrans.SetRetransmits(m.view.Retransmits)
+	}
+	if m.focus == paneRetrans && m.view.Retransmits == nil {
+		m.focus = paneSites
+	}
 	m.detail.Refresh(m.view)
-	m.picker.SetInterfaces(m.shown.Interfaces)
+	if m.mode == modePick {
+		// Only while it is open: sorting a node's interfaces by name
+		// each refresh for nobody was a twentieth of a refresh.
+		m.picker.SetInterfaces(m.shown.Interfaces)
+	}
 }
 
 func (m *Model) setFilter(f drops.Filter) {
@@ -402,6 +496,10 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 				m.detail.Show(s, m.view.Totals)
 			}
 			return nil
+		case key.Matches(msg, k.Stacks):
+			return m.collectStacks()
+		case key.Matches(msg, k.Pcap):
+			return m.writePcap(m.detail.site)
 		case key.Matches(msg, k.Hide):
 			// The site leaves the list: back to it.
 			m.hideSelected()
@@ -431,6 +529,7 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.input.Focus()
 	case key.Matches(msg, k.Iface):
 		m.mode = modePick
+		m.picker.SetInterfaces(m.shown.Interfaces)
 		m.picker.Open(m.filter.Interface)
 	case key.Matches(msg, k.Sort):
 		// The title says the order; the view shows its top.
@@ -449,10 +548,14 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		if len(m.hides) > 0 {
 			m.hides = nil
 			m.apply()
-			m.setStatus("every site shown again; w saves that", false)
+			m.setStatus("every site shown again; W saves that", false)
 		}
 	case key.Matches(msg, k.SaveHide):
 		return m.saveHides()
+	case key.Matches(msg, k.Pcap) && m.focus == paneSites:
+		if s, ok := m.sites.Selected(); ok {
+			return m.writePcap(s)
+		}
 	case key.Matches(msg, k.Follow):
 		if m.sites.pinned && !m.detailPin {
 			m.sites.unpin()
@@ -473,9 +576,9 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Save):
 		return m.save()
 	case key.Matches(msg, k.Tab):
-		m.focus = (m.focus + 1) % paneCount
+		m.focus = m.nextPane(1)
 	case key.Matches(msg, k.BackTab):
-		m.focus = (m.focus + paneCount - 1) % paneCount
+		m.focus = m.nextPane(-1)
 	case key.Matches(msg, k.Enter):
 		switch m.focus {
 		case paneSites:
@@ -519,7 +622,7 @@ func (m *Model) hideSelected() {
 		m.hides = append(m.hides, h)
 	}
 	m.apply()
-	m.setStatus("hid "+h.String()+" (still in the totals) · X shows it again · w saves", false)
+	m.setStatus("hid "+h.String()+" (still in the totals) · X shows it again · W saves", false)
 }
 
 // saveHides writes the hide rules where the next run reads them.
@@ -534,6 +637,48 @@ func (m *Model) saveHides() tea.Cmd {
 	})
 }
 
+// collectStacks starts collecting the kernel stacks of the site in the
+// detail, for StackDuration; the detail says it is collecting.
+func (m *Model) collectStacks() tea.Cmd {
+	ss, ok := m.src.(StackSource)
+	if !ok {
+		m.setStatus("kernel stacks cannot be collected here", true)
+		return nil
+	}
+	if m.detail.collecting {
+		m.setStatus("already collecting kernel stacks", true)
+		return nil
+	}
+	site := m.detail.site
+	m.detail.StartStacks(site.Key, m.opts.Now())
+	return guard(func() tea.Msg {
+		rep, err := ss.Stacks(context.Background(), site, StackDuration)
+		return stacksMsg{key: site.Key, rep: rep, err: err}
+	})
+}
+
+// writePcap writes a row's sampled packets to a pcap-ng file beside the
+// snapshots.
+func (m *Model) writePcap(s drops.Site) tea.Cmd {
+	if len(s.Samples) == 0 {
+		m.setStatus("no sampled packets in this row yet: nothing to write", true)
+		return nil
+	}
+	snap, dir, now := m.view, m.opts.SnapshotDir, m.opts.Now()
+	return guard(func() tea.Msg {
+		row := s.SiteLabel()
+		path, err := pcapng.FreeName(dir, now, s.Function)
+		if err != nil {
+			return pcapMsg{err: err}
+		}
+		written, err := pcapng.WriteFile(path, pcapng.Row(s, snap))
+		if abs, aerr := filepath.Abs(path); aerr == nil {
+			path = abs
+		}
+		return pcapMsg{path: path, row: row, written: written, err: err}
+	})
+}
+
 // pane returns the pane p names.
 func (m *Model) pane(p pane) paneModel {
 	switch p {
@@ -541,8 +686,27 @@ func (m *Model) pane(p pane) paneModel {
 		return &m.ifaces
 	case paneProtos:
 		return &m.protos
+	case paneRetrans:
+		return &m.retrans
 	}
 	return &m.sites
+}
+
+// panes are the panes there are, in tab order: the retransmits pane only
+// while retransmits are traced.
+func (m *Model) panes() []pane {
+	ps := []pane{paneSites, paneIfaces, paneProtos}
+	if m.view.Retransmits != nil {
+		ps = append(ps, paneRetrans)
+	}
+	return ps
+}
+
+// nextPane is the pane step places after the focused one in tab order.
+func (m *Model) nextPane(step int) pane {
+	ps := m.panes()
+	i := max(slices.Index(ps, m.focus), 0)
+	return ps[(i+step+len(ps))%len(ps)]
 }
 
 func (m *Model) closeInput() {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/charmbracelet/x/ansi"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,6 +40,10 @@ func TestGolden(t *testing.T) {
 		{"group-site", []string{"v"}, containerSnapshot, nil},
 		{"group-reason", []string{"v", "v"}, containerSnapshot, nil},
 		{"group-site-detail", []string{"v", "down", "enter"}, containerSnapshot, nil},
+		// TCP retransmitting, the loss of one peer outside the host:
+		// the header, the pane as a tab (compact), in the right
+		// column (wide) and stacked.
+		{"retransmits", []string{"tab", "tab", "tab"}, retransSnapshot, [][2]int{{60, 15}, {80, 24}, {120, 40}, {90, 48}}},
 		// The README's screens (TestReadmeScreens).
 		{"readme", nil, readmeSnapshot, [][2]int{{80, 24}}},
 		{"readme-detail", []string{"down", "enter"}, readmeSnapshot, [][2]int{{120, 24}}},
@@ -537,7 +542,7 @@ func TestGrouping(t *testing.T) {
 }
 
 // TestHide hides a site: its row is gone, the totals are what they were,
-// the header counts what is hidden; X shows it again, and w saves the
+// the header counts what is hidden; X shows it again, and W saves the
 // rules where the next run reads them.
 func TestHide(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config", "skbtop", "hides")
@@ -566,10 +571,10 @@ func TestHide(t *testing.T) {
 	if v := hs.view(); rowsOf(hs, "nf_hook_slow") != 0 || strings.Contains(v, "hid nf_hook") || !strings.Contains(v, "3 hidden") {
 		t.Errorf("after a refresh and a key:\n%s", v)
 	}
-	hs.press("w")
+	hs.press("W")
 	b, err := os.ReadFile(path)
 	if err != nil || !strings.Contains(string(b), "\nnf_hook_slow+0x9c:NETFILTER_DROP\n") {
-		t.Fatalf("w wrote %q, %v", b, err)
+		t.Fatalf("W wrote %q, %v", b, err)
 	}
 	if v := hs.view(); !strings.Contains(v, "saved 1 hide rules to "+path) {
 		t.Errorf("status line should say where the hides went:\n%s", v)
@@ -605,9 +610,9 @@ func TestHide(t *testing.T) {
 	if v := hs.view(); len(hs.m.sites.items) != 6 || strings.Contains(strings.Join(stripLines(v)[:10], "\n"), "NETFILTER_DROP") || !strings.Contains(v, "hid :NETFILTER_DROP") {
 		t.Errorf("by reason, x should hide the reason:\n%s", v)
 	}
-	hs.press("w")
+	hs.press("W")
 	if v := hs.view(); !strings.Contains(v, "hides cannot be saved") {
-		t.Errorf("without a place to save, w should say so:\n%s", v)
+		t.Errorf("without a place to save, W should say so:\n%s", v)
 	}
 }
 
@@ -1347,5 +1352,128 @@ func TestNoReasonsKernel(t *testing.T) {
 	}
 	if rows == 0 {
 		t.Errorf("no __udp4_lib_rcv row:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// TestSameSnapshot: refreshes that bring the snapshot already on screen
+// (same Version) move the clock, and a filter, order or hide still changes
+// the rows at once; a new Version replaces them.
+func TestSameSnapshot(t *testing.T) {
+	all := []string{"__udp4_lib_rcv", "udp_queue_rcv", "nf_hook_slow", "__netif_recei", "ip_rcv_finish", "__neigh_event"}
+	snap := fixtureSnapshot()
+	snap.Version = 7
+	hs := newHarness(t, &fakeSource{snap: snap}, 80, 24, Options{})
+	hs.tick()
+	if v := hs.view(); !strings.Contains(v, "in 5m12s") {
+		t.Fatalf("header lacks the window:\n%s", v)
+	}
+	snap.WindowS += 60
+	hs.src.snap = snap
+	hs.tick()
+	if v := hs.view(); !strings.Contains(v, "in 6m12s") {
+		t.Errorf("a refresh of the same snapshot should move the window to 6m12s:\n%s", v)
+	}
+	hs.press("/")
+	hs.typeText("UDP")
+	hs.press("enter")
+	hs.tick()
+	if got := strings.Join(siteRows(rowsOnly(hs.view()), all...), " "); got != "__udp4_lib_rcv udp_queue_rcv" {
+		t.Errorf("filtered rows of the same snapshot: %s", got)
+	}
+	hs.press("/", "esc", "o")
+	hs.tick()
+	if got := strings.Join(siteRows(rowsOnly(hs.view()), all...), " "); got != "__udp4_lib_rcv nf_hook_slow ip_rcv_finish udp_queue_rcv __neigh_event __netif_recei" {
+		t.Errorf("rows by total of the same snapshot: %s", got)
+	}
+	hs.press("x")
+	hs.tick()
+	if got := strings.Join(siteRows(rowsOnly(hs.view()), all...), " "); got != "nf_hook_slow ip_rcv_finish udp_queue_rcv __neigh_event __netif_recei" {
+		t.Errorf("rows after hiding the top one: %s", got)
+	}
+	snap.Sites = snap.Sites[1:2]
+	snap.Version = 8
+	hs.src.snap = snap
+	hs.tick()
+	if got := strings.Join(siteRows(rowsOnly(hs.view()), all...), " "); got != "nf_hook_slow" {
+		t.Errorf("a new version should replace the rows: %s", got)
+	}
+}
+
+// rowsOnly is a frame without its status line, which may name a site.
+func rowsOnly(view string) string {
+	lines := strings.Split(view, "\n")
+	return strings.Join(lines[:len(lines)-1], "\n")
+}
+
+// TestPlainCuts: ASCII labels are cut by byte, exactly as the ansi
+// package cuts them by cell.
+func TestPlainCuts(t *testing.T) {
+	for _, s := range []string{"veth1234567@web-frontend-7", "a", "__netif_receive_skb_core.constprop.0", ""} {
+		for w := 0; w <= len(s)+1; w++ {
+			want := ""
+			if w > 0 {
+				want = s
+				if len(s) > w {
+					want = ansi.Truncate(s, w, ellipsis)
+				}
+			}
+			if got := truncate(s, w); got != want {
+				t.Errorf("truncate(%q, %d) = %q, want %q", s, w, got, want)
+			}
+			for tail := 0; tail < w; tail++ {
+				want := s
+				switch {
+				case len(s) <= w:
+				case w <= 1:
+					want = ansi.Truncate(s, w, ellipsis)
+				default:
+					want = ansi.Truncate(s, w-1-tail, "") + ellipsis + ansi.TruncateLeft(s, len(s)-tail, "")
+				}
+				if got := elide(s, w, tail); got != want {
+					t.Errorf("elide(%q, %d, %d) = %q, want %q", s, w, tail, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestSparklinesMove: a snapshot with the rows already on screen (same
+// Rows) but new histories moves the sparklines, and nothing else.
+func TestSparklinesMove(t *testing.T) {
+	snap := fixtureSnapshot()
+	snap.Version, snap.Rows = 3, 3
+	src := &fakeSource{snap: snap}
+	hs := newHarness(t, src, 120, 30, Options{})
+	hs.tick()
+	before := hs.view()
+	row := func(view string) string {
+		for line := range strings.Lines(view) {
+			if strings.Contains(line, "__udp4_lib_rcv") {
+				return line
+			}
+		}
+		t.Fatalf("no __udp4_lib_rcv row:\n%s", view)
+		return ""
+	}
+	moved := slices.Clone(snap.Sites)
+	for i := range moved {
+		if moved[i].Function == "__udp4_lib_rcv" {
+			moved[i].History = make([]float64, drops.HistoryLen)
+			moved[i].History[drops.HistoryLen-1] = 400
+		}
+	}
+	snap.Sites, snap.Version = moved, 4
+	src.snap = snap
+	hs.tick()
+	after := hs.view()
+	if row(after) == row(before) {
+		t.Errorf("the sparkline did not move:\n%s", row(after))
+	}
+	if !strings.HasSuffix(strings.TrimRight(row(after), " \n"), "█") {
+		t.Errorf("the new history ends in a burst, the row does not:\n%s", row(after))
+	}
+	rest := func(view string) string { return strings.Replace(view, row(view), "", 1) }
+	if rest(after) != rest(before) {
+		t.Errorf("more than the sparkline changed:\n%s\nwas\n%s", after, before)
 	}
 }

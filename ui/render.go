@@ -2,7 +2,6 @@ package ui
 
 import (
 	"charm.land/bubbles/v2/key"
-	"github.com/charmbracelet/x/ansi"
 	"github.com/skbtop/skbtop/drops"
 	"math"
 	"strconv"
@@ -41,6 +40,7 @@ type geometry struct {
 	protosH   int // protocols pane incl. its title
 	leftW     int // wide: interfaces width
 	rightW    int // wide: protocols width
+	retransH  int // retransmits pane incl. its title; 0 without it
 	headerLen int
 }
 
@@ -59,11 +59,21 @@ func (m Model) geometry() geometry {
 		g.protosH = g.ifacesH
 		g.rightW = min(max(m.width/3, 30), 48)
 		g.leftW = m.width - g.rightW - len([]rune(paneSep))
+		if m.view.Retransmits != nil {
+			// Protocols and retransmits share the right column.
+			g.protosH = g.ifacesH / 2
+			g.retransH = g.ifacesH - g.protosH
+		}
 	case g.body >= stackedMinBody:
 		g.arr = stacked
 		g.sitesH = g.body / 2
-		g.ifacesH = (g.body - g.sitesH) / 2
-		g.protosH = g.body - g.sitesH - g.ifacesH
+		rest := g.body - g.sitesH
+		if m.view.Retransmits != nil {
+			g.retransH = rest / 4
+			rest -= g.retransH
+		}
+		g.ifacesH = rest / 2
+		g.protosH = rest - g.ifacesH
 	default:
 		g.arr = compact
 	}
@@ -82,12 +92,14 @@ func (m *Model) layout() {
 		m.sites.SetSize(w, g.sitesH-1)
 		m.ifaces.SetSize(g.leftW, g.ifacesH-1)
 		m.protos.SetSize(g.rightW, g.protosH-1)
+		m.retrans.SetSize(g.rightW, g.retransH-1)
 	case stacked:
 		m.sites.SetSize(w, g.sitesH-1)
 		m.ifaces.SetSize(w, g.ifacesH-1)
 		m.protos.SetSize(w, g.protosH-1)
+		m.retrans.SetSize(w, g.retransH-1)
 	default:
-		for p := range paneCount {
+		for _, p := range m.panes() {
 			m.pane(p).SetSize(w, g.body-1)
 		}
 	}
@@ -95,6 +107,7 @@ func (m *Model) layout() {
 	m.sites.focused = focused && m.focus == paneSites
 	m.ifaces.focused = focused && m.focus == paneIfaces
 	m.protos.focused = focused && m.focus == paneProtos
+	m.retrans.focused = focused && m.focus == paneRetrans
 }
 
 // render draws the screen: exactly height lines, none wider than width.
@@ -125,10 +138,13 @@ func (m Model) body(g geometry) []string {
 		lines := m.titled(paneSites, w)
 		left := block(m.titled(paneIfaces, g.leftW), g.leftW, g.ifacesH)
 		right := block(m.titled(paneProtos, g.rightW), g.rightW, g.protosH)
+		if g.retransH > 0 {
+			right = append(right, block(m.titled(paneRetrans, g.rightW), g.rightW, g.retransH)...)
+		}
 		return append(lines, joinColumns(m.st.rule.Render(paneSep), left, right)...)
 	case stacked:
 		var lines []string
-		for p := range paneCount {
+		for _, p := range m.panes() {
 			lines = append(lines, m.titled(p, w)...)
 		}
 		return lines
@@ -153,6 +169,8 @@ func (m Model) paneInfo(p pane, long bool) (name, info string) {
 		return "Interfaces", info
 	case paneProtos:
 		return "Protocols", strconv.Itoa(len(m.view.Protocols))
+	case paneRetrans:
+		return "Retransmits", strconv.Itoa(len(m.retrans.items))
 	}
 	info = strconv.Itoa(len(m.view.Sites)) + " · by " + m.order.String()
 	if m.group != drops.GroupFull {
@@ -182,7 +200,7 @@ func (m Model) title(name, info string, focused bool) string {
 // tabBar names the panes in compact mode, the focused one highlighted.
 func (m Model) tabBar() string {
 	var b strings.Builder
-	for p := range paneCount {
+	for _, p := range m.panes() {
 		name, info := m.paneInfo(p, false)
 		tab := name + " " + info + " "
 		if p == m.focus {
@@ -269,6 +287,15 @@ func (m Model) headerLines() []string {
 			lines = append(lines, truncate(st.muted.Render(note), w))
 		}
 	}
+	if rt := s.Retransmits; rt != nil && len(rt.Notes) > 0 {
+		// The loss no local drop explains, said as plainly as drops
+		// says it.
+		note := "⚠ " + rt.Notes[0]
+		if n := len(rt.Notes); n > 1 {
+			note += " (+" + strconv.Itoa(n-1) + " more in the retransmits pane)"
+		}
+		lines = append(lines, truncate(st.warn.Render(note), w))
+	}
 	for _, u := range m.unmatched {
 		lines = append(lines, truncate(st.warn.Render("⚠ "+u), w))
 	}
@@ -305,7 +332,7 @@ func (m Model) statusLine() string {
 	switch {
 	case m.mode == modeFilter:
 		in := m.input
-		in.SetWidth(max(w-ansi.StringWidth(in.Prompt)-2, 1))
+		in.SetWidth(max(w-cellWidth(in.Prompt)-2, 1))
 		return truncate(in.View(), w)
 	case m.status != "":
 		if m.statusErr {
@@ -425,7 +452,7 @@ func (m Model) helpColumns(groups [][]key.Binding) []string {
 		b := splitLines(h.FullHelpView([][]key.Binding{g}))
 		w := 0
 		for _, l := range b {
-			w = max(w, ansi.StringWidth(l))
+			w = max(w, cellWidth(l))
 		}
 		if len(row) > 0 && rowW+gap+w > m.width {
 			flush()

@@ -3,8 +3,6 @@ package ui
 import (
 	"strconv"
 
-	"github.com/charmbracelet/x/ansi"
-
 	"charm.land/lipgloss/v2"
 	"github.com/skbtop/skbtop/drops"
 )
@@ -22,6 +20,10 @@ type sitesPane struct {
 	// lastPinned is the followed site as last seen, to name it once it
 	// is gone from the view.
 	lastPinned drops.Site
+	// tx is the columns fitted to the rows and the width, made when
+	// either changes rather than every frame: measuring a full map's
+	// labels is most of a frame's work.
+	tx siteTexts
 }
 
 func newSitesPane(sh *shared) sitesPane {
@@ -30,18 +32,26 @@ func newSitesPane(sh *shared) sitesPane {
 
 // SetSize sets the pane's width and height, including its column header.
 func (p *sitesPane) SetSize(w, h int) {
-	p.w, p.h = w, h
+	if w != p.w {
+		p.w = w
+		p.tx = p.columns()
+	}
+	p.h = h
 	p.setHeight(h - 1)
 }
 
 // SetSites replaces the rows, keeping the selection on the same site;
-// empty explains an empty list.
-func (p *sitesPane) SetSites(sites []drops.Site, totals drops.Totals, empty string) {
+// empty explains an empty list. refit lays the columns out for them; rows
+// that differ from the last only in their histories need not be.
+func (p *sitesPane) SetSites(sites []drops.Site, totals drops.Totals, empty string, refit bool) {
 	if s, ok := p.pinnedSite(); ok {
 		p.lastPinned = s
 	}
 	p.setItems(sites)
 	p.totals, p.empty = totals, empty
+	if refit || p.tx.cols == nil {
+		p.tx = p.columns()
+	}
 }
 
 // pinnedSite returns the site the cursor follows, as last seen; ok is false
@@ -162,9 +172,9 @@ func (p sitesPane) columns() siteTexts {
 func groupText(n int, things, busiest string, w int, symbol bool) string {
 	count := strconv.Itoa(n) + " " + things
 	full := count + " (" + busiest + ")"
-	room := w - ansi.StringWidth(count) - 3
+	room := w - cellWidth(count) - 3
 	switch {
-	case ansi.StringWidth(full) <= w:
+	case cellWidth(full) <= w:
 		return full
 	case room >= 6 && symbol:
 		return count + " (" + truncSymbol(busiest, room, room/3) + ")"
@@ -179,7 +189,7 @@ func (p sitesPane) View() string {
 	if p.h <= 0 || p.w <= 0 {
 		return ""
 	}
-	tx := p.columns()
+	tx := p.tx
 	cols := tx.cols
 	lines := []string{headerRow(cols, p.st.colHead)}
 	if len(p.items) == 0 {

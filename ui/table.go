@@ -25,12 +25,33 @@ type column struct {
 	right bool
 }
 
+// cellWidth is how many cells s takes. Drop-site labels are nearly always
+// printable ASCII, one cell a byte, which is counted without walking
+// grapheme clusters: a full map is 16,384 labels a refresh.
+func cellWidth(s string) int {
+	if plain(s) {
+		return len(s)
+	}
+	return ansi.StringWidth(s)
+}
+
+// plain reports whether s is printable ASCII: one cell a byte, no escape
+// sequences, cut anywhere.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // natural returns the width a column needs for its title and cells,
 // clamped to [lo, hi].
 func natural(title string, cells []string, lo, hi int) int {
-	w := ansi.StringWidth(title)
+	w := cellWidth(title)
 	for _, c := range cells {
-		w = max(w, ansi.StringWidth(c))
+		w = max(w, cellWidth(c))
 	}
 	return min(max(w, lo), hi)
 }
@@ -142,7 +163,7 @@ func fitCell(c column, s string) string {
 // elide shortens s to w cells by taking out its middle: the first cells,
 // an ellipsis, and the last tail cells.
 func elide(s string, w, tail int) string {
-	sw := ansi.StringWidth(s)
+	sw := cellWidth(s)
 	if sw <= w {
 		return s
 	}
@@ -151,6 +172,9 @@ func elide(s string, w, tail int) string {
 	}
 	tail = min(max(tail, 0), w-1)
 	head := w - 1 - tail
+	if plain(s) {
+		return s[:head] + ellipsis + s[sw-tail:]
+	}
 	return ansi.Truncate(s, head, "") + ellipsis + ansi.TruncateLeft(s, sw-tail, "")
 }
 
@@ -174,7 +198,7 @@ func wholeWidth(syms []string) int {
 	w := 0
 	for _, s := range syms {
 		fn, suffix := symbolSuffix(s)
-		w = max(w, min(ansi.StringWidth(fn), wholeFunction)+ansi.StringWidth(suffix))
+		w = max(w, min(cellWidth(fn), wholeFunction)+cellWidth(suffix))
 	}
 	return w
 }
@@ -185,7 +209,7 @@ func wholeWidth(syms []string) int {
 // apart, is never cut.
 // Without room for a few cells of the name, it cuts the end.
 func truncSymbol(sym string, w, tail int) string {
-	if ansi.StringWidth(sym) <= w {
+	if cellWidth(sym) <= w {
 		return sym
 	}
 	fn, suffix := symbolSuffix(sym)
@@ -193,7 +217,7 @@ func truncSymbol(sym string, w, tail int) string {
 		// The module goes before the name is cut (the detail names it).
 		return truncSymbol(fn+off, w, tail)
 	}
-	room := w - ansi.StringWidth(suffix)
+	room := w - cellWidth(suffix)
 	if suffix == "" || room < 6 {
 		return truncate(sym, w)
 	}
@@ -207,7 +231,7 @@ func symbolTexts(syms []string, w int) map[string]string {
 	room := w
 	for _, s := range syms {
 		_, suffix := symbolSuffix(s)
-		room = min(room, w-ansi.StringWidth(suffix))
+		room = min(room, w-cellWidth(suffix))
 	}
 	first := max((room-1)/3, 0)
 	tails := []int{first}
@@ -235,14 +259,15 @@ func labelTexts(labels []string, w int) map[string]string {
 // trying the tails in order until no two labels read the same; when none
 // does, it uses the first. Labels that fit are kept as they are.
 func distinct(labels []string, w int, tails []int, short func(s string, w, tail int) string) map[string]string {
-	out := make(map[string]string, len(labels))
+	// Not sized by labels: a full map is 16,384 rows of a few labels.
+	out := map[string]string{}
 	var long []string
 	for _, l := range labels {
 		if _, ok := out[l]; ok {
 			continue
 		}
 		out[l] = l
-		if ansi.StringWidth(l) > w {
+		if cellWidth(l) > w {
 			long = append(long, l)
 		}
 	}
@@ -251,7 +276,7 @@ func distinct(labels []string, w int, tails []int, short func(s string, w, tail 
 	}
 	fits := make(map[string]bool, len(out))
 	for l := range out {
-		if ansi.StringWidth(l) <= w {
+		if cellWidth(l) <= w {
 			fits[l] = true
 		}
 	}

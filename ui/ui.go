@@ -17,8 +17,9 @@ import (
 
 // Source is what the model pulls once per refresh tick.
 type Source interface {
-	// Snapshot returns the full, unfiltered view; the model applies its
-	// filter with Snapshot.Filtered. An error wrapped with Fatal ends the
+	// Snapshot returns the full, unfiltered view, its sites sorted by rate
+	// (drops.SortSites with drops.ByRate) as the aggregator returns them;
+	// the model applies its filter with Snapshot.Filtered. An error wrapped with Fatal ends the
 	// program; any other error is shown on the status line and the model
 	// keeps the data it had.
 	Snapshot() (drops.Snapshot, error)
@@ -26,18 +27,28 @@ type Source interface {
 	Reset()
 }
 
+// StackSource is a Source that can collect the kernel stacks of a row's
+// drops ('t' in the detail): for d, or until ctx is done.
+type StackSource interface {
+	Stacks(ctx context.Context, site drops.Site, d time.Duration) (drops.StackReport, error)
+}
+
+// StackDuration is how long 't' collects stacks.
+const StackDuration = 3 * time.Second
+
 // Options configure the UI.
 type Options struct {
 	// Interval is the refresh tick, 1s when zero.
 	Interval time.Duration
-	// SnapshotDir is where 's' writes snapshot files, "." when empty.
+	// SnapshotDir is where 's' writes snapshot files and 'w' pcap-ng
+	// files, "." when empty.
 	SnapshotDir string
 	// Filter is the initial filter, from the --iface and --symbol flags.
 	Filter drops.Filter
 	// Hides are the hide rules in force at start: the saved ones and
 	// --hide's.
 	Hides []drops.Hide
-	// HidesPath is where 'w' saves the hide rules; "" when they cannot
+	// HidesPath is where 'W' saves the hide rules; "" when they cannot
 	// be saved.
 	HidesPath string
 	// Group is the initial grouping of the drop sites (--group).
@@ -106,13 +117,20 @@ func Run(ctx context.Context, src Source, opts Options) error {
 	return run(ctx, New(src, opts))
 }
 
+// maxFPS is the most frames a second the live view draws.
+const maxFPS = 20
+
 // run is Run for a model, with extra program options, which tests use to
 // replace the terminal.
 func run(ctx context.Context, m Model, extra ...tea.ProgramOption) error {
 	// bubbletea's own signal handler stays on: main cancels ctx on
 	// SIGINT/SIGTERM/SIGHUP, and this keeps SIGTERM graceful even if it
 	// does not.
-	p := tea.NewProgram(m, append([]tea.ProgramOption{tea.WithContext(ctx)}, extra...)...)
+	// 20 frames a second at most, not bubbletea's 60: the view changes
+	// once a refresh and on keys, and each frame tick wakes the process
+	// (at 60 the ticks and the runtime's wake-ups were most of the idle
+	// live view's CPU). A key shows within 50 ms.
+	p := tea.NewProgram(m, append([]tea.ProgramOption{tea.WithContext(ctx), tea.WithFPS(maxFPS)}, extra...)...)
 	final, runErr := p.Run()
 	if fm, ok := final.(Model); ok && fm.fatal != nil {
 		return fm.fatal

@@ -1,0 +1,55 @@
+package drops
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestSortSites: by rate, by total and by name, ties broken by symbol,
+// reason, interface, namespace, L3, L4, netns and ifindex in turn, whatever
+// order the sites came in.
+func TestSortSites(t *testing.T) {
+	site := func(id string, fn string, rate float64, count uint64, reason, iface, ns, l3 string, netns, ifindex uint32) Site {
+		return Site{Function: fn, Offset: "0x10", Rate: rate, Count: count, Reason: reason, Interface: iface,
+			Namespace: ns, L3: l3, Netns: netns, Ifindex: ifindex, Samples: []Packet{{Src: id}}}
+	}
+	sites := []Site{
+		site("a", "ip_rcv", 5, 10, "X", "eth0", "", "IPv4", 1, 2),
+		site("b", "ip_rcv", 5, 20, "X", "eth0", "", "IPv4", 1, 2),
+		site("c", "ip_rcv", 0, 20, "X", "eth0", "", "IPv4", 1, 2),
+		site("d", "ip_rcv", 0, 20, "Y", "eth0", "", "IPv4", 1, 2),
+		site("e", "ip_rcv", 0, 20, "X", "eth1", "", "IPv4", 1, 2),
+		site("f", "ip_rcv", 0, 20, "X", "eth0", "web", "IPv4", 1, 2),
+		site("g", "ip_rcv", 0, 20, "X", "eth0", "", "IPv6", 1, 2),
+		site("h", "ip_rcv", 0, 20, "X", "eth0", "", "IPv4", 2, 2),
+		site("i", "ip_rcv", 0, 20, "X", "eth0", "", "IPv4", 1, 3),
+		site("j", "ip_rcv_core", 0, 20, "X", "eth0", "", "IPv4", 1, 2),
+		site("k", "ip", 0, 20, "X", "eth0", "", "IPv4", 1, 2),
+		site("l", "zz", 9, 1, "X", "eth0", "", "IPv4", 1, 2),
+	}
+	for _, tc := range []struct {
+		o    Order
+		want string
+	}{
+		// "ip+0x10" < "ip_rcv+0x10" < "ip_rcv_core+0x10": '+' sorts before '_'.
+		{ByRate, "l b a k c i h g f e d j"},
+		{ByTotal, "b k c i h g f e d j a l"},
+	} {
+		for trial := range 20 {
+			in := slices.Clone(sites)
+			rand.Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
+			SortSites(in, tc.o)
+			var got []byte
+			for i, s := range in {
+				if i > 0 {
+					got = append(got, ' ')
+				}
+				got = append(got, s.Samples[0].Src...)
+			}
+			if string(got) != tc.want {
+				t.Fatalf("order %v, shuffle %d: %s, want %s", tc.o, trial, got, tc.want)
+			}
+		}
+	}
+}
