@@ -236,6 +236,7 @@ var kernelMembers = map[string]string{
 	"capabilities.notes[]: string":                       "no reasons",
 	"sites[].netns_cookie: number":                       "cookies",
 	"interfaces[].netns_cookie: number":                  "cookies",
+	"retransmits.peers[].netns_cookie: number":           "cookies",
 	"interfaces[].counters.rx_otherhost_dropped: number": "otherhost",
 	"interfaces[].delta.rx_otherhost_dropped: number":    "otherhost",
 	"interfaces[].rates.rx_otherhost_dropped: number":    "otherhost",
