@@ -1,6 +1,6 @@
 # skbtop's developer targets; every one is a plain go command you can run
 # yourself. Run as root: the kernel tests and skbtop itself load BPF.
-.PHONY: build generate test lint bench microbench
+.PHONY: build generate test lint bench microbench matrix
 
 # The clang bpf/gen.go pins (clang-N); bpf2go strips with llvm-strip-N.
 CLANG := $(shell sed -n '/^\/\/go:generate/s/.* -cc \(clang-[0-9][0-9]*\) .*/\1/p' bpf/gen.go | sort -u)
@@ -22,6 +22,9 @@ lint: ## Check formatting, vet and staticcheck.
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
 	go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+matrix: ## Run the kernel tests on this kernel and on each of matrix/kernels under qemu, and print the table (as root).
+	matrix/run
 
 bench: ## Measure skbtop against bpftrace and perf; writes BENCHMARKS.md (as root).
 	go run ./bench

@@ -294,10 +294,20 @@ var (
 	icmpBroadcast = &siteKind{"icmp echo to the broadcast address", []string{"icmp_rcv"}, "", "IPv4", "ICMP"}
 )
 
+// matches says whether site is a drop of this kind. On kernels without
+// drop reasons (kerneltest.DropReasons) a site must have none.
 func (k siteKind) matches(t *testing.T, site map[string]any) bool {
 	t.Helper()
+	if !kerneltest.DropReasons(t) {
+		_, reason := site["reason"]
+		_, code := site["reason_code"]
+		if reason || code {
+			t.Errorf("site %v+%v has a reason on a kernel without drop reasons", site["function"], site["offset"])
+		}
+	} else if k.reason != "" && getString(t, site, "reason") != k.reason {
+		return false
+	}
 	return slices.Contains(k.functions, baseName(getString(t, site, "function"))) &&
-		(k.reason == "" || getString(t, site, "reason") == k.reason) &&
 		getString(t, site, "l3") == k.l3 && getString(t, site, "l4") == k.l4
 }
 

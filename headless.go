@@ -192,6 +192,11 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 		fmt.Fprintf(tw, ", filter %s", s.Filter)
 	}
 	fmt.Fprintln(tw)
+	if c := s.Capabilities; c != nil {
+		for _, note := range c.Notes {
+			fmt.Fprintf(tw, "note: %s\n", note)
+		}
+	}
 	for _, warn := range s.Warnings {
 		fmt.Fprintf(tw, "warning: %s\n", warn)
 	}
@@ -203,7 +208,7 @@ func writeTable(w io.Writer, s drops.Snapshot) error {
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SITE\tREASON\tINTERFACE\tPROTO\tCOUNT\tRATE/s")
 	for _, site := range s.Sites {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f\n", site.SiteLabel(), drops.OrDash(site.Reason),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f\n", site.SiteLabel(), drops.OrDash(site.ReasonLabel()),
 			drops.OrDash(site.InterfacesLabel()), drops.OrDash(site.Proto()), site.Count, site.Rate)
 	}
 	if len(s.Sites) == 0 {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/drops"
@@ -97,6 +98,9 @@ type options struct {
 	maxKeys     uint
 	allCounters bool
 	debug       bool
+	// btf is the kernel's BTF read from the file --btf names, nil for
+	// the kernel's own.
+	btf *btf.Spec
 	// listen is the address --listen serves /metrics on ("" for none),
 	// maxSeries the budget of series of each labelled counter.
 	listen    string
@@ -136,7 +140,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.samples, "samples", tracer.DefaultSampleLimit, fmt.Sprintf("drops sampled per CPU per second for packet details, 0 (off) to %d", maxSamples))
 	fs.UintVar(&o.maxKeys, "max-keys", tracer.DefaultMaxKeys, fmt.Sprintf("size of the kernel's aggregate map, %d to %d; drops beyond it are still counted, as overflow", minMaxKeys, maxMaxKeys))
 	fs.BoolVar(&o.allCounters, "all-counters", false, "show protocol counters that did not change too")
-	fs.BoolVar(&o.debug, "debug", false, "show the BPF verifier log when loading fails")
+	fs.BoolVar(&o.debug, "debug", false, "say how the program was attached, and show the BPF verifier log when loading fails")
+	fs.Func("btf", "read the kernel's BTF from this `file` (raw BTF or an ELF vmlinux) instead of /sys/kernel/btf/vmlinux", func(path string) error {
+		spec, err := btf.LoadSpec(path)
+		if err != nil {
+			return fmt.Errorf("read BTF from %s: %w", path, err)
+		}
+		o.btf = spec
+		return nil
+	})
 	fs.StringVar(&o.listen, "listen", "", "serve Prometheus metrics at http://ADDR/metrics: a bare port (9979) binds 127.0.0.1 only, any other address must be spelled out (0.0.0.0:9979); without a terminal skbtop then runs headless")
 	fs.IntVar(&o.maxSeries, "metrics-max-series", metrics.DefaultMaxSeries, fmt.Sprintf("series of each labelled metric, 1 to %d; beyond it the least active fold into \"other\"", maxMetricsSeries))
 	fs.StringVar(&o.stacks, "stacks", "", "with --once: collect the kernel stacks of the drops in this kernel function (its exact name) and list them under its sites")
@@ -258,6 +270,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	defer mon.Close()
+	if o.debug {
+		fmt.Fprintf(stderr, "skbtop: attached %s\n", mon.tr.Attachment())
+	}
 
 	if ln != nil {
 		if headless {
@@ -322,7 +337,7 @@ func report(err error, stderr io.Writer) int {
 	switch {
 	case errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EPERM):
 		msg = "permission denied loading the BPF program: run as root or grant CAP_BPF,CAP_PERFMON (" + msg + ")"
-	case errors.Is(err, tracer.ErrNoBTF), errors.Is(err, tracer.ErrNoTracepoint), errors.Is(err, tracer.ErrNoDropReason):
+	case errors.Is(err, tracer.ErrNoBTF), errors.Is(err, tracer.ErrNoTracepoint):
 		// Already a sentence about the kernel.
 	case errors.Is(err, ebpf.ErrNotSupported):
 		msg = "this kernel cannot run skbtop's BPF program: " + msg

@@ -95,7 +95,7 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 		k, err := symbols.OpenKallsyms("/proc/kallsyms")
 		symsCh <- symsResult{k, err}
 	}()
-	cfg := tracer.Config{SampleLimit: uint32(o.samples), MaxKeys: uint32(o.maxKeys), VerifierLog: o.debug}
+	cfg := tracer.Config{SampleLimit: uint32(o.samples), MaxKeys: uint32(o.maxKeys), VerifierLog: o.debug, BTF: o.btf}
 	if m.ns != nil {
 		cfg.Netns = m.ns.Inode
 	}
@@ -116,9 +116,12 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 	if err := m.tr.RetransErr(); err != nil {
 		warnings = append(warnings, "TCP retransmits not traced: "+err.Error())
 	}
-	reasons, rerr := symbols.LoadReasons()
-	if rerr != nil {
-		warnings = append(warnings, "drop reasons shown as numbers: "+rerr.Error())
+	var reasons *symbols.Reasons
+	if m.tr.Reasons() {
+		var rerr error
+		if reasons, rerr = symbols.LoadReasons(); rerr != nil {
+			warnings = append(warnings, "drop reasons shown as numbers: "+rerr.Error())
+		}
 	}
 	var nsFile *os.File
 	if m.ns != nil {
@@ -155,6 +158,7 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 		History:     !o.once && !o.json,
 		AllCounters: o.allCounters,
 		Warnings:    warnings,
+		NoReasons:   !m.tr.Reasons(),
 	})
 
 	if o.listen != "" {

@@ -209,7 +209,7 @@ func TestPrometheusScrapesDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitTruth(t, l, base, groundTruth{"UdpNoPorts": n}, nil)
-	series := fmt.Sprintf(`skbtop_drops_total{job="skbtop",reason="NO_SOCKET",interface=%q,namespace="",protocol="IPv4/UDP",function=~"__udp4_lib_rcv.*"}`, l.ReceiverIf)
+	series := fmt.Sprintf(`skbtop_drops_total{job="skbtop",reason=%q,interface=%q,namespace="",protocol="IPv4/UDP",function=~"__udp4_lib_rcv.*"}`, kerneltest.Reason(t, "NO_SOCKET"), l.ReceiverIf)
 	prom.waitQuery("sum("+series+")", n)
 	prom.waitQuery(fmt.Sprintf(`sum(skbtop_interface_traced_drops_total{interface=%q,counter="none"})`, l.ReceiverIf), n)
 	prom.waitQuery(`skbtop_build_info{attach="tp_btf"}`, 1)
@@ -281,10 +281,10 @@ func TestMetricsBudget(t *testing.T) {
 
 // udpRow reports whether the live view's screen lists the UDP drop site of
 // link l with count n.
-func udpRow(s string, l *netlab.Link, n int) bool {
+func udpRow(t testing.TB, s string, l *netlab.Link, n int) bool {
 	for line := range strings.Lines(s) {
 		f := strings.Fields(line)
-		if len(f) > 5 && strings.HasPrefix(f[0], "__udp4_lib_rcv+0x") && f[1] == "NO_SOCKET" &&
+		if len(f) > 5 && strings.HasPrefix(f[0], "__udp4_lib_rcv+0x") && f[1] == reasonLabel(t, "NO_SOCKET") &&
 			f[2] == l.ReceiverIf && f[5] == strconv.Itoa(n) {
 			return true
 		}
@@ -310,7 +310,7 @@ func TestLiveViewWithMetrics(t *testing.T) {
 	t.Cleanup(func() { p.tmux("kill-server") })
 	p.waitFor("the live view", func(s string) bool { return strings.Contains(s, "samples lost") })
 
-	series := fmt.Sprintf(`skbtop_drops_total{function="__udp4_lib_rcv",interface=%q,namespace="",protocol="IPv4/UDP",reason="NO_SOCKET"}`, l.ReceiverIf)
+	series := fmt.Sprintf(`skbtop_drops_total{function="__udp4_lib_rcv",interface=%q,namespace="",protocol="IPv4/UDP",reason=%q}`, l.ReceiverIf, kerneltest.Reason(t, "NO_SOCKET"))
 	waitExported := func(want float64) {
 		t.Helper()
 		deadline := time.Now().Add(settleTimeout)
@@ -328,13 +328,13 @@ func TestLiveViewWithMetrics(t *testing.T) {
 	if err := l.SendUDP(9, 37, 16); err != nil {
 		t.Fatal(err)
 	}
-	p.waitFor("37 UDP drops", func(s string) bool { return udpRow(s, l, 37) })
+	p.waitFor("37 UDP drops", func(s string) bool { return udpRow(t, s, l, 37) })
 	waitExported(37)
 	p.keys("c")
-	p.waitFor("the reset", func(s string) bool { return !udpRow(s, l, 37) })
+	p.waitFor("the reset", func(s string) bool { return !udpRow(t, s, l, 37) })
 	if err := l.SendUDP(9, 20, 16); err != nil {
 		t.Fatal(err)
 	}
-	p.waitFor("20 UDP drops since the reset", func(s string) bool { return udpRow(s, l, 20) })
+	p.waitFor("20 UDP drops since the reset", func(s string) bool { return udpRow(t, s, l, 20) })
 	waitExported(57)
 }

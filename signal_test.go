@@ -17,9 +17,14 @@ import (
 	"github.com/skbtop/skbtop/internal/kerneltest"
 )
 
-// buildSkbtop builds the binary once per test run.
+// buildSkbtop builds the binary once per test run, or returns the one
+// SKBTOP_TEST_BINARY names: the kernel matrix (matrix/run) builds it on the
+// host, as a guest has no Go toolchain cache to write to.
 func buildSkbtop(t *testing.T) string {
 	t.Helper()
+	if bin := os.Getenv("SKBTOP_TEST_BINARY"); bin != "" {
+		return bin
+	}
 	bin := filepath.Join(t.TempDir(), "skbtop")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {

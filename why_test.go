@@ -166,8 +166,8 @@ func TestOncePcap(t *testing.T) {
 	if listed != udp {
 		t.Errorf("tcpdump lists %d datagrams, want %d:\n%s", listed, udp, out)
 	}
-	checkPcapComments(t, path, l, udp, fmt.Sprintf("dropped at %s+%s, reason NO_SOCKET, netns %d (%s)",
-		getString(t, site, "function"), getString(t, site, "offset"), l.Receiver.Inode, l.Receiver.Name))
+	checkPcapComments(t, path, l, udp, fmt.Sprintf("dropped at %s+%s, reason %s, netns %d (%s)",
+		getString(t, site, "function"), getString(t, site, "offset"), reasonLabel(t, "NO_SOCKET"), l.Receiver.Inode, l.Receiver.Name))
 }
 
 // checkPcapComments reads the file with pcapgo: n packets, each commented

@@ -205,7 +205,7 @@ type siteID struct {
 }
 
 func idOf(s drops.Site) siteID {
-	return siteID{s.Address, s.ReasonCode, s.Ifindex, s.Netns, s.NetnsCookie, s.L3, s.L4}
+	return siteID{s.Address, uint32(s.ReasonCode), s.Ifindex, s.Netns, s.NetnsCookie, s.L3, s.L4}
 }
 
 // idleHeadlessRun runs `skbtop --json --interval 1s --netns RECEIVER`,

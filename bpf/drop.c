@@ -487,8 +487,15 @@ static __always_inline void record_stack(void *ctx, struct key *k)
 	h->counts_full++;
 }
 
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
+// NO_REASON is the reason of drops on kernels whose tracepoint has none
+// (drops.NoReason): no enum skb_drop_reason value comes near it.
+#define NO_REASON 0xffffffffU
+
+// on_drop counts one drop, samples it and records its stack when asked.
+// ctx is the program's, reason the kernel's, or NO_REASON on kernels that
+// give none.
+static __always_inline int on_drop(void *ctx, struct sk_buff *skb,
+				   void *location, __u32 reason)
 {
 	struct net_device *dev = skb->dev;
 	struct net *net = 0;
@@ -565,4 +572,22 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
 	if (stack_wanted(&k))
 		record_stack(ctx, &k);
 	return 0;
+}
+
+// The kfree_skb tracepoint passes (skb, location, reason) since Linux 5.17,
+// and (skb, location, reason, rx_sk) since 6.10; before 5.17 it had no
+// reason. A tp_btf program may not read an argument the tracepoint does not
+// have (the verifier refuses the context access), so there are two
+// programs, and the loader loads the one the kernel's BTF calls for
+// (btf_trace_kfree_skb's parameters). Both count in the same maps.
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
+{
+	return on_drop(ctx, skb, location, reason);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(on_kfree_skb_noreason, struct sk_buff *skb, void *location)
+{
+	return on_drop(ctx, skb, location, NO_REASON);
 }

@@ -93,27 +93,28 @@ type DropValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	DropMapCounts0          = "counts0"
-	DropMapCounts1          = "counts1"
-	DropMapDevices          = "devices"
-	DropMapOverflowDevices  = "overflow_devices"
-	DropMapSamples          = "samples"
-	DropMapStackCounts      = "stack_counts"
-	DropMapStackHealth      = "stack_health"
-	DropMapStacks           = "stacks"
-	DropMapState            = "state"
-	DropProgOnKfreeSkb      = "on_kfree_skb"
-	DropVarActiveCounts     = "active_counts"
-	DropVarFilterNetns      = "filter_netns"
-	DropVarSampleLimit      = "sample_limit"
-	DropVarStackHi          = "stack_hi"
-	DropVarStackIfindex     = "stack_ifindex"
-	DropVarStackLo          = "stack_lo"
-	DropVarStackMatch       = "stack_match"
-	DropVarStackNetns       = "stack_netns"
-	DropVarStackNetnsCookie = "stack_netns_cookie"
-	DropVarStackReason      = "stack_reason"
-	DropVarUnusedEvent      = "unused_event"
+	DropMapCounts0             = "counts0"
+	DropMapCounts1             = "counts1"
+	DropMapDevices             = "devices"
+	DropMapOverflowDevices     = "overflow_devices"
+	DropMapSamples             = "samples"
+	DropMapStackCounts         = "stack_counts"
+	DropMapStackHealth         = "stack_health"
+	DropMapStacks              = "stacks"
+	DropMapState               = "state"
+	DropProgOnKfreeSkb         = "on_kfree_skb"
+	DropProgOnKfreeSkbNoreason = "on_kfree_skb_noreason"
+	DropVarActiveCounts        = "active_counts"
+	DropVarFilterNetns         = "filter_netns"
+	DropVarSampleLimit         = "sample_limit"
+	DropVarStackHi             = "stack_hi"
+	DropVarStackIfindex        = "stack_ifindex"
+	DropVarStackLo             = "stack_lo"
+	DropVarStackMatch          = "stack_match"
+	DropVarStackNetns          = "stack_netns"
+	DropVarStackNetnsCookie    = "stack_netns_cookie"
+	DropVarStackReason         = "stack_reason"
+	DropVarUnusedEvent         = "unused_event"
 )
 
 // LoadDrop returns the embedded CollectionSpec for Drop.
@@ -158,7 +159,8 @@ type DropSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DropProgramSpecs struct {
-	OnKfreeSkb *ebpf.ProgramSpec `ebpf:"on_kfree_skb"`
+	OnKfreeSkb         *ebpf.ProgramSpec `ebpf:"on_kfree_skb"`
+	OnKfreeSkbNoreason *ebpf.ProgramSpec `ebpf:"on_kfree_skb_noreason"`
 }
 
 // DropMapSpecs contains maps before they are loaded into the kernel.
@@ -259,12 +261,14 @@ type DropVariables struct {
 //
 // It can be passed to LoadDropObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DropPrograms struct {
-	OnKfreeSkb *ebpf.Program `ebpf:"on_kfree_skb"`
+	OnKfreeSkb         *ebpf.Program `ebpf:"on_kfree_skb"`
+	OnKfreeSkbNoreason *ebpf.Program `ebpf:"on_kfree_skb_noreason"`
 }
 
 func (p *DropPrograms) Close() error {
 	return _DropClose(
 		p.OnKfreeSkb,
+		p.OnKfreeSkbNoreason,
 	)
 }
 

@@ -39,6 +39,9 @@ type Config struct {
 	AllCounters bool
 	// Warnings are shown in every snapshot (hidden kernel addresses, ...).
 	Warnings []string
+	// NoReasons says that the kernel reports no drop reasons: every
+	// snapshot says so in its Capabilities.
+	NoReasons bool
 }
 
 // NamespaceID identifies a network namespace: its inode, which the kernel
@@ -577,6 +580,15 @@ func (a *Aggregator) AddSample(s Sample) {
 	a.dirty = true
 }
 
+// capabilities says what the kernel does not report, nil when it reports
+// everything.
+func (a *Aggregator) capabilities() *Capabilities {
+	if !a.cfg.NoReasons {
+		return nil
+	}
+	return &Capabilities{DropReasons: false, Notes: []string{NoReasonsNote}}
+}
+
 // Snapshot returns the finished, unfiltered view: sites sorted by rate,
 // totals, protocols, interfaces with their counters and reconciliation,
 // protocol counters and warnings. Outputs format it and must not change
@@ -594,12 +606,13 @@ func (a *Aggregator) Snapshot() Snapshot {
 		return snap
 	}
 	snap := Snapshot{
-		Schema:     SchemaV1,
-		Host:       a.cfg.Host,
-		Kernel:     a.cfg.Kernel,
-		Namespace:  a.cfg.Watched,
-		Sites:      []Site{},
-		Interfaces: []Interface{},
+		Schema:       SchemaV1,
+		Host:         a.cfg.Host,
+		Kernel:       a.cfg.Kernel,
+		Namespace:    a.cfg.Watched,
+		Capabilities: a.capabilities(),
+		Sites:        []Site{},
+		Interfaces:   []Interface{},
 	}
 	snap.Warnings = append(append(append(snap.Warnings, a.cfg.Warnings...), a.warnings...), a.errors...)
 	if !a.started {
@@ -796,14 +809,16 @@ func (a *Aggregator) siteLocked(st *siteState) Site {
 			Function:    loc.Function,
 			Module:      loc.Module,
 			Address:     fmt.Sprintf("0x%x", k.Location),
-			Reason:      res.Reason(k.Reason),
-			ReasonCode:  k.Reason,
+			ReasonCode:  ReasonCode(k.Reason),
 			Ifindex:     k.Ifindex,
 			Netns:       k.Netns,
 			NetnsCookie: k.NetnsCookie,
 			L3:          L3Label(k.L3, loc.Function),
 			L4:          L4Name(k.L4),
 			Key:         k,
+		}
+		if k.Reason != NoReason {
+			st.named.Reason = res.Reason(k.Reason)
 		}
 		if loc.Function != "" {
 			st.named.Offset = fmt.Sprintf("0x%x", loc.Offset)

@@ -89,7 +89,7 @@ func Group(sites []Site, g Grouping) []Site {
 	index := map[groupKey]int{}
 	var members [][]Site
 	for _, s := range sites {
-		k := groupKey{reason: s.ReasonCode, name: s.Reason}
+		k := groupKey{reason: uint32(s.ReasonCode), name: s.Reason}
 		if g == GroupSite || s.Function == OverflowFunction {
 			k.location, k.fn = s.Key.Location, s.Function
 		}

@@ -55,9 +55,15 @@ var rules = []rule{
 // matches reports whether site s counts in the rule's counters. It needs
 // the site's function name where the rule names one: with kernel symbols
 // hidden, nothing is known to count.
+//
+// On kernels without drop reasons (before 5.17) a site matches by its
+// function alone: there, __netif_receive_skb_core and enqueue_to_backlog
+// free an skb as a drop only where they count it (one kfree_skb each, after
+// the counter), and rx_otherhost_dropped (6.0) is younger than reasons.
 func (r *rule) matches(s *Site) bool {
 	for _, c := range r.sites {
-		if s.Reason == c.reason && (c.function == "" || s.Function == c.function || strings.HasPrefix(s.Function, c.function+".")) {
+		reason := s.Reason == c.reason || s.ReasonCode == NoReason && c.function != ""
+		if reason && (c.function == "" || s.Function == c.function || strings.HasPrefix(s.Function, c.function+".")) {
 			return true
 		}
 	}

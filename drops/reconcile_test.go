@@ -91,6 +91,24 @@ func counters(m map[LinkField]uint64) *LinkCounters {
 	return &c
 }
 
+// TestCountedInWithoutReasons: on kernels without drop reasons a site
+// matches by its function alone.
+func TestCountedInWithoutReasons(t *testing.T) {
+	for _, tt := range []struct {
+		function, want string
+	}{
+		{"__netif_receive_skb_core", "rx_dropped+rx_nohandler"},
+		{"__netif_receive_skb_core.constprop.0", "rx_dropped+rx_nohandler"},
+		{"enqueue_to_backlog", "rx_dropped+rx_nohandler"},
+		{"__udp4_lib_rcv", ""},
+	} {
+		s := Site{Function: tt.function, ReasonCode: NoReason}
+		if got := CountedIn(s); got != tt.want {
+			t.Errorf("CountedIn(%s without a reason) = %q, want %q", tt.function, got, tt.want)
+		}
+	}
+}
+
 // TestLinkValuesJSON: counters and rates are written as an object of the
 // present fields, under their names, in LinkFields order.
 func TestLinkValuesJSON(t *testing.T) {

@@ -66,6 +66,9 @@ type Snapshot struct {
 	// site not listed keeps the count it had where it last appeared.
 	// Totals and protocols always cover the whole window.
 	Partial bool `json:"partial,omitempty"`
+	// Capabilities says what this kernel does not report; absent when it
+	// reports everything skbtop shows.
+	Capabilities *Capabilities `json:"capabilities,omitempty"`
 	// StackTrace says what the stack collection behind the sites' Stacks
 	// covered, and how many drops' stacks it could not count; absent
 	// when no stacks were collected.
@@ -73,6 +76,32 @@ type Snapshot struct {
 	// Warnings say what the view cannot show, such as hidden symbol
 	// addresses or a counter source that failed.
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Capabilities are what the running kernel can report, where it lacks
+// something: every view shows its Notes.
+type Capabilities struct {
+	// DropReasons is false on kernels whose kfree_skb tracepoint passes no
+	// drop reason (before Linux 5.17): sites have no reason.
+	DropReasons bool `json:"drop_reasons"`
+	// Notes say in a line each what the views lack on this kernel.
+	Notes []string `json:"notes"`
+}
+
+// ReasonCode is a drop reason's enum skb_drop_reason value, or NoReason.
+type ReasonCode uint32
+
+// IsZero says that the code stands for no reason, so that JSON leaves it
+// out (omitzero): 0 is a reason on some kernels (NOT_SPECIFIED in 5.17).
+func (c ReasonCode) IsZero() bool { return c == NoReason }
+
+// ReasonLabel is the site's reason as the views show it: Reason, or
+// "unknown" on kernels without reasons.
+func (s Site) ReasonLabel() string {
+	if s.ReasonCode == NoReason {
+		return "unknown"
+	}
+	return s.Reason
 }
 
 // Watched is the network namespace a snapshot is limited to.
@@ -122,15 +151,17 @@ const OverflowFunction = "[map full]"
 
 // Site is one row of the drop-site view.
 type Site struct {
-	Function   string `json:"function"`
-	Offset     string `json:"offset"`
-	Module     string `json:"module"`
-	Address    string `json:"address"`
-	Reason     string `json:"reason"`
-	ReasonCode uint32 `json:"reason_code"`
-	Interface  string `json:"interface"`
-	Ifindex    uint32 `json:"ifindex"`
-	Netns      uint32 `json:"netns"`
+	Function string `json:"function"`
+	Offset   string `json:"offset"`
+	Module   string `json:"module"`
+	Address  string `json:"address"`
+	// Reason names ReasonCode; absent where the kernel reports no
+	// reasons, and "" for the map-full site.
+	Reason     string     `json:"reason,omitempty"`
+	ReasonCode ReasonCode `json:"reason_code,omitzero"`
+	Interface  string     `json:"interface"`
+	Ifindex    uint32     `json:"ifindex"`
+	Netns      uint32     `json:"netns"`
 	// NetnsCookie is the namespace's cookie, which the kernel never
 	// reuses; absent on kernels before 5.14.
 	NetnsCookie uint64 `json:"netns_cookie,omitempty"`

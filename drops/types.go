@@ -5,15 +5,25 @@
 package drops
 
 import (
+	"math"
 	"time"
 )
+
+// NoReason is the Reason of drops on kernels whose kfree_skb tracepoint
+// passes no drop reason (before Linux 5.17): the kernel program counts them
+// under it, and no enum skb_drop_reason value comes near it.
+const NoReason = math.MaxUint32
+
+// NoReasonsNote is what every view says on kernels without drop reasons.
+const NoReasonsNote = "this kernel does not report drop reasons"
 
 // Key identifies one aggregate bucket kept by the kernel program: one drop
 // site, reason, interface, namespace and protocol pair.
 type Key struct {
 	// Location is the kernel text address the skb was freed from.
 	Location uint64
-	// Reason is the kernel's enum skb_drop_reason value.
+	// Reason is the kernel's enum skb_drop_reason value, or NoReason on
+	// kernels that report none.
 	Reason uint32
 	// Ifindex is skb->dev's index inside its namespace, 0 without a device.
 	Ifindex uint32

@@ -145,7 +145,7 @@ func DropComment(s drops.Site, snap drops.Snapshot) string {
 	b.WriteString("dropped at ")
 	b.WriteString(s.Symbol())
 	b.WriteString(", reason ")
-	b.WriteString(drops.OrDash(s.Reason))
+	b.WriteString(drops.OrDash(s.ReasonLabel()))
 	if s.Netns != 0 {
 		b.WriteString(", netns ")
 		b.WriteString(strconv.FormatUint(uint64(s.Netns), 10))

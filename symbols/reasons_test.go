@@ -239,6 +239,13 @@ func kernelSpec(t *testing.T) *btf.Spec {
 func TestReasonsFromKernelBTF(t *testing.T) {
 	spec := kernelSpec(t)
 	r, err := ReasonsFromBTF(spec)
+	if !kerneltest.DropReasons(t) {
+		// Before 5.17 the kernel has no enum skb_drop_reason.
+		if err == nil {
+			t.Fatalf("ReasonsFromBTF named %d reasons on a kernel without drop reasons", r.Len())
+		}
+		return
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,6 +262,12 @@ func TestReasonsFromKernelBTF(t *testing.T) {
 func TestLoadReasons(t *testing.T) {
 	spec := kernelSpec(t)
 	r, err := LoadReasons()
+	if !kerneltest.DropReasons(t) {
+		if err == nil {
+			t.Fatalf("LoadReasons named %d reasons on a kernel without drop reasons", r.Len())
+		}
+		return
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

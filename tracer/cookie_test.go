@@ -3,6 +3,7 @@ package tracer
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"sync"
 	"testing"
@@ -17,7 +18,10 @@ import (
 )
 
 // cookieOf reads the namespace's cookie from user space, the way skbtop
-// does (netns.Cookie: SO_NETNS_COOKIE on a socket made inside it).
+// does (netns.Cookie: SO_NETNS_COOKIE on a socket made inside it), or 0 on
+// kernels without cookies (before 5.14), where the kernel program must
+// report 0 too (netns.TestCookie checks that such a kernel refuses the
+// option).
 func cookieOf(t *testing.T, ns *netlab.Namespace) uint64 {
 	t.Helper()
 	f, err := os.Open(ns.Path)
@@ -27,7 +31,8 @@ func cookieOf(t *testing.T, ns *netlab.Namespace) uint64 {
 	defer f.Close()
 	c, err := netns.Cookie(f)
 	if errors.Is(err, netns.ErrNoCookie) {
-		kerneltest.SkipOrFail(t, "%v", err)
+		t.Logf("%v: the inode alone names a namespace", err)
+		return 0
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +132,12 @@ func TestNetnsCookieReusedInode(t *testing.T) {
 	}
 	b := kerneltest.NamespaceWithInode(t, ino)
 	cookieB := cookieOf(t, b)
-	if cookieB == cookieA {
+	want := map[uint64]uint64{cookieA: inA, cookieB: inB}
+	if cookieA == 0 {
+		// No cookies on this kernel: the two namespaces' drops are
+		// one key, as the README says of kernels before 5.14.
+		want = map[uint64]uint64{0: inA + inB}
+	} else if cookieB == cookieA {
 		t.Fatalf("namespace %s has inode %d and cookie %d, the same as the deleted one's", b.Name, ino, cookieB)
 	}
 	kerneltest.SendLoopbackUDP(t, b, inB)
@@ -142,8 +152,7 @@ func TestNetnsCookieReusedInode(t *testing.T) {
 			got[k.NetnsCookie] += c.Packets
 		}
 	}
-	want := map[uint64]uint64{cookieA: inA, cookieB: inB}
-	if len(got) != len(want) || got[cookieA] != inA || got[cookieB] != inB {
+	if !maps.Equal(got, want) {
 		t.Errorf("UDP drops in namespaces of inode %d by cookie: %v, want %v", ino, got, want)
 	}
 }

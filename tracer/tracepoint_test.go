@@ -37,21 +37,23 @@ func kernelWith(t *testing.T, params int) *btf.Spec {
 	return spec
 }
 
-func TestCheckTracepoint(t *testing.T) {
+func TestProbeTracepoint(t *testing.T) {
 	tests := []struct {
-		name   string
-		params int
-		want   error
+		name        string
+		params      int
+		wantReasons bool
+		wantErr     error
 	}{
-		{"6.10 and later: data, skb, location, reason, rx_sk", 5, nil},
-		{"5.17: data, skb, location, reason", 4, nil},
-		{"before 5.17: data, skb, location", 3, ErrNoDropReason},
-		{"no tracepoint", 0, ErrNoTracepoint},
+		{"6.10 and later: data, skb, location, reason, rx_sk", 5, true, nil},
+		{"5.17: data, skb, location, reason", 4, true, nil},
+		{"before 5.17: data, skb, location", 3, false, nil},
+		{"no tracepoint", 0, false, ErrNoTracepoint},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := checkTracepoint(kernelWith(t, tt.params)); !errors.Is(err, tt.want) {
-				t.Errorf("checkTracepoint = %v, want %v", err, tt.want)
+			reasons, err := probeTracepoint(kernelWith(t, tt.params))
+			if !errors.Is(err, tt.wantErr) || reasons != tt.wantReasons {
+				t.Errorf("probeTracepoint = %v, %v; want %v, %v", reasons, err, tt.wantReasons, tt.wantErr)
 			}
 		})
 	}

@@ -24,15 +24,14 @@ import (
 
 // ErrNoBTF means the kernel exposes no BTF (/sys/kernel/btf/vmlinux), which
 // the program needs for tp_btf and CO-RE.
-var ErrNoBTF = errors.New("kernel has no BTF (/sys/kernel/btf/vmlinux); skbtop needs a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+var ErrNoBTF = errors.New("kernel has no BTF (/sys/kernel/btf/vmlinux missing): skbtop needs a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+
+// errNoOwnBTF says why --btf does not help a kernel without BTF of its own.
+var errNoOwnBTF = fmt.Errorf("%w; --btf gives skbtop the kernel's types, but the kernel attaches a tp_btf program by its own BTF", ErrNoBTF)
 
 // ErrNoTracepoint means the kernel has no skb:kfree_skb tracepoint to attach
 // to.
 var ErrNoTracepoint = errors.New("kernel has no skb:kfree_skb tracepoint")
-
-// ErrNoDropReason means the kernel's kfree_skb tracepoint predates drop
-// reasons (Linux 5.17).
-var ErrNoDropReason = errors.New("kernel's skb:kfree_skb tracepoint has no drop reason; skbtop needs Linux 5.17 or later")
 
 // DefaultSampleLimit is how many drops each CPU samples per second unless
 // configured otherwise.
@@ -43,7 +42,8 @@ const DefaultSampleLimit = 64
 const DefaultMaxKeys = 16384
 
 // AttachMethod names how Open attaches the program: a BTF-enabled raw
-// tracepoint, skb:kfree_skb.
+// tracepoint, skb:kfree_skb. Which of the object's two programs it
+// attaches, with or without the drop reason, Tracer.Reasons says.
 const AttachMethod = "tp_btf"
 
 // Config says what to trace.
@@ -63,11 +63,31 @@ type Config struct {
 	// MaxPeers is the size of each of the retransmit program's two count
 	// maps; zero means DefaultMaxPeers.
 	MaxPeers uint32
+	// BTF, when not nil, is the kernel's BTF read from a file (--btf),
+	// used instead of /sys/kernel/btf/vmlinux for probing the tracepoint
+	// and relocating the program.
+	BTF *btf.Spec
+}
+
+// objects are what Open loads: the maps, the variables and one of the
+// object's two programs, under the name on_kfree_skb whichever it is (see
+// Open).
+type objects struct {
+	bpf.DropMaps
+	bpf.DropVariables
+	OnKfreeSkb *ebpf.Program `ebpf:"on_kfree_skb"`
+}
+
+func (o *objects) Close() error {
+	return errors.Join(o.OnKfreeSkb.Close(), o.DropMaps.Close())
 }
 
 // Tracer is the attached kernel program.
 type Tracer struct {
-	objs    bpf.DropObjects
+	objs objects
+	// reasons says that the kernel passes drop reasons; without, every
+	// key's Reason is drops.NoReason.
+	reasons bool
 	link    link.Link
 	samples *sampleReader
 	// counts are the program's two count maps, counts0 and counts1.
@@ -137,14 +157,12 @@ type devKey struct {
 // os.ErrPermission when the process lacks CAP_BPF and CAP_PERFMON, ErrNoBTF
 // or ErrNoTracepoint when the kernel cannot host the program.
 func Open(cfg Config) (*Tracer, error) {
-	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		return nil, ErrNoBTF
-	}
-	kernel, err := btf.LoadKernelSpec()
+	kernel, err := kernelTypes(cfg.BTF)
 	if err != nil {
-		return nil, fmt.Errorf("read kernel BTF: %w", err)
+		return nil, err
 	}
-	if err := checkTracepoint(kernel); err != nil {
+	reasons, err := probeTracepoint(kernel)
+	if err != nil {
 		return nil, err
 	}
 	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; later ones
@@ -163,10 +181,23 @@ func Open(cfg Config) (*Tracer, error) {
 	if err := spec.Variables[bpf.DropVarSampleLimit].Set(limit); err != nil {
 		return nil, fmt.Errorf("set sample limit: %w", err)
 	}
-	t := &Tracer{maxKeys: cmp.Or(cfg.MaxKeys, DefaultMaxKeys), named: map[devKey]namedDev{}, dumpAbove: dumpDevicesAbove, idleWait: idleWait}
+	t := &Tracer{maxKeys: cmp.Or(cfg.MaxKeys, DefaultMaxKeys), reasons: reasons, named: map[devKey]namedDev{}, dumpAbove: dumpDevicesAbove, idleWait: idleWait}
 	spec.Maps[bpf.DropMapCounts0].MaxEntries = t.maxKeys
 	spec.Maps[bpf.DropMapCounts1].MaxEntries = t.maxKeys
+	if !reasons {
+		// The program for tracepoints without a reason, loaded under
+		// the same name, so that the kernel's list of programs (and
+		// whoever looks for skbtop's there) sees on_kfree_skb either
+		// way. Only the program assigned is loaded: the other one would
+		// fail the verifier here.
+		prog := spec.Programs[bpf.DropProgOnKfreeSkbNoreason].Copy()
+		prog.Name = bpf.DropProgOnKfreeSkb
+		spec.Programs[bpf.DropProgOnKfreeSkb] = prog
+	}
 	opts := &ebpf.CollectionOptions{}
+	if cfg.BTF != nil {
+		opts.Programs.KernelTypes = kernel
+	}
 	if cfg.VerifierLog {
 		opts.Programs.LogLevel = ebpf.LogLevelInstruction
 	}
@@ -201,25 +232,63 @@ func Open(cfg Config) (*Tracer, error) {
 	return t, nil
 }
 
-// checkTracepoint makes sure the kernel's kfree_skb tracepoint passes a drop
-// reason, which the program reads as its third argument: the reason came in
-// Linux 5.17. Without it the verifier would refuse the program with a
-// message about context access that says nothing to a user.
-func checkTracepoint(spec *btf.Spec) error {
+// kernelTypes returns the kernel's BTF: spec when it is not nil (--btf),
+// else the running kernel's own.
+func kernelTypes(spec *btf.Spec) (*btf.Spec, error) {
+	if spec != nil {
+		// The tp_btf program's attach point is a type ID in the
+		// kernel's own BTF, which cilium/ebpf reads from there.
+		if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+			return nil, errNoOwnBTF
+		}
+		return spec, nil
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return nil, ErrNoBTF
+	}
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("read kernel BTF: %w", err)
+	}
+	return spec, nil
+}
+
+// probeTracepoint reads from the kernel's BTF whether its kfree_skb
+// tracepoint passes a drop reason, which the program reads as its third
+// argument: the reason came in Linux 5.17. The tracepoint's arguments are
+// the parameters of the btf_trace_kfree_skb typedef, a pointer to the
+// function a tp_btf program stands in for, whose first parameter is the
+// tracepoint's private data: (data, skb, location) before 5.17, then
+// (data, skb, location, reason), and (..., reason, rx_sk) since 6.10.
+// Reading the arguments, not the kernel's version, also gets right the
+// distribution kernels that backported reasons.
+func probeTracepoint(spec *btf.Spec) (reasons bool, err error) {
 	var tp *btf.Typedef
 	if err := spec.TypeByName("btf_trace_kfree_skb", &tp); err != nil {
-		return ErrNoTracepoint
+		return false, ErrNoTracepoint
 	}
 	ptr, ok := tp.Type.(*btf.Pointer)
 	if !ok {
-		return nil // an unexpected shape: let loading decide
+		return true, nil // an unexpected shape: let loading decide
 	}
 	proto, ok := ptr.Target.(*btf.FuncProto)
-	// The typedef's first parameter is the tracepoint's private data.
 	if ok && len(proto.Params) < 4 {
-		return ErrNoDropReason
+		return false, nil
 	}
-	return nil
+	return true, nil
+}
+
+// Reasons says whether the kernel reports drop reasons. Without them (Linux
+// before 5.17) every count's Reason is drops.NoReason; everything else is
+// counted the same.
+func (t *Tracer) Reasons() bool { return t.reasons }
+
+// Attachment describes for --debug how the program was attached and why.
+func (t *Tracer) Attachment() string {
+	if t.reasons {
+		return AttachMethod + "/kfree_skb: the tracepoint passes a drop reason (btf_trace_kfree_skb has 4 or more parameters)"
+	}
+	return AttachMethod + "/kfree_skb without a reason: the tracepoint passes skb and location only (btf_trace_kfree_skb has 3 parameters); " + drops.NoReasonsNote
 }
 
 // Close detaches the program and frees its maps. Reading samples stops.
@@ -274,7 +343,7 @@ func (t *Tracer) Read() (drops.Reading, error) {
 	r := drops.Reading{Time: time.Now()}
 	if !t.draining {
 		// The Variable writes the memory-mapped .bss (BPF_F_MMAPABLE,
-		// Linux 5.5; the program needs 5.17 anyway).
+		// Linux 5.5; the ring buffer needs 5.8 anyway).
 		if err := t.objs.ActiveCounts.Set(t.active ^ 1); err != nil {
 			return r, fmt.Errorf("flip count maps: %w", err)
 		}

@@ -123,7 +123,7 @@ func (p detailPane) View() string {
 	}
 	lines = append(lines, head)
 
-	facts := st.reason.Render(drops.OrDash(s.Reason)) + st.muted.Render(" · ") + drops.OrDash(s.InterfacesLabel()) +
+	facts := st.reason.Render(drops.OrDash(s.ReasonLabel())) + st.muted.Render(" · ") + drops.OrDash(s.InterfacesLabel()) +
 		st.muted.Render(" · ") + drops.OrDash(s.Proto()) + st.muted.Render(" · ") +
 		st.strong.Render(fmtRate(s.Rate)+"/s") + st.muted.Render(" · ") +
 		fmtThousands(s.Count) + " drops" + st.muted.Render(" · ") + fmtBytes(s.Bytes)

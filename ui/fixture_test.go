@@ -166,7 +166,7 @@ func readmeSnapshot() drops.Snapshot {
 	const netns = 4026532177
 	at := func(ms int) time.Time { return fixtureTime.Add(-time.Duration(ms) * time.Millisecond) }
 	site := func(fn, off, addr, reason string, code uint32, ifc string, ifindex uint32, l3, l4 string, count uint64, rate float64, loc uint64) drops.Site {
-		return drops.Site{Function: fn, Offset: off, Address: addr, Reason: reason, ReasonCode: code, Interface: ifc, Ifindex: ifindex, Netns: netns,
+		return drops.Site{Function: fn, Offset: off, Address: addr, Reason: reason, ReasonCode: drops.ReasonCode(code), Interface: ifc, Ifindex: ifindex, Netns: netns,
 			L3: l3, L4: l4, Count: count, Bytes: 72 * count, Rate: rate, History: history(rate, int(loc%17)),
 			Key: drops.Key{Location: loc, Reason: code, Ifindex: ifindex, Netns: netns}}
 	}

@@ -1327,6 +1327,34 @@ func TestHeaderKeys(t *testing.T) {
 	}
 }
 
+// TestNoReasonsKernel: on a kernel without drop reasons the header says so
+// in a line, and the sites show their reason as unknown.
+func TestNoReasonsKernel(t *testing.T) {
+	snap := fixtureSnapshot()
+	snap.Capabilities = &drops.Capabilities{DropReasons: false, Notes: []string{drops.NoReasonsNote}}
+	for i := range snap.Sites {
+		snap.Sites[i].Reason, snap.Sites[i].ReasonCode = "", drops.NoReason
+	}
+	hs := newHarness(t, &fakeSource{snap: snap}, 80, 24, Options{})
+	hs.tick()
+	lines := stripLines(hs.view())
+	if got := strings.TrimSpace(lines[2]); got != drops.NoReasonsNote {
+		t.Errorf("third header line %q, want %q:\n%s", got, drops.NoReasonsNote, strings.Join(lines, "\n"))
+	}
+	var rows int
+	for _, l := range lines {
+		if strings.HasPrefix(l, "__udp4_lib_rcv+0x3f2") {
+			rows++
+			if f := strings.Fields(l); len(f) < 2 || f[1] != "unknown" {
+				t.Errorf("row %q: want the reason unknown", l)
+			}
+		}
+	}
+	if rows == 0 {
+		t.Errorf("no __udp4_lib_rcv row:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
 // TestSameSnapshot: refreshes that bring the snapshot already on screen
 // (same Version) move the clock, and a filter, order or hide still changes
 // the rows at once; a new Version replaces them.

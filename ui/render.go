@@ -282,6 +282,11 @@ func (m Model) headerLines() []string {
 		stats += sep + st.warn.Render("unseen "+fmtThousands(t.RecursionMisses))
 	}
 	lines = append(lines, truncate(stats, w))
+	if c := s.Capabilities; c != nil {
+		for _, note := range c.Notes {
+			lines = append(lines, truncate(st.muted.Render(note), w))
+		}
+	}
 	if rt := s.Retransmits; rt != nil && len(rt.Notes) > 0 {
 		// The loss no local drop explains, said as plainly as drops
 		// says it.

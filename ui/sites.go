@@ -114,7 +114,7 @@ func (p sitesPane) columns() siteTexts {
 	protos := make([]string, len(p.items))
 	shorts := make([]string, len(p.items))
 	for i, s := range p.items {
-		syms[i], reasons[i], ifaces[i] = s.SiteLabel(), s.Reason, drops.OrDash(s.InterfacesLabel())
+		syms[i], reasons[i], ifaces[i] = s.SiteLabel(), s.ReasonLabel(), drops.OrDash(s.InterfacesLabel())
 		protos[i], shorts[i] = s.Proto(), s.ShortProto()
 	}
 	symW := natural("DROP SITE", syms, 24, 64)
@@ -203,7 +203,7 @@ func (p sitesPane) View() string {
 	lines = append(lines, p.rows(p.st, cols, p.w, func(s drops.Site) ([]string, []*lipgloss.Style) {
 		cells := make([]string, len(cols))
 		cells[colSym] = tx.syms[s.SiteLabel()]
-		cells[colReason] = tx.reasons[s.Reason]
+		cells[colReason] = tx.reasons[s.ReasonLabel()]
 		cells[colIface] = tx.ifaces[drops.OrDash(s.InterfacesLabel())]
 		cells[colProto] = s.Proto()
 		if tx.shortPro {

@@ -5,10 +5,16 @@
 package kerneltest
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
+	"sync"
 	"testing"
 
+	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/internal/netlab"
@@ -37,6 +43,113 @@ func NeedTool(t testing.TB, name string) {
 	if _, err := exec.LookPath(name); err != nil {
 		SkipOrFail(t, "%s is not installed", name)
 	}
+}
+
+// DropReasons says whether the running kernel's skb:kfree_skb tracepoint
+// passes a drop reason (Linux 5.17 and later, and kernels that backported
+// it), read from the tracepoint's tracefs format file: skbtop reads it from
+// BTF, so tests that expect reasons, or their absence, go by another source
+// than the code they test. Where tracefs is not mounted, it is mounted for
+// the read in a mount namespace of its own, which the machine never sees.
+func DropReasons(t testing.TB) bool {
+	t.Helper()
+	reasonsOnce.Do(func() { hasReasons, reasonsErr = dropReasons() })
+	if reasonsErr != nil {
+		SkipOrFail(t, "cannot read the kfree_skb tracepoint's format: %v", reasonsErr)
+	}
+	return hasReasons
+}
+
+// Reason returns name where the kernel reports drop reasons, and "" where
+// it does not: the reason a site of that kind has on this kernel.
+func Reason(t testing.TB, name string) string {
+	t.Helper()
+	if !DropReasons(t) {
+		return ""
+	}
+	return name
+}
+
+var (
+	reasonsOnce sync.Once
+	hasReasons  bool
+	reasonsErr  error
+)
+
+func dropReasons() (bool, error) {
+	const format = "events/skb/kfree_skb/format"
+	var b []byte
+	err := errors.New("no tracefs")
+	for _, dir := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
+		if b, err = os.ReadFile(dir + "/" + format); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		b, err = readPrivateTracefs(format)
+	}
+	if err != nil {
+		return false, err
+	}
+	return bytes.Contains(b, []byte("skb_drop_reason reason;")), nil
+}
+
+// readPrivateTracefs reads the file name of a tracefs mounted in a mount
+// namespace of a thread of its own, which ends with the thread (its
+// goroutine returns still locked to it).
+func readPrivateTracefs(name string) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		b, err := func() ([]byte, error) {
+			if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
+				return nil, fmt.Errorf("unshare the mount namespace: %w", err)
+			}
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+				return nil, fmt.Errorf("make mounts private: %w", err)
+			}
+			dir, err := os.MkdirTemp("", "skbtop-tracefs-")
+			if err != nil {
+				return nil, err
+			}
+			defer os.Remove(dir)
+			if err := unix.Mount("tracefs", dir, "tracefs", 0, ""); err != nil {
+				return nil, fmt.Errorf("mount tracefs: %w", err)
+			}
+			defer unix.Unmount(dir, 0)
+			return os.ReadFile(dir + "/" + name)
+		}()
+		ch <- result{b, err}
+	}()
+	r := <-ch
+	return r.b, r.err
+}
+
+// StructHasMember says whether the running kernel's struct name has the
+// member, read from its BTF: how tests learn which counters a kernel has
+// (rx_otherhost_dropped in struct rtnl_link_stats64 since 6.0) from another
+// source than the netlink attributes skbtop reads.
+func StructHasMember(t testing.TB, name, member string) bool {
+	t.Helper()
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		SkipOrFail(t, "no kernel BTF: %v", err)
+		return false
+	}
+	var st *btf.Struct
+	if err := spec.TypeByName(name, &st); err != nil {
+		t.Fatalf("struct %s in the kernel's BTF: %v", name, err)
+	}
+	for _, m := range st.Members {
+		if m.Name == member {
+			return true
+		}
+	}
+	return false
 }
 
 // NewLink creates a sender and a receiver namespace joined by a veth pair,
