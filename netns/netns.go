@@ -178,11 +178,14 @@ type Names struct {
 	mu      sync.Mutex
 	names   map[uint32]string
 	scanned time.Time
+	// asked holds the inodes Name was asked for: the first time, an
+	// inode the last scan did not have is looked for at once.
+	asked map[uint32]bool
 }
 
 // NewNames returns names relative to the home namespace.
 func NewNames(home uint32) *Names {
-	return &Names{home: home, root: "/", now: time.Now, names: map[uint32]string{}}
+	return &Names{home: home, root: "/", now: time.Now, names: map[uint32]string{}, asked: map[uint32]bool{}}
 }
 
 // Name returns a name for the namespace: its `ip netns` name, docker/ID for
@@ -204,7 +207,12 @@ func (n *Names) Name(inode uint32, fresh bool) string {
 	if name, ok := n.names[inode]; ok {
 		return name
 	}
-	if now := n.now(); now.Sub(n.scanned) >= minRescan {
+	// A namespace made since the last scan is looked for at once the
+	// first time: a short-lived one (a container's, a test's) may be gone
+	// before minRescan has passed, and then it could never be named.
+	first := !n.asked[inode]
+	n.asked[inode] = true
+	if now := n.now(); first || now.Sub(n.scanned) >= minRescan {
 		n.scanned = now
 		n.names = scan(n.root)
 	}

@@ -44,17 +44,28 @@ func TestNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The namespace may be newer than the last scan: a miss rescans, but
-	// only once per minRescan.
+	// The namespace is newer than the last scan: the first ask for its
+	// inode looks again at once (it may be gone before minRescan).
 	clock := time.Now()
 	n.now = func() time.Time { return clock }
 	n.scanned = clock
-	if got := n.Name(ino, false); got != "" {
-		t.Errorf("named %q before a rescan was due", got)
-	}
-	clock = clock.Add(minRescan)
 	if got := n.Name(ino, false); got != name {
-		t.Errorf("Name(%d) = %q, want %q", ino, got, name)
+		t.Errorf("Name(%d) = %q at the first ask, want %q", ino, got, name)
+	}
+	// An inode nobody names is looked for again only once per minRescan.
+	const nameless = 1
+	clock = clock.Add(time.Millisecond)
+	if got := n.Name(nameless, false); got != "" || !n.scanned.Equal(clock) {
+		t.Errorf("first ask for a nameless inode: %q, scanned at %v, want a scan at %v", got, n.scanned, clock)
+	}
+	first := clock
+	clock = clock.Add(time.Millisecond)
+	if n.Name(nameless, false); !n.scanned.Equal(first) {
+		t.Errorf("asked again within minRescan: scanned at %v, want still %v", n.scanned, first)
+	}
+	clock = first.Add(minRescan)
+	if n.Name(nameless, false); !n.scanned.Equal(clock) {
+		t.Errorf("asked again after minRescan: scanned at %v, want %v", n.scanned, clock)
 	}
 	// A name known for the inode from a namespace that is gone is used
 	// until asked afresh, which looks again at once.
