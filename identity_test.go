@@ -201,6 +201,9 @@ func TestReusedInodeRows(t *testing.T) {
 	if err != nil {
 		kerneltest.SkipOrFail(t, "cannot create network namespaces here: %v", err)
 	}
+	// Closed below once its drops are seen; here too if the test stops
+	// before that (Close of a closed namespace is harmless).
+	t.Cleanup(func() { a.Close() })
 	ino := a.Inode
 	sendCounted(t, a, inA)
 	seen(a.Name, inA)
