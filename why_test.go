@@ -241,7 +241,8 @@ func TestTUIStacksAndPcap(t *testing.T) {
 	l := kerneltest.NewLink(t)
 	dir := t.TempDir()
 	const udpPort = 7604
-	p := startPane(t, "why", 120, 40, fmt.Sprintf("env XDG_CONFIG_HOME=%s %s --netns %s --snapshot-dir %s --interval 250ms",
+	// Wide enough for the status line to hold the file's whole path.
+	p := startPane(t, "why", 220, 40, fmt.Sprintf("env XDG_CONFIG_HOME=%s %s --netns %s --snapshot-dir %s --interval 250ms",
 		t.TempDir(), bin, l.Receiver.Path, dir))
 	if err := l.SendUDP(udpPort, 10, 16); err != nil {
 		t.Fatal(err)
@@ -252,23 +253,31 @@ func TestTUIStacksAndPcap(t *testing.T) {
 	})
 	// The row has its 8 samples once the reader has taken the burst
 	// (a drain interval after the first wakes it; slower under qemu):
-	// w again until the file holds all of them.
-	var screen string
+	// w again until a file holds all of them. Each w writes a new file,
+	// named in the status line; the test follows that name.
+	wrote := regexp.MustCompile(`wrote (\d+) sampled packets of __udp4_lib_rcv\+0x[0-9a-f]+ to (\S+\.pcapng)`)
+	var screen, file, last string
 	for deadline := time.Now().Add(settleTimeout); ; {
 		p.keys("w")
-		screen = p.waitFor("the pcap file written", func(s string) bool { return strings.Contains(s, "sampled packets of") })
-		if strings.Contains(screen, "wrote 8 sampled packets of") || time.Now().After(deadline) {
+		screen = p.waitFor("a new pcap file written", func(s string) bool {
+			m := wrote.FindStringSubmatch(s)
+			return m != nil && m[2] != last
+		})
+		m := wrote.FindStringSubmatch(screen)
+		last = m[2]
+		if m[1] == "8" {
+			file = m[2]
 			break
 		}
+		if time.Now().After(deadline) {
+			// A row keeps its last 8 samples.
+			t.Fatalf("the last file written has %s packets, want 8; screen:\n%s", m[1], screen)
+		}
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "skbtop-*-__udp4_lib_rcv.pcapng"))
-	if len(files) > 0 {
-		files = files[len(files)-1:]
+	if filepath.Dir(file) != dir {
+		t.Errorf("wrote %s, want it in the snapshot directory %s", file, dir)
 	}
-	if len(files) != 1 || !strings.Contains(screen, "wrote 8 sampled packets of __udp4_lib_rcv+0x") {
-		// A row keeps its last 8 samples.
-		t.Fatalf("want one file of 8 packets in %s, found %v; screen:\n%s", dir, files, screen)
-	}
+	files := []string{file}
 	if fi, err := os.Stat(files[0]); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("%s: mode %v, %v; want 0600", files[0], fi.Mode(), err)
 	}
