@@ -38,3 +38,22 @@ func UsesStats(r *Reader) bool {
 	defer r.mu.Unlock()
 	return !r.noStats
 }
+
+// Deafen closes r's link events socket: r then finds renames only by
+// dumping names every NamesEvery calls, as when it could not open one.
+func Deafen(r *Reader) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.events != nil {
+		r.events.Close()
+		r.events = nil
+	}
+}
+
+// ShrinkEvents sets the receive buffer of r's link events socket to the
+// kernel's minimum, so that a few events overflow it.
+func ShrinkEvents(r *Reader) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.events.SetReadBuffer(1)
+}

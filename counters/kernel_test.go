@@ -491,40 +491,57 @@ func TestKernelLinksStatsEqualGetLink(t *testing.T) {
 
 // TestKernelLinksFollowInterfaces creates a veth pair in the watched
 // namespace after the first call and deletes it later: the call after each
-// change dumps names again and shows the change, and the calls between
-// dump none.
+// change shows it. The reader learns of both from the kernel's link events
+// and dumps names only once, at the first call; without the events (a
+// reader that could not open their socket) the call after each change
+// dumps names again, and the calls between dump none.
 func TestKernelLinksFollowInterfaces(t *testing.T) {
-	l := kerneltest.NewLink(t)
-	r := openReader(t, l)
-	before := names(links(t, r))
-	links(t, r)
-	wantLinkDumps(t, r, 1, "two calls, nothing changed")
+	for _, tc := range []struct {
+		name  string
+		deaf  bool
+		dumps [2]int // after creating, after deleting
+	}{
+		{"events", false, [2]int{1, 1}},
+		{"no events", true, [2]int{2, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := kerneltest.NewLink(t)
+			r := openReader(t, l)
+			if tc.deaf {
+				counters.Deafen(r)
+			}
+			before := names(links(t, r))
+			links(t, r)
+			wantLinkDumps(t, r, 1, "two calls, nothing changed")
 
-	ipIn(t, l.Receiver, "link", "add", "sknew0", "type", "veth", "peer", "name", "sknew1")
-	want := maps.Clone(before)
-	want[ifindex(t, l.Receiver, "sknew0")] = "sknew0"
-	want[ifindex(t, l.Receiver, "sknew1")] = "sknew1"
-	for call := range 3 {
-		if diff := cmp.Diff(want, names(links(t, r))); diff != "" {
-			t.Errorf("call %d after creating a veth pair: names (-want +got):\n%s", call+1, diff)
-		}
-	}
-	wantLinkDumps(t, r, 2, "after creating")
+			ipIn(t, l.Receiver, "link", "add", "sknew0", "type", "veth", "peer", "name", "sknew1")
+			want := maps.Clone(before)
+			want[ifindex(t, l.Receiver, "sknew0")] = "sknew0"
+			want[ifindex(t, l.Receiver, "sknew1")] = "sknew1"
+			for call := range 3 {
+				if diff := cmp.Diff(want, names(links(t, r))); diff != "" {
+					t.Errorf("call %d after creating a veth pair: names (-want +got):\n%s", call+1, diff)
+				}
+			}
+			wantLinkDumps(t, r, tc.dumps[0], "after creating")
 
-	ipIn(t, l.Receiver, "link", "del", "sknew0") // its peer goes with it
-	for call := range 3 {
-		if diff := cmp.Diff(before, names(links(t, r))); diff != "" {
-			t.Errorf("call %d after deleting the veth pair: names (-want +got):\n%s", call+1, diff)
-		}
+			ipIn(t, l.Receiver, "link", "del", "sknew0") // its peer goes with it
+			for call := range 3 {
+				if diff := cmp.Diff(before, names(links(t, r))); diff != "" {
+					t.Errorf("call %d after deleting the veth pair: names (-want +got):\n%s", call+1, diff)
+				}
+			}
+			wantLinkDumps(t, r, tc.dumps[1], "after deleting")
+		})
 	}
-	wantLinkDumps(t, r, 3, "after deleting")
 }
 
 // TestKernelLinksNamesSameSet makes the two changes that keep the set of
 // ifindexes, which the RTM_GETSTATS dump cannot show: a rename, and a veth
-// pair deleted and created again with the same ifindexes. The cached names
-// serve until namesEvery calls after the last names dump, and the next
-// dump has the new names.
+// pair deleted and created again with the same ifindexes. With the link
+// events the very next call has the new names, and no call dumps names
+// again. Without them the cached names serve until namesEvery calls after
+// the last names dump, and the next dump has the new names.
 func TestKernelLinksNamesSameSet(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -540,30 +557,74 @@ func TestKernelLinksNamesSameSet(t *testing.T) {
 				"peer", "name", "sknew1", "index", fmt.Sprint(b))
 		}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			l := kerneltest.NewLink(t)
-			ipIn(t, l.Receiver, "link", "add", "skold0", "type", "veth", "peer", "name", "skold1")
-			a, b := ifindex(t, l.Receiver, "skold0"), ifindex(t, l.Receiver, "skold1")
-			r := openReader(t, l)
-			old := names(links(t, r)) // the names dump
-			tc.change(t, l.Receiver, a, b)
-			if a2, b2 := ifindex(t, l.Receiver, "sknew0"), ifindex(t, l.Receiver, "sknew1"); a2 != a || b2 != b {
-				t.Fatalf("ifindexes %d, %d became %d, %d: the set changed", a, b, a2, b2)
+		for _, deaf := range []bool{false, true} {
+			name := tc.name
+			if deaf {
+				name += ", no events"
 			}
-			for call := 2; call <= counters.NamesEvery; call++ {
-				if diff := cmp.Diff(old, names(links(t, r))); diff != "" {
-					t.Fatalf("call %d served from the cache has other names (-cached +got):\n%s", call, diff)
+			t.Run(name, func(t *testing.T) {
+				l := kerneltest.NewLink(t)
+				ipIn(t, l.Receiver, "link", "add", "skold0", "type", "veth", "peer", "name", "skold1")
+				a, b := ifindex(t, l.Receiver, "skold0"), ifindex(t, l.Receiver, "skold1")
+				r := openReader(t, l)
+				if deaf {
+					counters.Deafen(r)
 				}
-			}
-			wantLinkDumps(t, r, 1, fmt.Sprintf("%d calls", counters.NamesEvery))
-			want := maps.Clone(old)
-			want[a], want[b] = "sknew0", "sknew1"
-			if diff := cmp.Diff(want, names(links(t, r))); diff != "" {
-				t.Errorf("call %d: names (-want +got):\n%s", counters.NamesEvery+1, diff)
-			}
-			wantLinkDumps(t, r, 2, fmt.Sprintf("%d calls", counters.NamesEvery+1))
-		})
+				old := names(links(t, r)) // the names dump
+				tc.change(t, l.Receiver, a, b)
+				if a2, b2 := ifindex(t, l.Receiver, "sknew0"), ifindex(t, l.Receiver, "sknew1"); a2 != a || b2 != b {
+					t.Fatalf("ifindexes %d, %d became %d, %d: the set changed", a, b, a2, b2)
+				}
+				want := maps.Clone(old)
+				want[a], want[b] = "sknew0", "sknew1"
+				if !deaf {
+					for call := 2; call <= counters.NamesEvery+1; call++ {
+						if diff := cmp.Diff(want, names(links(t, r))); diff != "" {
+							t.Fatalf("call %d: names (-want +got):\n%s", call, diff)
+						}
+					}
+					wantLinkDumps(t, r, 1, fmt.Sprintf("%d calls", counters.NamesEvery+1))
+					return
+				}
+				for call := 2; call <= counters.NamesEvery; call++ {
+					if diff := cmp.Diff(old, names(links(t, r))); diff != "" {
+						t.Fatalf("call %d served from the cache has other names (-cached +got):\n%s", call, diff)
+					}
+				}
+				wantLinkDumps(t, r, 1, fmt.Sprintf("%d calls", counters.NamesEvery))
+				if diff := cmp.Diff(want, names(links(t, r))); diff != "" {
+					t.Errorf("call %d: names (-want +got):\n%s", counters.NamesEvery+1, diff)
+				}
+				wantLinkDumps(t, r, 2, fmt.Sprintf("%d calls", counters.NamesEvery+1))
+			})
+		}
 	}
+}
+
+// TestKernelLinksEventsOverflow renames interfaces faster than a small
+// events socket can hold their events: the kernel drops some (ENOBUFS),
+// and the next call, no longer sure of its names, dumps them again.
+func TestKernelLinksEventsOverflow(t *testing.T) {
+	const pairs = 8
+	l := kerneltest.NewLink(t)
+	for i := range pairs {
+		ipIn(t, l.Receiver, "link", "add", fmt.Sprintf("skold%d", 2*i), "type", "veth", "peer", "name", fmt.Sprintf("skold%d", 2*i+1))
+	}
+	r := openReader(t, l)
+	if err := counters.ShrinkEvents(r); err != nil {
+		t.Fatal(err)
+	}
+	old := names(links(t, r))
+	wantLinkDumps(t, r, 1, "first call")
+	want := maps.Clone(old)
+	for i := range 2 * pairs {
+		ipIn(t, l.Receiver, "link", "set", fmt.Sprintf("skold%d", i), "name", fmt.Sprintf("sknew%d", i))
+		want[ifindex(t, l.Receiver, fmt.Sprintf("sknew%d", i))] = fmt.Sprintf("sknew%d", i)
+	}
+	if diff := cmp.Diff(want, names(links(t, r))); diff != "" {
+		t.Errorf("after %d renames: names (-want +got):\n%s", 2*pairs, diff)
+	}
+	wantLinkDumps(t, r, 2, "after the events overflowed")
 }
 
 // loadReasons names the drop reasons of the running kernel, as skbtop does,

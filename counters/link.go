@@ -107,32 +107,11 @@ func DecodeLinks(msgs []netlink.Message) ([]Link, error) {
 // ifinfomsg followed by attributes.
 func decodeLink(b []byte) (Link, error) {
 	var l Link
-	if len(b) < unix.SizeofIfInfomsg {
-		return l, fmt.Errorf("%d bytes, shorter than struct ifinfomsg", len(b))
-	}
-	// struct ifinfomsg: family u8, pad u8, type u16, index s32, flags u32,
-	// change u32.
-	l.Index = binary.NativeEndian.Uint32(b[4:8])
-	ad, err := netlink.NewAttributeDecoder(b[unix.SizeofIfInfomsg:])
-	if err != nil {
-		return l, fmt.Errorf("ifindex %d: attributes: %w", l.Index, err)
-	}
 	var stats, stats64 []byte
-	for ad.Next() {
-		switch ad.Type() {
-		case unix.IFLA_IFNAME:
-			l.Name = ad.String()
-		case unix.IFLA_STATS:
-			stats = ad.Bytes()
-		case unix.IFLA_STATS64:
-			stats64 = ad.Bytes()
-		}
-	}
-	if err := ad.Err(); err != nil {
-		return l, fmt.Errorf("ifindex %d: attributes: %w", l.Index, err)
-	}
-	if l.Name == "" {
-		return l, fmt.Errorf("ifindex %d: no IFLA_IFNAME", l.Index)
+	var err error
+	l.Index, l.Name, stats, stats64, err = decodeIfinfo(b)
+	if err != nil {
+		return l, err
 	}
 	switch {
 	case stats64 != nil:
@@ -151,6 +130,46 @@ func decodeLink(b []byte) (Link, error) {
 		return l, fmt.Errorf("%s (ifindex %d): %w", l.Name, l.Index, err)
 	}
 	return l, nil
+}
+
+// decodeLinkName reads the ifindex and name of one RTM_NEWLINK or
+// RTM_DELLINK message's payload.
+func decodeLinkName(b []byte) (index uint32, name string, err error) {
+	index, name, _, _, err = decodeIfinfo(b)
+	return index, name, err
+}
+
+// decodeIfinfo reads a struct ifinfomsg and its attributes: the ifindex,
+// the name (which every link message has) and the raw IFLA_STATS and
+// IFLA_STATS64, nil where absent.
+func decodeIfinfo(b []byte) (index uint32, name string, stats, stats64 []byte, err error) {
+	if len(b) < unix.SizeofIfInfomsg {
+		return 0, "", nil, nil, fmt.Errorf("%d bytes, shorter than struct ifinfomsg", len(b))
+	}
+	// struct ifinfomsg: family u8, pad u8, type u16, index s32, flags u32,
+	// change u32.
+	index = binary.NativeEndian.Uint32(b[4:8])
+	ad, err := netlink.NewAttributeDecoder(b[unix.SizeofIfInfomsg:])
+	if err != nil {
+		return index, "", nil, nil, fmt.Errorf("ifindex %d: attributes: %w", index, err)
+	}
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.IFLA_IFNAME:
+			name = ad.String()
+		case unix.IFLA_STATS:
+			stats = ad.Bytes()
+		case unix.IFLA_STATS64:
+			stats64 = ad.Bytes()
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return index, "", nil, nil, fmt.Errorf("ifindex %d: attributes: %w", index, err)
+	}
+	if name == "" {
+		return index, "", nil, nil, fmt.Errorf("ifindex %d: no IFLA_IFNAME", index)
+	}
+	return index, name, stats, stats64, nil
 }
 
 // decodeStats reads the counters skbtop uses from a struct rtnl_link_stats64
