@@ -625,6 +625,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.IntervalS = a.interval
 	// Room for every key and the overflow site: a full map is thousands.
 	snap.Sites = make([]Site, 0, len(a.sites)+1)
+	var arena floats
 	for _, st := range a.sites {
 		if st.packets.delta == 0 && st.packets.rate == 0 {
 			// Nothing dropped here in the window.
@@ -634,7 +635,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 		site.Count, site.Rate, site.Bytes = st.packets.delta, st.packets.rate, st.bytes.delta
 		site.Lifetime = st.key.gen
 		if st.hist != nil {
-			site.History = st.hist.slice()
+			site.History = st.hist.slice(&arena)
 		}
 		if a.live[st.key.Key] == st {
 			site.Sampled = a.sampled[st.key.Key]
@@ -659,7 +660,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.Totals.Keys, snap.Totals.MaxKeys = a.keys[0], a.keys[1]
 	snap.Interfaces = a.overflowedLocked(a.interfacesLocked())
 	snap.StackCounters, snap.Stack = a.stackLocked()
-	snap.Recount()
+	snap.recount(true)
 	snap.Retransmits = a.retransLocked(snap.Sites, snap.Stack)
 	a.version++
 	snap.Version, snap.Rows = a.version, a.version
@@ -674,10 +675,11 @@ func (a *Aggregator) Snapshot() Snapshot {
 // still hold it.
 func (a *Aggregator) moveHistoriesLocked() {
 	sites := slices.Clone(a.cache.Sites)
+	var arena floats
 	for i := range sites {
 		s := &sites[i]
 		if st := a.sites[siteKey{s.Key, s.Lifetime}]; st != nil && st.hist != nil && s.Function != OverflowFunction {
-			s.History = st.hist.slice()
+			s.History = st.hist.slice(&arena)
 		}
 	}
 	a.version++
@@ -696,13 +698,16 @@ func (a *Aggregator) interfacesLocked() []Interface {
 		return cmp.Or(cmp.Compare(x.index, y.index), cmp.Compare(x.name, y.name))
 	})
 	out := make([]Interface, 0, len(a.links))
+	// The counters of all interfaces in two allocations, not three each.
+	counters := make([]LinkCounters, 2*len(ids))
+	rates := make([]LinkRates, len(ids))
 	home := a.home
-	for _, id := range ids {
+	for i, id := range ids {
 		st := a.links[id]
 		ifc := Interface{Name: id.name, Ifindex: id.index, Netns: home.Inode, NetnsCookie: home.Cookie,
-			Counters: &LinkCounters{}, Delta: &LinkCounters{}}
+			Counters: &counters[2*i], Delta: &counters[2*i+1]}
 		if st.rated {
-			ifc.Rates = &LinkRates{}
+			ifc.Rates = &rates[i]
 		}
 		for f := range NumLinkFields {
 			if !st.has[f] {
@@ -881,13 +886,28 @@ func (h *history) add(rate float64) bool {
 // 7.8 MB a refresh.
 var quietHistory = make([]float64, HistoryLen)
 
-func (h *history) slice() []float64 {
+// slice returns the history oldest first, in memory taken from arena.
+func (h *history) slice(arena *floats) []float64 {
 	if h.busy == 0 {
 		return quietHistory[:h.n:h.n]
 	}
-	out := make([]float64, 0, h.n)
-	for i := HistoryLen - h.n; i < HistoryLen; i++ {
-		out = append(out, float64(h.rates[(h.next+i)%HistoryLen]))
+	out := arena.take(h.n)
+	for k, i := 0, HistoryLen-h.n; i < HistoryLen; k, i = k+1, i+1 {
+		out[k] = float64(h.rates[(h.next+i)%HistoryLen])
 	}
 	return out
+}
+
+// floats hands out slices of a few large arrays: one snapshot's histories,
+// thousands of them, in a few dozen allocations instead of one each.
+type floats struct{ buf []float64 }
+
+// take returns n floats no other slice of a shares, capped at n.
+func (a *floats) take(n int) []float64 {
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]float64, 0, max(n, 64*HistoryLen))
+	}
+	l := len(a.buf)
+	a.buf = a.buf[:l+n]
+	return a.buf[l : l+n : l+n]
 }

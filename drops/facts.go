@@ -144,11 +144,34 @@ func SortSites(sites []Site, o Order) {
 		}
 		return cmp.Or(c, strings.Compare(x.id, y.id), cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Ifindex, b.Ifindex))
 	})
-	sorted := make([]Site, len(sites))
+	at := make([]int, len(order))
 	for k, e := range order {
-		sorted[k] = sites[e.i]
+		at[k] = e.i
 	}
-	copy(sites, sorted)
+	permute(sites, at)
+}
+
+// permute puts s[at[k]] at k for every k, in place, following each cycle
+// of the permutation at (which it leaves undone): the elements are large
+// structs, thousands of them, and a sorted copy of them all was a good part
+// of a refresh's garbage.
+func permute[T any](s []T, at []int) {
+	for k := range at {
+		if at[k] < 0 {
+			continue // moved with an earlier cycle
+		}
+		// s[k] is overwritten first: keep it for the cycle's end.
+		saved := s[k]
+		j := k
+		for at[j] != k {
+			next := at[j]
+			s[j] = s[next]
+			at[j] = -1
+			j = next
+		}
+		s[j] = saved
+		at[j] = -1
+	}
 }
 
 // NICRingNote explains Reconciliation.NICRing in one line, for every output

@@ -1,6 +1,7 @@
 package drops
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -51,5 +52,41 @@ func TestSortSites(t *testing.T) {
 				t.Fatalf("order %v, shuffle %d: %s, want %s", tc.o, trial, got, tc.want)
 			}
 		}
+	}
+}
+
+// TestPermute checks the in-place permutation against a copy made the
+// plain way, for every permutation of 5 elements and random ones of many.
+func TestPermute(t *testing.T) {
+	check := func(at []int) {
+		t.Helper()
+		s := make([]string, len(at))
+		for i := range s {
+			s[i] = fmt.Sprint("e", i)
+		}
+		want := make([]string, len(at))
+		for k, i := range at {
+			want[k] = s[i]
+		}
+		permute(s, slices.Clone(at))
+		if !slices.Equal(s, want) {
+			t.Fatalf("permute by %v: got %v, want %v", at, s, want)
+		}
+	}
+	var all func(prefix, rest []int)
+	all = func(prefix, rest []int) {
+		if len(rest) == 0 {
+			check(prefix)
+			return
+		}
+		for i := range rest {
+			r := append(slices.Clone(rest[:i]), rest[i+1:]...)
+			all(append(slices.Clone(prefix), rest[i]), r)
+		}
+	}
+	all(nil, []int{0, 1, 2, 3, 4})
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 100 {
+		check(rng.Perm(1 + rng.IntN(3000)))
 	}
 }

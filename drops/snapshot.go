@@ -532,7 +532,11 @@ func (i Interface) active() bool {
 
 // Recount sets the totals, the protocol breakdown and the interfaces' traced
 // drops from the sites, keeping the tracer's health figures.
-func (s *Snapshot) Recount() {
+func (s *Snapshot) Recount() { s.recount(false) }
+
+// recount is Recount; owned says the snapshot's interfaces are its own
+// (no other snapshot shares them), so that they are changed in place.
+func (s *Snapshot) recount(owned bool) {
 	s.Totals.Drops, s.Totals.Bytes, s.Totals.Rate = 0, 0, 0
 	for _, site := range s.Sites {
 		s.Totals.Drops += site.Count
@@ -540,7 +544,7 @@ func (s *Snapshot) Recount() {
 		s.Totals.Rate += site.Rate
 	}
 	s.Protocols = protocols(s.Sites)
-	s.Interfaces = traceInterfaces(s.Interfaces, s.Sites)
+	s.Interfaces = traceInterfaces(s.Interfaces, s.Sites, owned)
 }
 
 // protocols groups sites by L3 and L4, largest count first.
@@ -569,18 +573,22 @@ func protocols(sites []Site) []Protocol {
 
 // traceInterfaces sets the traced drops and rate of each interface from the
 // sites, adding interfaces that have traced drops but no counters. Sites
-// without a device are not attributed to any interface.
-func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
+// without a device are not attributed to any interface. It works on a
+// copy of ifaces unless owned.
+func traceInterfaces(ifaces []Interface, sites []Site, owned bool) []Interface {
 	type id struct {
 		cookie         uint64
 		netns, ifindex uint32
 		gone           bool
 	}
 	index := make(map[id]int32, len(ifaces))
-	out := make([]Interface, len(ifaces))
-	for i, ifc := range ifaces {
+	out := ifaces
+	if !owned {
+		out = slices.Clone(ifaces)
+	}
+	for i := range out {
+		ifc := &out[i]
 		ifc.TracedDrops, ifc.TracedRate = 0, 0
-		out[i] = ifc
 		index[id{ifc.NetnsCookie, ifc.Netns, ifc.Ifindex, ifc.Gone}] = int32(i)
 	}
 	// Each interface's own sites, grouped in one slice (a counting sort
@@ -641,11 +649,8 @@ func traceInterfaces(ifaces []Interface, sites []Site) []Interface {
 		return cmp.Or(cmp.Compare(b.TracedDrops, a.TracedDrops), cmp.Compare(a.Name, b.Name),
 			cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Ifindex, b.Ifindex), cmp.Compare(a.NetnsCookie, b.NetnsCookie))
 	})
-	sorted := make([]Interface, len(out))
-	for k, i := range order {
-		sorted[k] = out[i]
-	}
-	return sorted
+	permute(out, order)
+	return out
 }
 
 // L3Name names a host-order ethertype: the IP versions, the other
