@@ -2,6 +2,7 @@ package drops
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 )
 
@@ -98,10 +99,18 @@ func (l *linkValues[T]) Set(f LinkField, v T) {
 	l.has[f] = true
 }
 
+// linkKeys are the JSON keys of LinkFields, quoted, each with its colon.
+var linkKeys = func() (keys [NumLinkFields]string) {
+	for f := range NumLinkFields {
+		keys[f] = strconv.Quote(LinkFields[f].Name) + ":"
+	}
+	return keys
+}()
+
 // MarshalJSON writes the present fields as an object in LinkFields order.
 func (l linkValues[T]) MarshalJSON() ([]byte, error) {
-	// Appended by hand, not through fmt: a snapshot of a node's 2,000
-	// interfaces writes some 40,000 of these values a refresh.
+	// Appended by hand, not through fmt or json.Marshal: a snapshot of a
+	// node's 2,000 interfaces writes some 40,000 of these values a refresh.
 	b := make([]byte, 0, 32*NumLinkFields)
 	b = append(b, '{')
 	for f := range NumLinkFields {
@@ -111,20 +120,41 @@ func (l linkValues[T]) MarshalJSON() ([]byte, error) {
 		if len(b) > 1 {
 			b = append(b, ',')
 		}
-		b = strconv.AppendQuote(b, LinkFields[f].Name)
-		b = append(b, ':')
+		b = append(b, linkKeys[f]...)
 		switch v := any(l.v[f]).(type) {
 		case uint64:
 			b = strconv.AppendUint(b, v, 10)
-		default:
-			j, err := json.Marshal(v)
-			if err != nil {
+		case float64:
+			var err error
+			if b, err = appendFloat(b, v); err != nil {
 				return nil, err
 			}
-			b = append(b, j...)
 		}
 	}
 	return append(b, '}'), nil
+}
+
+// appendFloat appends v as encoding/json writes a float64: the shortest
+// decimal that reads back as v, in exponent form only below 1e-6 or from
+// 1e21 on, with a one-digit exponent where it fits (1e-7, not 1e-07). NaN
+// and the infinities have no JSON form: an error, as json.Marshal gives.
+func appendFloat(b []byte, v float64) ([]byte, error) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil, &json.UnsupportedValueError{Str: strconv.FormatFloat(v, 'g', -1, 64)}
+	}
+	format := byte('f')
+	if abs := math.Abs(v); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, v, format, -1, 64)
+	if format == 'e' {
+		// e-07 -> e-7, e+07 -> e+7
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, nil
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote; unknown keys are ignored.

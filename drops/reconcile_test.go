@@ -2,6 +2,8 @@ package drops
 
 import (
 	"encoding/json"
+	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -131,6 +133,36 @@ func TestLinkValuesJSON(t *testing.T) {
 	}
 	if got, _ = json.Marshal(LinkCounters{}); string(got) != "{}" {
 		t.Errorf("no counters: %s, want {}", got)
+	}
+}
+
+// TestAppendFloat: rates are written as encoding/json writes a float64,
+// for values around every boundary of its format and random ones; NaN and
+// the infinities are an error.
+func TestAppendFloat(t *testing.T) {
+	vals := []float64{0, math.Copysign(0, -1), 1, -1, 0.5, 1.0 / 3, 2.0 / 3, 1e-6, 9.99e-7, 1e-7, 1.5e-7, 1e-300,
+		5e-324, 1e20, 1e21, 9.99999e20, 1.5e21, 1e100, math.MaxFloat64, 123456.789, 4000.0000001, -2.5e-9}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 10000 {
+		vals = append(vals, math.Float64frombits(rng.Uint64()), rng.Float64()*math.Pow(10, float64(rng.IntN(50)-25)))
+	}
+	for _, v := range vals {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendFloat(nil, v)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("appendFloat(%v) = %s, %v; json.Marshal gives %s", v, got, err, want)
+		}
+	}
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if got, err := appendFloat(nil, v); err == nil {
+			t.Errorf("appendFloat(%v) = %s, want an error", v, got)
+		}
 	}
 }
 
