@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -73,11 +74,29 @@ const maxMetricsSeries = 1 << 20
 // but once what is live nears the limit the collector runs all the time: the
 // live view holding 16,384 sites with their histories spent 57% of a core
 // idle with it, 3% without (BENCHMARKS.md). GOMEMLIMIT still sets one.
+//
+// It runs Go code on one CPU at a time (oneProc).
 func main() {
+	oneProc()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(report(err, os.Stderr))
+}
+
+// oneProc lets the Go runtime run goroutines on one CPU at a time, unless
+// GOMAXPROCS says otherwise. skbtop's work is a few percent of one core,
+// in short bursts; on more processors the runtime hands work between
+// threads, wakes idle ones to look for more and polls more often
+// (runtime.sysmon), and that cost more than the work. The scale scenario
+// (BENCHMARKS.md, 2000 interfaces): 38-45 ms of CPU per refresh headless
+// and 33-45 ms in the live view on two processors, 28-29 and 30-32 ms on
+// one, and keys answered sooner. A system call still frees the processor
+// for the other goroutines.
+func oneProc() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 }
 
 // usageError marks errors in the command line; they exit with status 2.

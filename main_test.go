@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -209,5 +210,23 @@ func TestMaxKeysWarning(t *testing.T) {
 	}
 	if w := maxKeysWarning(1<<20, 256, 0); w != "" {
 		t.Errorf("warns without knowing the memory available: %s", w)
+	}
+}
+
+// TestOneProc: skbtop runs goroutines on one processor unless GOMAXPROCS
+// asks for another number.
+func TestOneProc(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	t.Setenv("GOMAXPROCS", "")
+	runtime.GOMAXPROCS(2)
+	oneProc()
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Errorf("GOMAXPROCS unset: %d processors, want 1", got)
+	}
+	t.Setenv("GOMAXPROCS", "2")
+	runtime.GOMAXPROCS(2)
+	oneProc()
+	if got := runtime.GOMAXPROCS(0); got != 2 {
+		t.Errorf("GOMAXPROCS=2: %d processors, want 2", got)
 	}
 }
