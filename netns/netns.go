@@ -163,8 +163,23 @@ func (ns *Namespace) Close() error {
 	return ns.File.Close()
 }
 
-// minRescan limits how often an unknown namespace makes Names look again.
-const minRescan = 500 * time.Millisecond
+// An unknown namespace makes Names look again after minRescan, then after
+// twice as long each time it is still not found, up to maxRescan: a scan
+// reads every process's and every bind mount's namespace (with 1000
+// container namespaces, some 5 ms), and a namespace with neither (held
+// open by a program, say) would otherwise cost two scans a second for as
+// long as its drops are shown.
+const (
+	minRescan = 500 * time.Millisecond
+	maxRescan = 30 * time.Second
+)
+
+// lookup is when Names may look for an unknown inode again, and how long
+// it waited last.
+type lookup struct {
+	next time.Time
+	wait time.Duration
+}
 
 // Names names namespaces by inode. The home namespace (the one skbtop
 // reports on by default) has the empty name, so that only drops elsewhere
@@ -178,14 +193,15 @@ type Names struct {
 	mu      sync.Mutex
 	names   map[uint32]string
 	scanned time.Time
-	// asked holds the inodes Name was asked for: the first time, an
-	// inode the last scan did not have is looked for at once.
-	asked map[uint32]bool
+	// asked holds the inodes Name was asked for and could not name: the
+	// first time, an inode the last scan did not have is looked for at
+	// once, then with the waits of lookup.
+	asked map[uint32]lookup
 }
 
 // NewNames returns names relative to the home namespace.
 func NewNames(home uint32) *Names {
-	return &Names{home: home, root: "/", now: time.Now, names: map[uint32]string{}, asked: map[uint32]bool{}}
+	return &Names{home: home, root: "/", now: time.Now, names: map[uint32]string{}, asked: map[uint32]lookup{}}
 }
 
 // Name returns a name for the namespace: its `ip netns` name, docker/ID for
@@ -210,13 +226,29 @@ func (n *Names) Name(inode uint32, fresh bool) string {
 	// A namespace made since the last scan is looked for at once the
 	// first time: a short-lived one (a container's, a test's) may be gone
 	// before minRescan has passed, and then it could never be named.
-	first := !n.asked[inode]
-	n.asked[inode] = true
-	if now := n.now(); first || now.Sub(n.scanned) >= minRescan {
+	now := n.now()
+	l, asked := n.asked[inode]
+	switch {
+	case !asked:
+		l.wait = minRescan
+	case now.Before(l.next):
+		return ""
+	default:
+		l.wait = min(2*l.wait, maxRescan)
+	}
+	// Another inode's look may have just scanned.
+	if !asked || now.Sub(n.scanned) >= minRescan {
 		n.scanned = now
 		n.names = scan(n.root)
 	}
-	return n.names[inode]
+	name := n.names[inode]
+	if name != "" {
+		delete(n.asked, inode)
+		return name
+	}
+	l.next = now.Add(l.wait)
+	n.asked[inode] = l
+	return ""
 }
 
 // scan names every namespace it can find. Bind mounts come first: their

@@ -52,20 +52,28 @@ func TestNames(t *testing.T) {
 	if got := n.Name(ino, false); got != name {
 		t.Errorf("Name(%d) = %q at the first ask, want %q", ino, got, name)
 	}
-	// An inode nobody names is looked for again only once per minRescan.
+	// An inode nobody names is looked for again after minRescan, then
+	// after twice as long each time, up to maxRescan.
 	const nameless = 1
 	clock = clock.Add(time.Millisecond)
 	if got := n.Name(nameless, false); got != "" || !n.scanned.Equal(clock) {
 		t.Errorf("first ask for a nameless inode: %q, scanned at %v, want a scan at %v", got, n.scanned, clock)
 	}
-	first := clock
-	clock = clock.Add(time.Millisecond)
-	if n.Name(nameless, false); !n.scanned.Equal(first) {
-		t.Errorf("asked again within minRescan: scanned at %v, want still %v", n.scanned, first)
-	}
-	clock = first.Add(minRescan)
-	if n.Name(nameless, false); !n.scanned.Equal(clock) {
-		t.Errorf("asked again after minRescan: scanned at %v, want %v", n.scanned, clock)
+	last := clock
+	for wait := minRescan; ; wait = min(2*wait, maxRescan) {
+		clock = last.Add(wait - time.Millisecond)
+		if n.Name(nameless, false); !n.scanned.Equal(last) {
+			t.Fatalf("asked again %v after the last look, which set a wait of %v: scanned at %v, want still %v",
+				clock.Sub(last), wait, n.scanned, last)
+		}
+		clock = last.Add(wait)
+		if n.Name(nameless, false); !n.scanned.Equal(clock) {
+			t.Fatalf("asked again %v after the last look: scanned at %v, want %v", wait, n.scanned, clock)
+		}
+		last = clock
+		if wait == maxRescan {
+			break
+		}
 	}
 	// A name known for the inode from a namespace that is gone is used
 	// until asked afresh, which looks again at once.
