@@ -146,12 +146,8 @@ func runNDJSON(ctx context.Context, mon *monitor, o options, stdout, stderr io.W
 	if err := emit(); err != nil {
 		return err
 	}
-	var deadline <-chan time.Time
-	if o.duration > 0 {
-		t := time.NewTimer(o.duration)
-		defer t.Stop()
-		deadline = t.C
-	}
+	deadline, stop := o.deadline()
+	defer stop()
 	tick := time.NewTicker(o.interval)
 	defer tick.Stop()
 	for {
@@ -305,12 +301,8 @@ func writeRetransmits(w io.Writer, r *drops.Retransmits) {
 // journal; a tracer that cannot be read ends the run, for the supervisor
 // to restart skbtop.
 func runMetrics(ctx context.Context, mon *monitor, o options, stderr io.Writer) error {
-	var deadline <-chan time.Time
-	if o.duration > 0 {
-		t := time.NewTimer(o.duration)
-		defer t.Stop()
-		deadline = t.C
-	}
+	deadline, stop := o.deadline()
+	defer stop()
 	tick := time.NewTicker(o.interval)
 	defer tick.Stop()
 	said := map[string]bool{}
@@ -357,4 +349,15 @@ func writeStacks(w io.Writer, s drops.Snapshot) {
 			}
 		}
 	}
+}
+
+// deadline returns a channel that receives once --duration has passed, or
+// a nil channel, which never does, when there is no duration (run until
+// interrupted); stop releases its timer.
+func (o options) deadline() (<-chan time.Time, func()) {
+	if o.duration <= 0 {
+		return nil, func() {}
+	}
+	t := time.NewTimer(o.duration)
+	return t.C, func() { t.Stop() }
 }
