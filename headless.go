@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -146,22 +147,12 @@ func runNDJSON(ctx context.Context, mon *monitor, o options, stdout, stderr io.W
 	if err := emit(); err != nil {
 		return err
 	}
-	deadline, stop := o.deadline()
-	defer stop()
-	tick := time.NewTicker(o.interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-deadline:
-			return nil
-		case <-tick.C:
-		}
+	for range o.ticks(ctx) {
 		if err := emit(); err != nil {
 			return err
 		}
 	}
+	return nil
 }
 
 // warnUnmatched tells, once, on stderr, which parts of the filter match
@@ -301,19 +292,8 @@ func writeRetransmits(w io.Writer, r *drops.Retransmits) {
 // journal; a tracer that cannot be read ends the run, for the supervisor
 // to restart skbtop.
 func runMetrics(ctx context.Context, mon *monitor, o options, stderr io.Writer) error {
-	deadline, stop := o.deadline()
-	defer stop()
-	tick := time.NewTicker(o.interval)
-	defer tick.Stop()
 	said := map[string]bool{}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-deadline:
-			return nil
-		case <-tick.C:
-		}
+	for range o.ticks(ctx) {
 		snap, err := mon.Snapshot()
 		if err != nil {
 			return err
@@ -330,6 +310,7 @@ func runMetrics(ctx context.Context, mon *monitor, o options, stderr io.Writer) 
 			}
 		}
 	}
+	return nil
 }
 
 // writeStacks lists the stacks collected (--stacks) under each site, and
@@ -351,13 +332,29 @@ func writeStacks(w io.Writer, s drops.Snapshot) {
 	}
 }
 
-// deadline returns a channel that receives once --duration has passed, or
-// a nil channel, which never does, when there is no duration (run until
-// interrupted); stop releases its timer.
-func (o options) deadline() (<-chan time.Time, func()) {
-	if o.duration <= 0 {
-		return nil, func() {}
+// ticks yields once every --interval until ctx is done or --duration, if
+// given, has passed: the pace of the JSON stream and of the metrics loop.
+func (o options) ticks(ctx context.Context) iter.Seq[time.Time] {
+	return func(yield func(time.Time) bool) {
+		var deadline <-chan time.Time // nil, never ready, without --duration
+		if o.duration > 0 {
+			t := time.NewTimer(o.duration)
+			defer t.Stop()
+			deadline = t.C
+		}
+		tick := time.NewTicker(o.interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-deadline:
+				return
+			case now := <-tick.C:
+				if !yield(now) {
+					return
+				}
+			}
+		}
 	}
-	t := time.NewTimer(o.duration)
-	return t.C, func() { t.Stop() }
 }
