@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -146,26 +147,12 @@ func runNDJSON(ctx context.Context, mon *monitor, o options, stdout, stderr io.W
 	if err := emit(); err != nil {
 		return err
 	}
-	var deadline <-chan time.Time
-	if o.duration > 0 {
-		t := time.NewTimer(o.duration)
-		defer t.Stop()
-		deadline = t.C
-	}
-	tick := time.NewTicker(o.interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-deadline:
-			return nil
-		case <-tick.C:
-		}
+	for range o.ticks(ctx) {
 		if err := emit(); err != nil {
 			return err
 		}
 	}
+	return nil
 }
 
 // warnUnmatched tells, once, on stderr, which parts of the filter match
@@ -305,23 +292,8 @@ func writeRetransmits(w io.Writer, r *drops.Retransmits) {
 // journal; a tracer that cannot be read ends the run, for the supervisor
 // to restart skbtop.
 func runMetrics(ctx context.Context, mon *monitor, o options, stderr io.Writer) error {
-	var deadline <-chan time.Time
-	if o.duration > 0 {
-		t := time.NewTimer(o.duration)
-		defer t.Stop()
-		deadline = t.C
-	}
-	tick := time.NewTicker(o.interval)
-	defer tick.Stop()
 	said := map[string]bool{}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-deadline:
-			return nil
-		case <-tick.C:
-		}
+	for range o.ticks(ctx) {
 		snap, err := mon.Snapshot()
 		if err != nil {
 			return err
@@ -338,6 +310,7 @@ func runMetrics(ctx context.Context, mon *monitor, o options, stderr io.Writer) 
 			}
 		}
 	}
+	return nil
 }
 
 // writeStacks lists the stacks collected (--stacks) under each site, and
@@ -354,6 +327,33 @@ func writeStacks(w io.Writer, s drops.Snapshot) {
 			fmt.Fprintf(w, "%d drops at %s %s %s:\n", st.Count, site.SiteLabel(), drops.OrDash(site.Reason), drops.OrDash(site.InterfacesLabel()))
 			for _, f := range st.Frames {
 				fmt.Fprintf(w, "    %s\n", f)
+			}
+		}
+	}
+}
+
+// ticks yields once every --interval until ctx is done or --duration, if
+// given, has passed: the pace of the JSON stream and of the metrics loop.
+func (o options) ticks(ctx context.Context) iter.Seq[time.Time] {
+	return func(yield func(time.Time) bool) {
+		var deadline <-chan time.Time // nil, never ready, without --duration
+		if o.duration > 0 {
+			t := time.NewTimer(o.duration)
+			defer t.Stop()
+			deadline = t.C
+		}
+		tick := time.NewTicker(o.interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-deadline:
+				return
+			case now := <-tick.C:
+				if !yield(now) {
+					return
+				}
 			}
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/internal/kerneltest"
-	"github.com/skbtop/skbtop/internal/netlab"
 )
 
 // TestRetransmitsLossOutside is issue 13's acceptance test for
@@ -38,16 +37,7 @@ import (
 // (count), their segments (segs) and the TcpRetransSegs delta are one and
 // the same number.
 func TestRetransmitsLossOutside(t *testing.T) {
-	kerneltest.NeedRoot(t)
-	p, err := netlab.NewPath()
-	if err != nil {
-		kerneltest.SkipOrFail(t, "cannot create network namespaces here: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Errorf("remove test namespaces: %v", err)
-		}
-	})
+	p := kerneltest.NewPath(t)
 	const (
 		port   = 6300
 		writes = 250 // 50 a second for 5 s

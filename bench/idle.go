@@ -130,35 +130,17 @@ func runIdle(ctx context.Context, out io.Writer, bin, dir string, ic idleConfig)
 	defer g.Close()
 	load := netlab.GenConfig{Kind: netlab.Frames, Ethertypes: types[:n], Count: uint64(res.Sites), Rate: ic.Rate}
 
-	configs := []struct {
-		name string
-		run  func(trial int) idleRun
-	}{
+	configs := []trialConfig[idleRun]{
 		{idleHeadless, func(trial int) idleRun { return idleHeadlessRun(ctx, bin, g, load, res, trial) }},
 		{idleTUI, func(trial int) idleRun { return idleTUIRun(ctx, bin, dir, g, load, res, trial) }},
 	}
-	skipped := map[string]string{}
-	for t := range ic.Trials {
-		for i := range configs {
-			c := configs[(i+t)%len(configs)]
-			if why := skipped[c.name]; why != "" {
-				res.Runs = append(res.Runs, idleRun{Config: c.name, Trial: t + 1, Skipped: why})
-				continue
-			}
-			r := c.run(t + 1)
-			if ctx.Err() != nil {
-				return res, ctx.Err()
-			}
-			if r.Skipped != "" {
-				skipped[c.name] = r.Skipped
-				fmt.Fprintf(out, "   %-26s skipped: %s\n", c.name, r.Skipped)
-			} else {
-				idleProgress(out, r)
-			}
-			res.Runs = append(res.Runs, r)
-		}
-	}
-	return res, nil
+	err = runTrials(ctx, out, ic.Trials, configs, &res.Runs,
+		func(r idleRun) string { return r.Skipped },
+		func(config string, trial int, why string) idleRun {
+			return idleRun{Config: config, Trial: trial, Skipped: why}
+		},
+		func(r idleRun) { idleProgress(out, r) })
+	return res, err
 }
 
 func idleProgress(out io.Writer, r idleRun) {
@@ -330,12 +312,7 @@ func idleHeadlessRun(ctx context.Context, bin string, g *netlab.Generator, load 
 func idleTUIRun(ctx context.Context, bin, dir string, g *netlab.Generator, load netlab.GenConfig, res *idleResult, trial int) idleRun {
 	r := idleRun{Config: idleTUI, Trial: trial, Counted: -1}
 	m, err := startTUI(bin, dir, "--interval", res.Interval.String())(ctx, g.Receiver.Path, nil)
-	if errors.Is(err, errSkip) {
-		r.Skipped = err.Error()
-		return r
-	}
-	if err != nil {
-		r.Err = err
+	if startFailed(err, &r.Skipped, &r.Err) {
 		return r
 	}
 	u := m.(*tui)
@@ -348,29 +325,9 @@ func idleTUIRun(ctx context.Context, bin, dir string, g *netlab.Generator, load 
 		r.Err = err
 		return r
 	}
-	deadline := time.Now().Add(3*res.Interval + 10*time.Second)
-	for {
-		pane, err := u.capture()
-		if err != nil {
-			r.Err = err
-			return r
-		}
-		if n, _, ok := paneSites(pane); ok && n >= res.Sites {
-			break
-		}
-		if !alive(u.pid) {
-			r.Err = fmt.Errorf("the live view exited: %s", lastLine([]byte(pane)))
-			return r
-		}
-		if time.Now().After(deadline) {
-			r.Err = fmt.Errorf("the live view did not list %d sites within %s: %s", res.Sites, time.Since(u.start).Round(time.Second), firstLine(pane))
-			return r
-		}
-		if ctx.Err() != nil {
-			r.Err = ctx.Err()
-			return r
-		}
-		time.Sleep(10 * time.Millisecond)
+	if _, err := u.waitListed(ctx, res.Sites, time.Now().Add(3*res.Interval+10*time.Second)); err != nil {
+		r.Err = err
+		return r
 	}
 	// The frame that lists every site comes from the refresh that read
 	// the last drops; start a quarter interval after the next refresh
@@ -378,23 +335,10 @@ func idleTUIRun(ctx context.Context, bin, dir string, g *netlab.Generator, load 
 	time.Sleep(res.Interval + res.Interval/4)
 
 	stopped := time.Now()
-	fade0, err := processCPU(u.PID())
-	if err != nil {
+	if r.Fade, r.FadeWindow, err = cpuOver(ctx, u.PID(), time.Duration(res.Refreshes)*res.Interval); err != nil {
 		r.Err = err
 		return r
 	}
-	select {
-	case <-time.After(time.Duration(res.Refreshes) * res.Interval):
-	case <-ctx.Done():
-		r.Err = ctx.Err()
-		return r
-	}
-	fade1, err := processCPU(u.PID())
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	r.Fade, r.FadeWindow = fade1-fade0, time.Since(stopped)
 	// Every sparkline is flat a minute after the last drop.
 	select {
 	case <-time.After(time.Until(stopped.Add(drops.HistoryLen * res.Interval))):
@@ -408,24 +352,10 @@ func idleTUIRun(ctx context.Context, bin, dir string, g *netlab.Generator, load 
 		r.Err = err
 		return r
 	}
-	cpu0, err := processCPU(u.PID())
-	if err != nil {
+	if r.CPU, r.Window, err = cpuOver(ctx, u.PID(), time.Duration(res.Refreshes)*res.Interval); err != nil {
 		r.Err = err
 		return r
 	}
-	t0 := time.Now()
-	select {
-	case <-time.After(time.Duration(res.Refreshes) * res.Interval):
-	case <-ctx.Done():
-		r.Err = ctx.Err()
-		return r
-	}
-	cpu1, err := processCPU(u.PID())
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	r.CPU, r.Window = cpu1-cpu0, time.Since(t0)
 	term1, err := fileSize(u.typescript)
 	if err != nil {
 		r.Err = err

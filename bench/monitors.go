@@ -574,3 +574,28 @@ func perfLost(msg string) int64 {
 	}
 	return n
 }
+
+// waitListed polls the live view's pane until its title lists at least
+// want sites, and returns how many it lists then. It fails when the view
+// exits, when deadline passes, or when ctx is done.
+func (u *tui) waitListed(ctx context.Context, want int, deadline time.Time) (int, error) {
+	for {
+		pane, err := u.capture()
+		if err != nil {
+			return 0, err
+		}
+		if n, _, ok := paneSites(pane); ok && n >= want {
+			return n, nil
+		}
+		if !alive(u.pid) {
+			return 0, fmt.Errorf("the live view exited: %s", lastLine([]byte(pane)))
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("the live view did not list %d sites within %s: %s", want, time.Since(u.start).Round(time.Second), firstLine(pane))
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -99,12 +99,7 @@ func (b *bencher) runOne(g *netlab.Generator, sc scenario, c config, trial int) 
 	if c.Start != nil {
 		var err error
 		m, err = c.Start(b.ctx, g.Receiver.Path, sc.Reasons)
-		if errors.Is(err, errSkip) {
-			r.Skipped = err.Error()
-			return r
-		}
-		if err != nil {
-			r.Err = err
+		if startFailed(err, &r.Skipped, &r.Err) {
 			return r
 		}
 		r.Ready = m.Ready()

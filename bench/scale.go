@@ -152,35 +152,17 @@ func runScale(ctx context.Context, out io.Writer, bin, dir string, sc scaleConfi
 		ifaces[[2]uint32{fleet.HostNetns, uint32(m.HostIndex)}] = true
 		ifaces[[2]uint32{m.NS.Inode, uint32(m.InnerIndex)}] = true
 	}
-	configs := []struct {
-		name string
-		run  func(trial int) scaleRun
-	}{
+	configs := []trialConfig[scaleRun]{
 		{scaleHeadless, func(trial int) scaleRun { return scaleHeadlessRun(ctx, bin, ifaces, sc, trial) }},
 		{scaleTUI, func(trial int) scaleRun { return scaleTUIRun(ctx, bin, dir, len(ifaces), sc, trial) }},
 	}
-	skipped := map[string]string{}
-	for t := range sc.Trials {
-		for i := range configs {
-			c := configs[(i+t)%len(configs)]
-			if why := skipped[c.name]; why != "" {
-				res.Runs = append(res.Runs, scaleRun{Config: c.name, Trial: t + 1, Skipped: why})
-				continue
-			}
-			r := c.run(t + 1)
-			if ctx.Err() != nil {
-				return res, ctx.Err()
-			}
-			if r.Skipped != "" {
-				skipped[c.name] = r.Skipped
-				fmt.Fprintf(out, "   %-26s skipped: %s\n", c.name, r.Skipped)
-			} else {
-				scaleProgress(out, r, res.Interfaces)
-			}
-			res.Runs = append(res.Runs, r)
-		}
-	}
-	return res, nil
+	err = runTrials(ctx, out, sc.Trials, configs, &res.Runs,
+		func(r scaleRun) string { return r.Skipped },
+		func(config string, trial int, why string) scaleRun {
+			return scaleRun{Config: config, Trial: trial, Skipped: why}
+		},
+		func(r scaleRun) { scaleProgress(out, r, res.Interfaces) })
+	return res, err
 }
 
 func scaleProgress(out io.Writer, r scaleRun, ifaces int) {
@@ -304,12 +286,7 @@ func nextOrder(o string) string {
 func scaleTUIRun(ctx context.Context, bin, dir string, ifaces int, sc scaleConfig, trial int) scaleRun {
 	r := scaleRun{Config: scaleTUI, Trial: trial, Ready: -1, AllShown: -1}
 	m, err := startTUI(bin, dir, "--interval", scaleInterval.String())(ctx, "", nil)
-	if errors.Is(err, errSkip) {
-		r.Skipped = err.Error()
-		return r
-	}
-	if err != nil {
-		r.Err = err
+	if startFailed(err, &r.Skipped, &r.Err) {
 		return r
 	}
 	u := m.(*tui)
@@ -318,50 +295,18 @@ func scaleTUIRun(ctx context.Context, bin, dir string, ifaces int, sc scaleConfi
 		r.Err = errors.Join(r.Err, err)
 	}()
 	r.Ready = u.Ready()
-	deadline := time.Now().Add(3*scaleInterval + 10*time.Second)
-	for {
-		pane, err := u.capture()
-		if err != nil {
-			r.Err = err
-			return r
-		}
-		if n, _, ok := paneSites(pane); ok && n >= ifaces {
-			r.AllShown, r.Sites = time.Since(u.start), n
-			break
-		}
-		if !alive(u.pid) {
-			r.Err = fmt.Errorf("the live view exited: %s", lastLine([]byte(pane)))
-			return r
-		}
-		if time.Now().After(deadline) {
-			r.Err = fmt.Errorf("the live view did not list %d sites within %s: %s", ifaces, time.Since(u.start).Round(time.Second), firstLine(pane))
-			return r
-		}
-		if ctx.Err() != nil {
-			r.Err = ctx.Err()
-			return r
-		}
-		time.Sleep(10 * time.Millisecond)
+	if r.Sites, err = u.waitListed(ctx, ifaces, time.Now().Add(3*scaleInterval+10*time.Second)); err != nil {
+		r.Err = err
+		return r
 	}
+	r.AllShown = time.Since(u.start)
 
-	cpu0, err := processCPU(u.PID())
+	cpu, window, err := cpuOver(ctx, u.PID(), time.Duration(sc.Refreshes)*scaleInterval)
 	if err != nil {
 		r.Err = err
 		return r
 	}
-	t0 := time.Now()
-	select {
-	case <-time.After(time.Duration(sc.Refreshes) * scaleInterval):
-	case <-ctx.Done():
-		r.Err = ctx.Err()
-		return r
-	}
-	cpu1, err := processCPU(u.PID())
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	r.CPU, r.Refreshes = cpu1-cpu0, time.Since(t0).Seconds()/scaleInterval.Seconds()
+	r.CPU, r.Refreshes = cpu, window.Seconds()/scaleInterval.Seconds()
 
 	for i := range sc.Probes {
 		// Spread the presses over the refresh cycle.

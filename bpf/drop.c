@@ -24,7 +24,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define ETH_P_IPV6 0x86DD
 #define SAMPLE_BYTES 128
 #define NSEC_PER_SEC 1000000000ULL
-#define EEXIST 17
 
 // Set by the loader before the program is loaded.
 // filter_netns, when not zero, is the inode of the only network namespace
@@ -65,18 +64,6 @@ struct cpu_state {
 	__u64 overflow_bytes;
 };
 
-// dev_key keeps the inode beside the cookie so that, where the kernel has
-// no cookie (0 for every namespace), namespaces still have names apart.
-struct dev_key {
-	__u64 netns_cookie;
-	__u32 netns;
-	__u32 ifindex;
-};
-
-struct dev_name {
-	char name[16];
-};
-
 struct event {
 	__u64 time_ns;
 	__u64 location;
@@ -93,49 +80,15 @@ struct event {
 	__u8 data[SAMPLE_BYTES];
 };
 
+// The per-CPU state map, the devices map and the counting they serve are
+// maps.h's, shared with retrans.c.
+#include "maps.h"
+
 // counts0 and counts1 hold the counts by key, and active_counts says which
-// one the program counts in. Two maps, so that keys are freed without
-// losing a drop: on every read user space flips active_counts, waits until
-// no program run can still be counting in the other map, then reads that
-// map's final counts and clears it. A run reads active_counts once and does
-// all its counting in that one map; it runs inside the RCU read-side
-// section the tracepoint opens around BPF programs (__bpf_trace_run), so
-// an RCU grace period after the flip is the wait (tracer.Read has how user
-// space gets one). Every key thus lives one read interval at most, and a
-// new site finds room however many keys came before it. The loader sizes
-// both maps (Config.MaxKeys).
-struct counts_map {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct key);
-	__type(value, struct value);
-};
-struct counts_map counts0 SEC(".maps");
-struct counts_map counts1 SEC(".maps");
-
-// active_counts is which of counts0 (0) and counts1 (1) the program counts
-// in. Unlike the configuration above it is no constant: user space writes
-// it through the memory-mapped .bss while the program runs.
-volatile __u32 active_counts = 0;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct cpu_state);
-} state SEC(".maps");
-
-// devices remembers the name of each interface drops were counted at, by
-// namespace and ifindex, written whenever a key there is added (so once per
-// key and read interval, and a renamed interface's new name soon replaces
-// the old), so that user space can name interfaces of namespaces it cannot
-// enter or that are already gone.
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct dev_key);
-	__type(value, struct dev_name);
-} devices SEC(".maps");
+// one the program counts in (0 or 1): maps.h's COUNTS_MAPS has how user
+// space frees keys without losing a drop. The loader sizes both maps
+// (Config.MaxKeys).
+COUNTS_MAPS(counts_map, counts0, counts1, active_counts, 16384);
 
 // samples is a BPF ring buffer. Only the first sample into an empty ring
 // wakes the reader (BPF_RB_FORCE_WAKEUP); every other is written with
@@ -195,20 +148,6 @@ static __always_inline __u8 l4_proto(unsigned char *head, __u16 nh, __u16 l3)
 	return next;
 }
 
-// netns_cookie returns the namespace's cookie, or 0 where the kernel has
-// none. struct net has carried it as a u64 set when the namespace is made
-// since Linux 5.12. From 5.7 to 5.11 it was an atomic64_t, set only once
-// something asked for it: that type does not match the u64 skbtop.h
-// declares, so the loader finds no such field there, as before 5.7, and the
-// inode alone names the namespace. The check is a constant the loader
-// patches in; it costs nothing per drop.
-static __always_inline __u64 netns_cookie(struct net *net)
-{
-	if (bpf_core_field_exists(net->net_cookie))
-		return net->net_cookie;
-	return 0;
-}
-
 // overflow_devices counts, per interface, the drops that found the counts
 // map full, so that an interface's reconciliation can say how many of its
 // drops went to [map full] rather than calling them unexplained. Only the
@@ -243,34 +182,23 @@ static __always_inline int count(void *counts, struct cpu_state *st,
 				 struct key *k, __u32 len)
 {
 	struct value *v = bpf_map_lookup_elem(counts, k);
-	if (v) {
-		// Per-CPU value, and the kernel never runs this program twice on
-		// one CPU at once (nested runs are counted as recursion misses),
-		// so plain increments are exact.
-		v->packets++;
-		v->bytes += len;
-		return 0;
-	}
-	struct value init = { .packets = 1, .bytes = len };
-	// From a program, a per-CPU hash update sets this CPU's value and
-	// zeroes the other CPUs'.
-	long err = bpf_map_update_elem(counts, k, &init, BPF_NOEXIST);
-	if (!err)
-		return 1;
-	if (err == -EEXIST) {
-		// Another CPU added the key first.
-		v = bpf_map_lookup_elem(counts, k);
-		if (v) {
-			v->packets++;
-			v->bytes += len;
-			return 0;
+	if (!v) {
+		struct value init = { .packets = 1, .bytes = len };
+		int added = add_key(counts, k, &init, (void **)&v);
+		if (added > 0)
+			return 1;
+		if (added < 0) {
+			st->overflow_packets++;
+			st->overflow_bytes += len;
+			return -1;
 		}
 	}
-	// The map is full (-E2BIG), or the kernel could not take the lock of
-	// the key's bucket.
-	st->overflow_packets++;
-	st->overflow_bytes += len;
-	return -1;
+	// Per-CPU value, and the kernel never runs this program twice on one
+	// CPU at once (nested runs are counted as recursion misses), so plain
+	// increments are exact.
+	v->packets++;
+	v->bytes += len;
+	return 0;
 }
 
 static __always_inline void sample(struct cpu_state *st, struct sk_buff *skb,
@@ -469,22 +397,17 @@ static __always_inline void record_stack(void *ctx, struct key *k)
 	}
 	struct stack_key sk = { .k = *k, .stackid = id };
 	__u64 *n = bpf_map_lookup_elem(&stack_counts, &sk);
-	if (n) {
-		(*n)++;
-		return;
-	}
-	__u64 one = 1;
-	long err = bpf_map_update_elem(&stack_counts, &sk, &one, BPF_NOEXIST);
-	if (!err)
-		return;
-	if (err == -EEXIST) {
-		n = bpf_map_lookup_elem(&stack_counts, &sk);
-		if (n) {
-			(*n)++;
+	if (!n) {
+		__u64 one = 1;
+		int added = add_key(&stack_counts, &sk, &one, (void **)&n);
+		if (added > 0)
+			return;
+		if (added < 0) {
+			h->counts_full++;
 			return;
 		}
 	}
-	h->counts_full++;
+	(*n)++;
 }
 
 // NO_REASON is the reason of drops on kernels whose tracepoint has none
@@ -533,14 +456,12 @@ static __always_inline int on_drop(void *ctx, struct sk_buff *skb,
 	};
 	k.l4 = l4_proto(skb->head, nh, k.l3);
 
-	__u32 zero = 0;
-	struct cpu_state *st = bpf_map_lookup_elem(&state, &zero);
+	struct cpu_state *st = get_cpu_state();
 	if (!st)
-		return 0; // cannot happen: an array always has its element
+		return 0;
 
 	// One load of the global (a direct map value access), and a call site
-	// of its own for each map: the verifier inlines a lookup only where
-	// one call site always sees the same map.
+	// of its own for each map (see COUNTS_MAPS).
 	int added;
 	if (active_counts)
 		added = count(&counts1, st, &k, len);
@@ -554,18 +475,8 @@ static __always_inline int on_drop(void *ctx, struct sk_buff *skb,
 		};
 		overflow_device(&dk, len);
 	}
-	if (added > 0 && dev) {
-		// Once per key and read interval: user space reads the name the
-		// interface had when its key was added.
-		struct dev_key dk = {
-			.netns_cookie = cookie,
-			.netns = netns,
-			.ifindex = ifindex,
-		};
-		struct dev_name dn;
-		bpf_probe_read_kernel_str(dn.name, sizeof(dn.name), dev->name);
-		bpf_map_update_elem(&devices, &dk, &dn, BPF_ANY);
-	}
+	if (added > 0 && dev)
+		name_device(dev, cookie, netns, ifindex);
 
 	if (sample_limit)
 		sample(st, skb, dev, &k, len);

@@ -10,9 +10,10 @@
 // the object does not depend on the machine's libbpf-dev.
 //
 // There is one go:generate line per kernel program: drop.c (skb:kfree_skb)
-// and retrans.c (tcp:tcp_retransmit_skb), each with its own stem. They pin
-// the same clang, and are the one place its version is: .ci/run and the
-// Makefile read it from there.
+// and retrans.c (tcp:tcp_retransmit_skb), each with its own stem; the
+// counting design they share (the two maps, the overflow path, the devices
+// map) is in maps.h, which both include. They pin the same clang, and are
+// the one place its version is: .ci/run and the Makefile read it from there.
 package bpf
 
 //go:generate go tool bpf2go -cc clang-16 -cflags "-O2 -g -Wall -Werror -nostdinc -I headers" -target bpfel -type event -type cpu_state -type stack_key -type stack_fail Drop drop.c

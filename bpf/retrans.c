@@ -20,7 +20,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define EEXIST 17
 // The errnos __tcp_retransmit_skb returns when it gives up before it
 // counts the retransmission (see counted).
 #define EAGAIN 11
@@ -132,56 +131,14 @@ struct cpu_state {
 	__u64 overflow_failed;
 };
 
-// dev_key and dev_name are drop.c's: the loader hands this program drop.c's
-// devices map, so that one map names the interfaces of both.
-struct dev_key {
-	__u64 netns_cookie;
-	__u32 netns;
-	__u32 ifindex;
-};
-
-struct dev_name {
-	char name[16];
-};
+// The per-CPU state map, the devices map (the loader hands this program
+// drop.c's) and the counting they serve are maps.h's, drop.c's design.
+#include "maps.h"
 
 // retrans0 and retrans1 hold the counts by key; active_retrans says which
-// one the program counts in. The same flip as drop.c's counts0 and counts1:
-// user space flips active_retrans, waits for an RCU grace period (a tp_btf
-// program runs inside rcu_read_lock, so no run still counts in the old map
-// after one), then reads the old map's final counts and clears it. A run
-// reads active_retrans once and counts in that map only.
-struct retrans_map {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct key);
-	__type(value, struct value);
-};
-struct retrans_map retrans0 SEC(".maps");
-struct retrans_map retrans1 SEC(".maps");
-
-volatile __u32 active_retrans = 0;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct cpu_state);
-} state SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct dev_key);
-	__type(value, struct dev_name);
-} devices SEC(".maps");
-
-static __always_inline __u64 netns_cookie(struct net *net)
-{
-	// As drop.c's: struct net has had a u64 net_cookie since 5.12.
-	if (bpf_core_field_exists(net->net_cookie))
-		return net->net_cookie;
-	return 0;
-}
+// one the program counts in: the same flip as drop.c's counts0 and counts1
+// (see COUNTS_MAPS).
+COUNTS_MAPS(retrans_map, retrans0, retrans1, active_retrans, 4096);
 
 // counted says whether the kernel counted a retransmission in
 // TcpRetransSegs, from the result the tracepoint passes (Linux 6.16+): it
@@ -207,20 +164,28 @@ static __always_inline int counted(int err)
 	return 1;
 }
 
+// tally counts one hit of segs segments with result err in the counters
+// retrans, segs, unsent and failed of a value or of the overflow.
+static __always_inline void tally(__u64 *retrans, __u64 *segs, __u64 *unsent,
+				  __u64 *failed, __u64 n, int err)
+{
+	if (!counted(err)) {
+		(*failed)++;
+	} else {
+		(*retrans)++;
+		*segs += n;
+		if (err)
+			(*unsent)++;
+	}
+}
+
 // add counts one hit in v. Per-CPU value, and the kernel never runs a
 // program twice on one CPU at once (a nested run is skipped and counted as
 // a recursion miss), so plain increments are exact.
 static __always_inline void add(struct value *v, __u64 segs, int err,
 				__u32 tcp_state, __u64 now)
 {
-	if (!counted(err)) {
-		v->failed++;
-	} else {
-		v->retrans++;
-		v->segs += segs;
-		if (err)
-			v->unsent++;
-	}
+	tally(&v->retrans, &v->segs, &v->unsent, &v->failed, segs, err);
 	v->last_ns = now;
 	v->state = tcp_state;
 }
@@ -233,35 +198,21 @@ static __always_inline int count(void *m, struct cpu_state *st,
 				 __u32 tcp_state, __u64 now)
 {
 	struct value *v = bpf_map_lookup_elem(m, k);
-	if (v) {
-		add(v, segs, err, tcp_state, now);
-		return 0;
-	}
-	struct value init = {};
-	add(&init, segs, err, tcp_state, now);
-	// From a program, a per-CPU hash update sets this CPU's value and
-	// zeroes the other CPUs'.
-	long ret = bpf_map_update_elem(m, k, &init, BPF_NOEXIST);
-	if (!ret)
-		return 1;
-	if (ret == -EEXIST) {
-		// Another CPU added the key first.
-		v = bpf_map_lookup_elem(m, k);
-		if (v) {
-			add(v, segs, err, tcp_state, now);
-			return 0;
+	if (!v) {
+		struct value init = {};
+		add(&init, segs, err, tcp_state, now);
+		int added = add_key(m, k, &init, (void **)&v);
+		if (added > 0)
+			return 1;
+		if (added < 0) {
+			tally(&st->overflow_retrans, &st->overflow_segs,
+			      &st->overflow_unsent, &st->overflow_failed, segs,
+			      err);
+			return -1;
 		}
 	}
-	// Full (-E2BIG), or the bucket's lock was not to be had.
-	if (!counted(err)) {
-		st->overflow_failed++;
-	} else {
-		st->overflow_retrans++;
-		st->overflow_segs += segs;
-		if (err)
-			st->overflow_unsent++;
-	}
-	return -1;
+	add(v, segs, err, tcp_state, now);
+	return 0;
 }
 
 // record counts one retransmission to the peer in skc, on interface
@@ -294,8 +245,7 @@ static __always_inline void record(struct sock_common___rt *skc, __u32 ifindex,
 	__u32 tcp_state = skc->skc_state;
 	__u64 now = bpf_ktime_get_ns();
 
-	__u32 zero = 0;
-	struct cpu_state *st = bpf_map_lookup_elem(&state, &zero);
+	struct cpu_state *st = get_cpu_state();
 	if (!st)
 		return;
 	int added;
@@ -303,16 +253,8 @@ static __always_inline void record(struct sock_common___rt *skc, __u32 ifindex,
 		added = count(&retrans1, st, &k, segs, err, tcp_state, now);
 	else
 		added = count(&retrans0, st, &k, segs, err, tcp_state, now);
-	if (added > 0 && dev) {
-		struct dev_key dk = {
-			.netns_cookie = k.netns_cookie,
-			.netns = netns,
-			.ifindex = ifindex,
-		};
-		struct dev_name dn;
-		bpf_probe_read_kernel_str(dn.name, sizeof(dn.name), dev->name);
-		bpf_map_update_elem(&devices, &dk, &dn, BPF_ANY);
-	}
+	if (added > 0 && dev)
+		name_device(dev, k.netns_cookie, netns, ifindex);
 }
 
 SEC("tp_btf/tcp_retransmit_skb")

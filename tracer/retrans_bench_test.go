@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skbtop/skbtop/internal/kerneltest"
-	"github.com/skbtop/skbtop/internal/netlab"
 )
 
 // BenchmarkRetransmitRun measures what the retransmit program costs per
@@ -22,12 +21,7 @@ import (
 //
 //	go test -run '^$' -bench RetransmitRun -benchtime 20000x ./tracer
 func BenchmarkRetransmitRun(b *testing.B) {
-	kerneltest.NeedRoot(b)
-	p, err := netlab.NewPath()
-	if err != nil {
-		kerneltest.SkipOrFail(b, "cannot create network namespaces here: %v", err)
-	}
-	b.Cleanup(func() { p.Close() })
+	p := kerneltest.NewPath(b)
 	const port, size = 6302, 100
 	var got atomic.Int64
 	ln, err := p.Serve(port, func(n int) { got.Add(int64(n)) })

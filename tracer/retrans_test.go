@@ -66,16 +66,7 @@ func retransSegs(t testing.TB, ns *netlab.Namespace) uint64 {
 // retired and come back. Every write is 4 bytes and each connection sends
 // less than an MSS in all, so every retransmitted skb is one segment.
 func TestRetransmitsExactWhenFull(t *testing.T) {
-	kerneltest.NeedRoot(t)
-	p, err := netlab.NewPath()
-	if err != nil {
-		kerneltest.SkipOrFail(t, "cannot create network namespaces here: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Errorf("remove test namespaces: %v", err)
-		}
-	})
+	p := kerneltest.NewPath(t)
 	const (
 		port   = 6301
 		conns  = 3
@@ -219,16 +210,7 @@ func unacked(t *testing.T, c *net.TCPConn) uint32 {
 // passes on Linux 6.16+): skbtop counts it too, in unsent as well, so the
 // segments still add up to exactly the TcpRetransSegs delta.
 func TestRetransmitsUnsent(t *testing.T) {
-	kerneltest.NeedRoot(t)
-	p, err := netlab.NewPath()
-	if err != nil {
-		kerneltest.SkipOrFail(t, "cannot create network namespaces here: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Errorf("remove test namespaces: %v", err)
-		}
-	})
+	p := kerneltest.NewPath(t)
 	const (
 		port   = 6303
 		writes = 150
@@ -328,16 +310,7 @@ func kernelSpec(t *testing.T) *btf.Spec {
 // SYN-ACKs after the client gives up, so the count is compared between two
 // readings of the counter that agree.
 func TestRetransmitsSynAck(t *testing.T) {
-	kerneltest.NeedRoot(t)
-	p, err := netlab.NewPath()
-	if err != nil {
-		kerneltest.SkipOrFail(t, "cannot create network namespaces here: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Errorf("remove test namespaces: %v", err)
-		}
-	})
+	p := kerneltest.NewPath(t)
 	const port = 6304
 	ln, err := p.Serve(port, func(int) {})
 	if err != nil {
@@ -416,16 +389,7 @@ func TestRetransmitsSynAck(t *testing.T) {
 // the program reads the IPv6 address, and the peer comes out as the IPv4
 // address it maps, counted exactly as TcpRetransSegs counts it.
 func TestRetransmitsMappedPeer(t *testing.T) {
-	kerneltest.NeedRoot(t)
-	p, err := netlab.NewPath()
-	if err != nil {
-		kerneltest.SkipOrFail(t, "cannot create network namespaces here: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Errorf("remove test namespaces: %v", err)
-		}
-	})
+	p := kerneltest.NewPath(t)
 	const (
 		port   = 6305
 		writes = 150

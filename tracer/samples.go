@@ -80,24 +80,7 @@ func (t *Tracer) Samples(ctx context.Context, fn func(drops.Sample)) error {
 		// before the reader has moved past its last record, so a sample
 		// can land unannounced, and then every later one too.
 		rd.SetDeadline(time.Now().Add(t.idleWait))
-		done, err := read()
-		if errors.Is(err, ringbuf.ErrClosed) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if done {
-			continue
-		}
-		// Let the burst's samples gather, then take them all without
-		// waiting for more.
-		select {
-		case <-time.After(drainInterval):
-		case <-ctx.Done():
-		}
-		rd.SetDeadline(time.Now())
-		for {
+		for burst := false; ; burst = true {
 			done, err := read()
 			if errors.Is(err, ringbuf.ErrClosed) {
 				return nil
@@ -107,6 +90,15 @@ func (t *Tracer) Samples(ctx context.Context, fn func(drops.Sample)) error {
 			}
 			if done {
 				break
+			}
+			if !burst {
+				// The first sample of a burst: let the others gather,
+				// then take them all without waiting for more.
+				select {
+				case <-time.After(drainInterval):
+				case <-ctx.Done():
+				}
+				rd.SetDeadline(time.Now())
 			}
 		}
 	}

@@ -169,6 +169,23 @@ func NewLink(t testing.TB) *netlab.Link {
 	return l
 }
 
+// NewPath creates netlab's client, router and server namespaces, removed
+// when the test ends.
+func NewPath(t testing.TB) *netlab.Path {
+	t.Helper()
+	NeedRoot(t)
+	p, err := netlab.NewPath()
+	if err != nil {
+		SkipOrFail(t, "cannot create network namespaces here: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("remove test namespaces: %v", err)
+		}
+	})
+	return p
+}
+
 // NamespaceWithInode makes a namespace that gets inode ino, which a deleted
 // namespace had: the kernel gives each new namespace the lowest free inode
 // (of every namespace type), and frees a network namespace's in cleanup

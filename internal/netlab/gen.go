@@ -109,10 +109,8 @@ func NewGenerator(pairs int) (g *Generator, err error) {
 			{"-n", l.Sender.Name, "link", "set", v.SenderIf, "up"},
 			{"-n", l.Receiver.Name, "link", "set", v.ReceiverIf, "up"},
 		}
-		for _, s := range steps {
-			if _, err = ip(s...); err != nil {
-				return nil, err
-			}
+		if err = ipSteps(steps); err != nil {
+			return nil, err
 		}
 		g.Veths = append(g.Veths, v)
 	}

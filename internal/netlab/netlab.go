@@ -128,10 +128,7 @@ func NewLink() (l *Link, err error) {
 			l.Close()
 		}
 	}()
-	if l.Sender, err = NewNamespace("skbtop-tx"); err != nil {
-		return nil, err
-	}
-	if l.Receiver, err = NewNamespace("skbtop-rx"); err != nil {
+	if err = newNamespaces([]**Namespace{&l.Sender, &l.Receiver}, "skbtop-tx", "skbtop-rx"); err != nil {
 		return nil, err
 	}
 	id := seq.Add(1)
@@ -147,10 +144,8 @@ func NewLink() (l *Link, err error) {
 		{"-n", l.Sender.Name, "neigh", "replace", l.ReceiverAddr.String(), "lladdr", l.ReceiverMAC.String(), "dev", l.SenderIf, "nud", "permanent"},
 		{"-n", l.Receiver.Name, "neigh", "replace", l.SenderAddr.String(), "lladdr", l.SenderMAC.String(), "dev", l.ReceiverIf, "nud", "permanent"},
 	}
-	for _, s := range steps {
-		if _, err = ip(s...); err != nil {
-			return nil, err
-		}
+	if err = ipSteps(steps); err != nil {
+		return nil, err
 	}
 	err = l.Receiver.Do(func() error {
 		ifc, err := net.InterfaceByName(l.ReceiverIf)
@@ -167,14 +162,43 @@ func NewLink() (l *Link, err error) {
 }
 
 // Close deletes both namespaces and with them the veth pair.
-func (l *Link) Close() error {
+func (l *Link) Close() error { return closeAll(l.Sender, l.Receiver) }
+
+// newNamespaces makes a namespace for each prefix into the matching dst, in
+// order, and stops at the first error; the caller's Close removes those
+// made by then.
+func newNamespaces(dst []**Namespace, prefixes ...string) error {
+	for i, prefix := range prefixes {
+		n, err := NewNamespace(prefix)
+		if err != nil {
+			return err
+		}
+		*dst[i] = n
+	}
+	return nil
+}
+
+// closeAll deletes the namespaces of a topology, skipping those a failed
+// constructor never made (nil).
+func closeAll(nss ...*Namespace) error {
 	var errs []error
-	for _, n := range []*Namespace{l.Sender, l.Receiver} {
+	for _, n := range nss {
 		if n != nil {
 			errs = append(errs, n.Close())
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ipSteps runs ip with each of steps in turn, stopping at the first that
+// fails.
+func ipSteps(steps [][]string) error {
+	for _, s := range steps {
+		if _, err := ip(s...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func ip(args ...string) ([]byte, error) { return run("ip", args...) }

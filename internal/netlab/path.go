@@ -2,7 +2,6 @@ package netlab
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -41,13 +40,8 @@ func NewPath() (p *Path, err error) {
 			p.Close()
 		}
 	}()
-	for _, ns := range []struct {
-		dst    **Namespace
-		prefix string
-	}{{&p.Client, "skbtop-client"}, {&p.Router, "skbtop-router"}, {&p.Server, "skbtop-server"}} {
-		if *ns.dst, err = NewNamespace(ns.prefix); err != nil {
-			return nil, err
-		}
+	if err = newNamespaces([]**Namespace{&p.Client, &p.Router, &p.Server}, "skbtop-client", "skbtop-router", "skbtop-server"); err != nil {
+		return nil, err
 	}
 	id := seq.Add(1)
 	p.ClientIf, p.ServerIf = fmt.Sprintf("scl%d", id), fmt.Sprintf("ssv%d", id)
@@ -73,10 +67,8 @@ func NewPath() (p *Path, err error) {
 		{"-n", p.Router.Name, "neigh", "replace", p.ServerAddr.String(), "lladdr", mac(4).String(), "dev", rs, "nud", "permanent"},
 		{"-n", p.Server.Name, "neigh", "replace", p.RouterServer.String(), "lladdr", mac(3).String(), "dev", p.ServerIf, "nud", "permanent"},
 	}
-	for _, s := range steps {
-		if _, err = ip(s...); err != nil {
-			return nil, err
-		}
+	if err = ipSteps(steps); err != nil {
+		return nil, err
 	}
 	if err = p.Router.Sysctl("net/ipv4/ip_forward", "1"); err != nil {
 		return nil, fmt.Errorf("enable forwarding in %s: %w", p.Router.Name, err)
@@ -86,15 +78,7 @@ func NewPath() (p *Path, err error) {
 
 // Close deletes the three namespaces, and with them the veths and the
 // router's nftables table.
-func (p *Path) Close() error {
-	var errs []error
-	for _, n := range []*Namespace{p.Client, p.Router, p.Server} {
-		if n != nil {
-			errs = append(errs, n.Close())
-		}
-	}
-	return errors.Join(errs...)
-}
+func (p *Path) Close() error { return closeAll(p.Client, p.Router, p.Server) }
 
 // lossTable holds the rules LoseTCP and LoseTCPOut install.
 var lossTable = &nftables.Table{Name: "skbtop_loss", Family: nftables.TableFamilyINet}
@@ -128,15 +112,6 @@ func (p *Path) LoseTCPOut(port uint16, mod uint32) error {
 // loseTCP installs the rule in chain of ns: to the server's port (toServer)
 // or from it, one in every mod segments.
 func (p *Path) loseTCP(ns *Namespace, chain *nftables.Chain, port uint16, mod uint32, toServer bool) error {
-	c, done, err := ns.nft()
-	if err != nil {
-		return err
-	}
-	defer done()
-	c.AddTable(lossTable)
-	c.AddChain(chain)
-	dport := make([]byte, 2)
-	binary.BigEndian.PutUint16(dport, port)
 	server := p.ServerAddr.As4()
 	// The IPv4 destination address is 4 bytes at offset 16, the source 4
 	// at 12; the TCP destination port 2 bytes at offset 2, the source 2 at
@@ -145,60 +120,32 @@ func (p *Path) loseTCP(ns *Namespace, chain *nftables.Chain, port uint16, mod ui
 	if !toServer {
 		addrAt, portAt = 12, 0
 	}
-	c.AddRule(&nftables.Rule{
-		Table: lossTable,
-		Chain: chain,
-		Exprs: []expr.Any{
-			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: addrAt, Len: 4},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: server[:]},
-			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: portAt, Len: 2},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: dport},
-			// A random number below mod, in the register in host order.
-			&expr.Numgen{Register: 1, Modulus: mod, Type: unix.NFT_NG_RANDOM},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0, 0, 0}},
-			&expr.Counter{},
-			&expr.Verdict{Kind: expr.VerdictDrop},
-		},
-	})
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("install nftables loss rule in %s: %w", ns.Name, err)
-	}
-	return nil
+	return ns.addRule(chain, "loss",
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: addrAt, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: server[:]},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: portAt, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, port)},
+		// A random number below mod, in the register in host order.
+		&expr.Numgen{Register: 1, Modulus: mod, Type: unix.NFT_NG_RANDOM},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0, 0, 0}},
+		&expr.Counter{},
+		&expr.Verdict{Kind: expr.VerdictDrop},
+	)
 }
 
 // LostTCP returns the packet counter of the rule LoseTCP installed: the
 // segments the router dropped.
 func (p *Path) LostTCP() (uint64, error) {
-	return lost(p.Router, lossChain("forward", nftables.ChainHookForward))
+	return p.Router.ruleCounter(lossChain("forward", nftables.ChainHookForward), "loss")
 }
 
 // LostTCPOut returns the packet counter of the rule LoseTCPOut installed.
 func (p *Path) LostTCPOut() (uint64, error) {
-	return lost(p.Client, lossChain("output", nftables.ChainHookOutput))
-}
-
-func lost(ns *Namespace, chain *nftables.Chain) (uint64, error) {
-	c, done, err := ns.nft()
-	if err != nil {
-		return 0, err
-	}
-	defer done()
-	rules, err := c.GetRules(lossTable, chain)
-	if err != nil {
-		return 0, fmt.Errorf("list nftables rules: %w", err)
-	}
-	for _, r := range rules {
-		for _, e := range r.Exprs {
-			if ctr, ok := e.(*expr.Counter); ok {
-				return ctr.Packets, nil
-			}
-		}
-	}
-	return 0, errors.New("no counter in the nftables loss rule")
+	return p.Client.ruleCounter(lossChain("output", nftables.ChainHookOutput), "loss")
 }
 
 // Serve listens on the server's port and reads every connection to the

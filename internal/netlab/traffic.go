@@ -153,45 +153,32 @@ func (n *Namespace) nft() (*nftables.Conn, func(), error) {
 	return c, func() { f.Close() }, nil
 }
 
-// DropUDP installs an nftables rule in the namespace's input hook that
-// counts and drops UDP datagrams to port: udp dport PORT counter drop.
-func (n *Namespace) DropUDP(port uint16) error {
+// addRule installs a rule of exprs in chain (creating its table and the
+// chain if need be) inside the namespace; what names the rule in errors.
+func (n *Namespace) addRule(chain *nftables.Chain, what string, exprs ...expr.Any) error {
 	c, done, err := n.nft()
 	if err != nil {
 		return err
 	}
 	defer done()
-	c.AddTable(dropTable)
-	c.AddChain(dropChain)
-	dport := make([]byte, 2)
-	binary.BigEndian.PutUint16(dport, port)
-	c.AddRule(&nftables.Rule{
-		Table: dropTable,
-		Chain: dropChain,
-		Exprs: []expr.Any{
-			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_UDP}},
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: dport},
-			&expr.Counter{},
-			&expr.Verdict{Kind: expr.VerdictDrop},
-		},
-	})
+	c.AddTable(chain.Table)
+	c.AddChain(chain)
+	c.AddRule(&nftables.Rule{Table: chain.Table, Chain: chain, Exprs: exprs})
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("install nftables drop rule: %w", err)
+		return fmt.Errorf("install nftables %s rule in %s: %w", what, n.Name, err)
 	}
 	return nil
 }
 
-// DroppedUDP returns the packet counter of the rule DropUDP installed: the
-// kernel's own count of what the rule dropped.
-func (n *Namespace) DroppedUDP() (uint64, error) {
+// ruleCounter returns the packet counter of the first rule with one in
+// chain inside the namespace; what names the rule in errors.
+func (n *Namespace) ruleCounter(chain *nftables.Chain, what string) (uint64, error) {
 	c, done, err := n.nft()
 	if err != nil {
 		return 0, err
 	}
 	defer done()
-	rules, err := c.GetRules(dropTable, dropChain)
+	rules, err := c.GetRules(chain.Table, chain)
 	if err != nil {
 		return 0, fmt.Errorf("list nftables rules: %w", err)
 	}
@@ -202,7 +189,26 @@ func (n *Namespace) DroppedUDP() (uint64, error) {
 			}
 		}
 	}
-	return 0, errors.New("no counter in the nftables drop rule")
+	return 0, fmt.Errorf("no counter in the nftables %s rule", what)
+}
+
+// DropUDP installs an nftables rule in the namespace's input hook that
+// counts and drops UDP datagrams to port: udp dport PORT counter drop.
+func (n *Namespace) DropUDP(port uint16) error {
+	return n.addRule(dropChain, "drop",
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_UDP}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, port)},
+		&expr.Counter{},
+		&expr.Verdict{Kind: expr.VerdictDrop},
+	)
+}
+
+// DroppedUDP returns the packet counter of the rule DropUDP installed: the
+// kernel's own count of what the rule dropped.
+func (n *Namespace) DroppedUDP() (uint64, error) {
+	return n.ruleCounter(dropChain, "drop")
 }
 
 // Sysctl writes value to the namespace's /proc/sys/<path>, for example
