@@ -110,3 +110,42 @@ func BenchmarkSparklineRefresh(b *testing.B) {
 		m = refresh(b, m, snap)
 	}
 }
+
+// BenchmarkFleetRefresh is a refresh of a node with 1000 containers: a
+// veth in each and its peer in the home namespace, 2000 interfaces with
+// counters and a drop site each, all dropping every interval, so that
+// every snapshot is new but its rows are the same.
+func BenchmarkFleetRefresh(b *testing.B) {
+	const n = 1000
+	base := drops.Snapshot{Schema: drops.SchemaV1, Host: "bench", Time: fixtureTime}
+	for i := range 2 * n {
+		name, netns, ns := fmt.Sprintf("veth%04x", i/2), uint32(4026531840), ""
+		if i%2 == 1 {
+			name, netns, ns = "eth0", uint32(4026532000+i/2), fmt.Sprintf("ctr%d", i/2)
+		}
+		base.Sites = append(base.Sites, drops.Site{
+			Function: "__netif_receive_skb_core", Offset: "0x1b4", Address: "0xffffffff81a012a4",
+			Reason: "UNHANDLED_PROTO", ReasonCode: 43, Interface: name, Namespace: ns, Ifindex: uint32(2 + i), Netns: netns,
+			L3: "0x88b5", Count: 2, Bytes: 120, History: make([]float64, drops.HistoryLen),
+			Key: drops.Key{Location: 0xffffffff81a012a4, Reason: 43, Ifindex: uint32(2 + i), Netns: netns, L3: 0x88b5},
+		})
+		if i%2 == 0 {
+			c := drops.LinkCountersOf(map[drops.LinkField]uint64{drops.RxDropped: 2, drops.RxNoHandler: 0, drops.RxPackets: 2})
+			base.Interfaces = append(base.Interfaces, drops.Interface{Name: name, Ifindex: uint32(2 + i), Netns: netns,
+				Counters: &c, Delta: &c})
+		}
+	}
+	base.Recount()
+	m := refresh(b, benchModel(b), base)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		snap := base
+		snap.Sites = slices.Clone(base.Sites)
+		for j := range snap.Sites {
+			snap.Sites[j].Count += uint64(2 * i)
+		}
+		snap.Time = snap.Time.Add(time.Duration(i) * time.Second)
+		snap.Version = uint64(i + 1)
+		m = refresh(b, m, snap)
+	}
+}

@@ -22,6 +22,7 @@ type ifacesPane struct {
 	// frame: a node's 2,000 interface names took a tenth of a refresh.
 	cols  []column
 	names map[string]string
+	fits  fitMemo // what cols and names were made for
 }
 
 // ifaceNote says what the counter columns hold, what EXPLAINED means and
@@ -45,11 +46,14 @@ func (p *ifacesPane) SetSize(w, h int) {
 
 // fit fits the columns and the names to the rows and the width.
 func (p *ifacesPane) fit() {
-	p.cols = p.columns()
 	names := make([]string, len(p.items))
 	for i, ifc := range p.items {
 		names[i] = ifc.Label()
 	}
+	if p.fits.same(p.w, p.counters, names) && p.cols != nil {
+		return
+	}
+	p.cols = p.columnsFor(names)
 	p.names = labelTexts(names, p.cols[ifName].w)
 }
 
@@ -92,11 +96,7 @@ var counterCols = drops.DropFields()
 // ifExplained is the EXPLAINED column's index.
 var ifExplained = ifFirstCounter + len(counterCols)
 
-func (p ifacesPane) columns() []column {
-	names := make([]string, len(p.items))
-	for i, ifc := range p.items {
-		names[i] = ifc.Label()
-	}
+func (p ifacesPane) columnsFor(names []string) []column {
 	nameW := natural("IFACE", names, 5, 24)
 	cols := []column{
 		ifName:   {title: "IFACE", w: nameW, min: 5, max: nameW},

@@ -1477,3 +1477,44 @@ func TestSparklinesMove(t *testing.T) {
 		t.Errorf("more than the sparkline changed:\n%s\nwas\n%s", after, before)
 	}
 }
+
+// TestLayoutFollowsLabels: the columns are laid out again when the rows'
+// labels change at the same width (a longer function name, a longer
+// interface name), and kept when only the counts change.
+func TestLayoutFollowsLabels(t *testing.T) {
+	site := func(fn, iface string, count uint64) drops.Site {
+		return drops.Site{Function: fn, Offset: "0x1b4", Reason: "NO_SOCKET", Interface: iface, Ifindex: 2,
+			L3: "IPv4", L4: "UDP", Count: count, Rate: 1, Key: drops.Key{Location: 7, Ifindex: 2}}
+	}
+	iface := func(name string) drops.Interface {
+		c := drops.LinkCountersOf(map[drops.LinkField]uint64{drops.RxDropped: 3, drops.RxNoHandler: 0})
+		return drops.Interface{Name: name, Ifindex: 2, Counters: &c, Delta: &c}
+	}
+	snapOf := func(version uint64, s drops.Site, i drops.Interface) drops.Snapshot {
+		snap := fixtureSnapshot()
+		snap.Sites, snap.Interfaces = []drops.Site{s}, []drops.Interface{i}
+		snap.Version, snap.Rows = version, version
+		snap.Recount()
+		return snap
+	}
+	hs := newHarness(t, &fakeSource{snap: snapOf(1, site("f", "e0", 3), iface("e0"))}, 120, 40, Options{})
+	hs.tick()
+	before := hs.m.sites.tx.cols[colSym].w
+	hs.src.snap = snapOf(2, site("f", "e0", 5), iface("e0"))
+	hs.tick()
+	if got := hs.m.sites.tx.cols[colSym].w; got != before {
+		t.Errorf("counts changed: drop site column %d cells wide, was %d", got, before)
+	}
+	const longFn, longIface = "a_much_longer_function_name", "veth_long_name"
+	hs.src.snap = snapOf(3, site(longFn, longIface, 5), iface(longIface))
+	hs.tick()
+	view := hs.view()
+	for _, want := range []string{longFn + "+0x1b4", longIface} {
+		if !strings.Contains(view, want) {
+			t.Errorf("the view does not show %q whole:\n%s", want, view)
+		}
+	}
+	if got := hs.m.ifaces.cols[ifName].w; got < len(longIface) {
+		t.Errorf("interface column %d cells wide, want at least %d", got, len(longIface))
+	}
+}

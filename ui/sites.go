@@ -23,7 +23,8 @@ type sitesPane struct {
 	// tx is the columns fitted to the rows and the width, made when
 	// either changes rather than every frame: measuring a full map's
 	// labels is most of a frame's work.
-	tx siteTexts
+	tx  siteTexts
+	fit fitMemo // what tx was made for
 }
 
 func newSitesPane(sh *shared) sitesPane {
@@ -34,7 +35,7 @@ func newSitesPane(sh *shared) sitesPane {
 func (p *sitesPane) SetSize(w, h int) {
 	if w != p.w {
 		p.w = w
-		p.tx = p.columns()
+		p.refit()
 	}
 	p.h = h
 	p.setHeight(h - 1)
@@ -50,7 +51,7 @@ func (p *sitesPane) SetSites(sites []drops.Site, totals drops.Totals, empty stri
 	p.setItems(sites)
 	p.totals, p.empty = totals, empty
 	if refit || p.tx.cols == nil {
-		p.tx = p.columns()
+		p.refit()
 	}
 }
 
@@ -98,7 +99,38 @@ type siteTexts struct {
 	shortPro bool
 }
 
-// columns fits the columns to the pane's width. The drop site is what the
+// siteLabels are the rows' labels, one slice a column, and whether any row
+// is a group (whose cells also depend on its counts).
+type siteLabels struct {
+	syms, reasons, ifaces, protos, shorts []string
+	grouped                               bool
+}
+
+func (p sitesPane) labels() siteLabels {
+	n := len(p.items)
+	l := siteLabels{syms: make([]string, n), reasons: make([]string, n), ifaces: make([]string, n),
+		protos: make([]string, n), shorts: make([]string, n)}
+	for i, s := range p.items {
+		l.syms[i], l.reasons[i], l.ifaces[i] = s.SiteLabel(), s.ReasonLabel(), drops.OrDash(s.InterfacesLabel())
+		l.protos[i], l.shorts[i] = s.Proto(), s.ShortProto()
+		l.grouped = l.grouped || s.Sites > 1 || s.Ifaces > 1
+	}
+	return l
+}
+
+// refit makes tx for the rows and the width, unless it was made for the
+// same labels at the same width.
+func (p *sitesPane) refit() {
+	l := p.labels()
+	if l.grouped {
+		p.fit.forget()
+	} else if p.fit.same(p.w, false, l.syms, l.reasons, l.ifaces, l.protos, l.shorts) && p.tx.cols != nil {
+		return
+	}
+	p.tx = p.columnsFor(l)
+}
+
+// columnsFor fits the columns to the labels and to the pane's width. The drop site is what the
 // user came for: it is the last column to shrink, and at 80 columns it shows
 // every function name of up to 30 cells whole, with its offset. The
 // sparkline, the protocol's L3 and SHARE give way first; then names longer
@@ -107,16 +139,8 @@ type siteTexts struct {
 // the reason and interface shrink and TOTAL goes; only then does the drop
 // site shrink further. Room left over goes back to the columns that were
 // cut, the drop site's last.
-func (p sitesPane) columns() siteTexts {
-	syms := make([]string, len(p.items))
-	reasons := make([]string, len(p.items))
-	ifaces := make([]string, len(p.items))
-	protos := make([]string, len(p.items))
-	shorts := make([]string, len(p.items))
-	for i, s := range p.items {
-		syms[i], reasons[i], ifaces[i] = s.SiteLabel(), s.ReasonLabel(), drops.OrDash(s.InterfacesLabel())
-		protos[i], shorts[i] = s.Proto(), s.ShortProto()
-	}
+func (p sitesPane) columnsFor(l siteLabels) siteTexts {
+	syms, reasons, ifaces, protos, shorts := l.syms, l.reasons, l.ifaces, l.protos, l.shorts
 	symW := natural("DROP SITE", syms, 24, 64)
 	reasonW := natural("REASON", reasons, 8, 24)
 	ifaceW := natural("IFACE", ifaces, 5, 24)

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strings"
 
 	"charm.land/lipgloss/v2"
@@ -303,3 +304,30 @@ func distinct(labels []string, w int, tails []int, short func(s string, w, tail 
 	}
 	return out
 }
+
+// fitMemo remembers what a pane's columns were last fitted to: its width, a
+// flag of the pane's, and the rows' labels. Rows whose labels are the same
+// as last time (a node's 2,000 interfaces, refreshed with new counts) need
+// no new layout: measuring and shortening thousands of labels was a tenth
+// of a refresh.
+type fitMemo struct {
+	valid  bool
+	w      int
+	flag   bool
+	labels [][]string
+}
+
+// same reports whether the columns were fitted to exactly this, and
+// remembers it as what they are fitted to now (the caller fits them when
+// it is not the same).
+func (m *fitMemo) same(w int, flag bool, labels ...[]string) bool {
+	same := m.valid && m.w == w && m.flag == flag && len(m.labels) == len(labels)
+	for i := 0; same && i < len(labels); i++ {
+		same = slices.Equal(m.labels[i], labels[i])
+	}
+	*m = fitMemo{valid: true, w: w, flag: flag, labels: labels}
+	return same
+}
+
+// forget makes the next same report false.
+func (m *fitMemo) forget() { *m = fitMemo{} }
