@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
@@ -195,14 +196,18 @@ func NewPath(t testing.TB) *netlab.Path {
 // else took it) and is deleted before trying again.
 func NamespaceWithInode(t testing.TB, ino uint32) *netlab.Namespace {
 	t.Helper()
-	const tries = 300
+	// Until the kernel has freed ino (its cleanup work may wait behind
+	// other namespaces' on a busy machine) every try gets a higher one:
+	// tries are paced by time, not counted.
+	const wait = 30 * time.Second
 	var held []*netlab.Namespace
 	t.Cleanup(func() {
 		for _, ns := range held {
 			ns.Close()
 		}
 	})
-	for try := range tries {
+	deadline := time.Now().Add(wait)
+	for try := 1; ; try++ {
 		ns, err := netlab.NewNamespace("skbtop-reuse")
 		if err != nil {
 			t.Fatal(err)
@@ -210,17 +215,20 @@ func NamespaceWithInode(t testing.TB, ino uint32) *netlab.Namespace {
 		held = append(held, ns)
 		switch {
 		case ns.Inode == ino:
-			t.Logf("inode %d given again to the %d. namespace made", ino, try+1)
+			t.Logf("inode %d given again to the %d. namespace made", ino, try)
 			return ns
 		case ns.Inode > ino:
 			held = held[:len(held)-1]
 			if err := ns.Close(); err != nil {
 				t.Fatal(err)
 			}
+			if time.Now().After(deadline) {
+				SkipOrFail(t, "the kernel did not give inode %d to any of %d new namespaces in %v", ino, try, wait)
+				return nil
+			}
+			time.Sleep(10 * time.Millisecond) // poll interval for the kernel's cleanup, not an assertion
 		}
 	}
-	SkipOrFail(t, "the kernel did not give inode %d to any of %d new namespaces", ino, tries)
-	return nil
 }
 
 // SendLoopbackUDP sends n datagrams to a closed port of the namespace's own
