@@ -95,7 +95,8 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 		k, err := symbols.OpenKallsyms("/proc/kallsyms")
 		symsCh <- symsResult{k, err}
 	}()
-	cfg := tracer.Config{SampleLimit: uint32(o.samples), MaxKeys: uint32(o.maxKeys), VerifierLog: o.debug, BTF: o.btf}
+	cfg := tracer.Config{SampleLimit: uint32(o.samples), MaxKeys: uint32(o.maxKeys), VerifierLog: o.debug, BTF: o.btf,
+		PromptSamples: o.once}
 	if m.ns != nil {
 		cfg.Netns = m.ns.Inode
 	}

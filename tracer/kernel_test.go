@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/skbtop/skbtop/bpf"
 	"github.com/skbtop/skbtop/drops"
 	"github.com/skbtop/skbtop/internal/kerneltest"
 	"github.com/skbtop/skbtop/internal/netlab"
@@ -339,7 +341,7 @@ func TestSamplesWakeReader(t *testing.T) {
 		// Two drain intervals apart: a reader still draining the first
 		// burst would not need a wakeup for the second.
 		if burst > 0 {
-			time.Sleep(2 * drainInterval)
+			time.Sleep(2 * tr.drain)
 		}
 		if err := l.SendUDP(uint16(9+burst), 3, 16); err != nil {
 			t.Fatal(err)
@@ -358,5 +360,23 @@ func TestSamplesWakeReader(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPromptSamples: a tracer for a report that ends at a set time drains
+// its samples every 100 ms; otherwise as late as its ring allows at the
+// most samples this machine's CPUs may send.
+func TestPromptSamples(t *testing.T) {
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := openTracer(t, Config{SampleLimit: 64, PromptSamples: true}); tr.drain != minDrain {
+		t.Errorf("PromptSamples: drain interval %v, want %v", tr.drain, minDrain)
+	}
+	record := (binary.Size(bpf.DropEvent{}) + 8 + 7) &^ 7
+	want := drainFor(256<<10, 64, ncpu, record)
+	if tr := openTracer(t, Config{SampleLimit: 64}); tr.drain != want {
+		t.Errorf("drain interval %v, want %v (%d CPUs, %d-byte records)", tr.drain, want, ncpu, record)
 	}
 }

@@ -17,11 +17,29 @@ import (
 	"github.com/skbtop/skbtop/drops"
 )
 
-// drainInterval is how long the samples of a burst gather before they are
-// read. The program wakes the reader only with the first sample into an
-// empty ring (a wakeup per drop would cost more than the drop); the reader
-// then waits this long, without being woken again, and takes everything.
-const drainInterval = 100 * time.Millisecond
+// The samples of a burst gather for a drain interval before they are read.
+// The program wakes the reader only with the first sample into an empty
+// ring (a wakeup per drop would cost more than the drop); the reader then
+// waits the interval, without being woken again, and takes everything.
+// The interval is as long as the ring allows, between minDrain and
+// maxDrain: while drops go on, each interval is one wakeup of the reader
+// (and of the Go runtime), and samples are shown once a refresh anyway.
+const (
+	minDrain = 100 * time.Millisecond
+	maxDrain = time.Second
+)
+
+// drainFor returns the drain interval for a ring of ringBytes that each of
+// ncpu CPUs fills with up to limit records of recordBytes a second: the
+// longest in which the ring fills to a quarter at most.
+func drainFor(ringBytes uint32, limit uint32, ncpu int, recordBytes int) time.Duration {
+	perSecond := float64(limit) * float64(ncpu) * float64(recordBytes)
+	if perSecond <= 0 {
+		return maxDrain
+	}
+	d := time.Duration(float64(ringBytes) / 4 / perSecond * float64(time.Second))
+	return min(max(d, minDrain), maxDrain)
+}
 
 // idleWait is the longest the reader sleeps without a wakeup: how late a
 // sample the program did not announce can be.
@@ -95,7 +113,7 @@ func (t *Tracer) Samples(ctx context.Context, fn func(drops.Sample)) error {
 				// The first sample of a burst: let the others gather,
 				// then take them all without waiting for more.
 				select {
-				case <-time.After(drainInterval):
+				case <-time.After(t.drain):
 				case <-ctx.Done():
 				}
 				rd.SetDeadline(time.Now())

@@ -5,6 +5,7 @@ package tracer
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -67,6 +68,11 @@ type Config struct {
 	// used instead of /sys/kernel/btf/vmlinux for probing the tracepoint
 	// and relocating the program.
 	BTF *btf.Spec
+	// PromptSamples reads the samples of a burst within 100 ms of its
+	// first, rather than as late as the ring allows (up to a second): for
+	// a report that ends at a set time and should hold its last drops'
+	// samples (--once).
+	PromptSamples bool
 }
 
 // objects are what Open loads: the maps, the variables and one of the
@@ -124,8 +130,9 @@ type Tracer struct {
 	need      []devKey
 	dumpAbove int
 	// idleWait is how long Samples sleeps without a wakeup (idleWait;
-	// tests raise it).
+	// tests raise it); drain is its drain interval (drainFor).
 	idleWait time.Duration
+	drain    time.Duration
 
 	// stackMu guards stacking, which says a stack collection runs
 	// (StartStacks to StopStacks), and closed, set by Close: a
@@ -182,6 +189,14 @@ func Open(cfg Config) (*Tracer, error) {
 		return nil, fmt.Errorf("set sample limit: %w", err)
 	}
 	t := &Tracer{maxKeys: cmp.Or(cfg.MaxKeys, DefaultMaxKeys), reasons: reasons, named: map[devKey]namedDev{}, dumpAbove: dumpDevicesAbove, idleWait: idleWait}
+	if ncpu, err := ebpf.PossibleCPU(); err == nil && !cfg.PromptSamples {
+		// A record is the event behind the ring's 8-byte header, padded
+		// to 8 bytes.
+		record := (binary.Size(bpf.DropEvent{}) + 8 + 7) &^ 7
+		t.drain = drainFor(spec.Maps[bpf.DropMapSamples].MaxEntries, limit, ncpu, record)
+	} else {
+		t.drain = minDrain
+	}
 	spec.Maps[bpf.DropMapCounts0].MaxEntries = t.maxKeys
 	spec.Maps[bpf.DropMapCounts1].MaxEntries = t.maxKeys
 	if !reasons {
