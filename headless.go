@@ -113,7 +113,7 @@ wait:
 // whole window. Samples are left out to keep lines short; --once --json and
 // the TUI's snapshots carry them.
 func runNDJSON(ctx context.Context, mon *monitor, o options, stdout, stderr io.Writer) error {
-	enc := json.NewEncoder(stdout)
+	var line []byte
 	first := true
 	emit := func() error {
 		snap, err := mon.Snapshot()
@@ -130,14 +130,12 @@ func runNDJSON(ctx context.Context, mon *monitor, o options, stdout, stderr io.W
 			snap = snap.Changes()
 		}
 		first = false
-		// A copy without samples: the snapshot's sites are shared.
-		sites := make([]drops.Site, len(snap.Sites))
-		for i, s := range snap.Sites {
-			s.Samples = nil
-			sites[i] = s
+		line, err = snap.AppendJSON(line[:0], false)
+		if err != nil {
+			return fmt.Errorf("write snapshot: %w", err)
 		}
-		snap.Sites = sites
-		if err := enc.Encode(snap); err != nil {
+		line = append(line, '\n')
+		if _, err := stdout.Write(line); err != nil {
 			return fmt.Errorf("write snapshot: %w", err)
 		}
 		return nil
