@@ -67,3 +67,34 @@ func testDevicesNamed(t *testing.T, dump bool) {
 		t.Errorf("drops after the rename named %+v, want %+v", got, want)
 	}
 }
+
+// TestSameName compares names as the program stores them (IFNAMSIZ bytes,
+// NUL-padded unless the name fills them) with the names reported.
+func TestSameName(t *testing.T) {
+	stored := func(s string) []int8 {
+		b := make([]int8, 16)
+		for i := range min(len(s), len(b)) {
+			b[i] = int8(s[i])
+		}
+		return b
+	}
+	for _, c := range []struct {
+		name, stored string
+		same         bool
+	}{
+		{"eth0", "eth0", true},
+		{"eth0", "eth01", false},
+		{"eth01", "eth0", false},
+		{"eth0", "eth1", false},
+		{"", "", true},
+		{"", "eth0", false},
+		{unnamed, "", false},
+		{unnamed, "eth0", false},
+		{"abcdefghijklmnop", "abcdefghijklmnop", true}, // 16 bytes, no NUL
+		{"abcdefghijklmno", "abcdefghijklmnop", false},
+	} {
+		if got := sameName(c.name, stored(c.stored)); got != c.same {
+			t.Errorf("sameName(%q, stored %q) = %v, want %v", c.name, c.stored, got, c.same)
+		}
+	}
+}

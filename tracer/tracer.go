@@ -129,6 +129,9 @@ type Tracer struct {
 	// lower it).
 	need      []devKey
 	dumpAbove int
+	// devKeys and devNames are dumpDevices' buffers.
+	devKeys  []bpf.DropDevKey
+	devNames []bpf.DropDevName
 	// idleWait is how long Samples sleeps without a wakeup (idleWait;
 	// tests raise it); drain is its drain interval (drainFor).
 	idleWait time.Duration
@@ -627,26 +630,17 @@ func (t *Tracer) nameDevices(r *drops.Reading) {
 		}
 	}
 	t.need = need
-	lookup := t.lookupDevice
 	if len(need) > t.dumpAbove {
 		// A fleet's interfaces all dropping: a few batch reads of the
 		// whole map rather than a lookup each.
-		if names, err := t.dumpDevices(); err == nil {
-			lookup = func(k devKey) (string, bool) {
-				name, ok := names[k]
-				return name, ok
-			}
+		if err := t.dumpDevices(func(k devKey, name []int8) { t.rename(r, k, name) }); err == nil {
+			need = nil
 		}
 	}
 	for _, k := range need {
-		name, ok := lookup(k)
-		if !ok {
-			continue
-		}
-		if n := t.named[k]; name != n.name {
-			n.name = name
-			t.named[k] = n
-			r.Devices = append(r.Devices, drops.Device{Netns: k.netns, NetnsCookie: k.cookie, Ifindex: k.ifindex, Name: name})
+		var dn bpf.DropDevName
+		if err := t.objs.Devices.Lookup(bpf.DropDevKey{NetnsCookie: k.cookie, Netns: k.netns, Ifindex: k.ifindex}, &dn); err == nil {
+			t.rename(r, k, dn.Name[:])
 		}
 	}
 	if t.reads%forgetAfter == 0 {
@@ -668,35 +662,53 @@ const unnamed = "\x00"
 // of a refresh's CPU with 2000 interfaces dropping.
 const dumpDevicesAbove = 64
 
-// lookupDevice returns the name the program stored for a device.
-func (t *Tracer) lookupDevice(k devKey) (string, bool) {
-	var dn bpf.DropDevName
-	if err := t.objs.Devices.Lookup(bpf.DropDevKey{NetnsCookie: k.cookie, Netns: k.netns, Ifindex: k.ifindex}, &dn); err != nil {
-		return "", false
+// rename reports device k's name, as the program stored it, in r.Devices
+// if this read wants it (nameDevices) and it differs from the name
+// reported last. The name becomes a string only then: a fleet's thousands
+// of names are compared every read.
+func (t *Tracer) rename(r *drops.Reading, k devKey, stored []int8) {
+	n, ok := t.named[k]
+	if !ok || n.seen != t.reads || sameName(n.name, stored) {
+		return
 	}
-	return cString(dn.Name[:]), true
+	n.name = cString(stored)
+	t.named[k] = n
+	r.Devices = append(r.Devices, drops.Device{Netns: k.netns, NetnsCookie: k.cookie, Ifindex: k.ifindex, Name: n.name})
 }
 
-// dumpDevices reads every name the program stored, batchKeys at a time
-// (BPF_MAP_LOOKUP_BATCH, Linux 5.6; ebpf.ErrNotSupported before).
-func (t *Tracer) dumpDevices() (map[devKey]string, error) {
-	if t.noBatch {
-		return nil, ebpf.ErrNotSupported
+// sameName reports whether the NUL-terminated stored is name.
+func sameName(name string, stored []int8) bool {
+	for i := range len(name) {
+		if i >= len(stored) || byte(stored[i]) != name[i] || stored[i] == 0 {
+			return false
+		}
 	}
-	keys := make([]bpf.DropDevKey, batchKeys)
-	vals := make([]bpf.DropDevName, batchKeys)
-	names := make(map[devKey]string, t.objs.Devices.MaxEntries())
+	return len(name) == len(stored) || stored[len(name)] == 0
+}
+
+// dumpDevices passes every name the program stored to fn, reading them
+// batchKeys at a time (BPF_MAP_LOOKUP_BATCH, Linux 5.6;
+// ebpf.ErrNotSupported before).
+func (t *Tracer) dumpDevices(fn func(k devKey, name []int8)) error {
+	if t.noBatch {
+		return ebpf.ErrNotSupported
+	}
+	if t.devKeys == nil {
+		t.devKeys = make([]bpf.DropDevKey, batchKeys)
+		t.devNames = make([]bpf.DropDevName, batchKeys)
+	}
 	var cursor ebpf.MapBatchCursor
 	for {
-		n, err := t.objs.Devices.BatchLookup(&cursor, keys, vals, nil)
+		n, err := t.objs.Devices.BatchLookup(&cursor, t.devKeys, t.devNames, nil)
 		for i := range n {
-			names[devKey{keys[i].NetnsCookie, keys[i].Netns, keys[i].Ifindex}] = cString(vals[i].Name[:])
+			k := t.devKeys[i]
+			fn(devKey{k.NetnsCookie, k.Netns, k.Ifindex}, t.devNames[i].Name[:])
 		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return names, nil
+			return nil
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 }
