@@ -442,30 +442,29 @@ func (s Snapshot) Changes() Snapshot {
 	out := s
 	out.Partial = true
 	out.Retransmits = s.Retransmits.changes()
-	// Counted first: sites are large, and on a busy node thousands of
-	// them change each interval.
+	out.Sites = changed(s.Sites, func(s *Site) bool { return s.Rate > 0 })
+	out.Interfaces = changed(s.Interfaces, (*Interface).active)
+	return out
+}
+
+// changed returns the rows that changed: rows itself when all did (a
+// snapshot's rows are never changed in place, so they can be shared), else
+// a copy of those that did. Counted first: rows are large, and on a busy
+// node thousands of them change each interval.
+func changed[T any](rows []T, moved func(*T) bool) []T {
 	n := 0
-	for i := range s.Sites {
-		if s.Sites[i].Rate > 0 {
+	for i := range rows {
+		if moved(&rows[i]) {
 			n++
 		}
 	}
-	out.Sites = make([]Site, 0, n)
-	for i := range s.Sites {
-		if s.Sites[i].Rate > 0 {
-			out.Sites = append(out.Sites, s.Sites[i])
-		}
+	if n == len(rows) {
+		return rows
 	}
-	n = 0
-	for i := range s.Interfaces {
-		if s.Interfaces[i].active() {
-			n++
-		}
-	}
-	out.Interfaces = make([]Interface, 0, n)
-	for i := range s.Interfaces {
-		if s.Interfaces[i].active() {
-			out.Interfaces = append(out.Interfaces, s.Interfaces[i])
+	out := make([]T, 0, n)
+	for i := range rows {
+		if moved(&rows[i]) {
+			out = append(out, rows[i])
 		}
 	}
 	return out
@@ -515,7 +514,7 @@ func (s Snapshot) WindowRates() Snapshot {
 
 // active reports whether the interface dropped in the last interval: traced
 // drops, or a drop counter that moved.
-func (i Interface) active() bool {
+func (i *Interface) active() bool {
 	if i.TracedRate > 0 {
 		return true
 	}
