@@ -117,24 +117,16 @@ func (o Order) Next() Order { return (o + 1) % numOrders }
 // SortSites orders sites by o: by rate (then count), by count (then rate),
 // or by name; ties are broken by symbol, reason, interface, namespace and
 // protocol, so that the order is total and rows never swap between
-// refreshes. The symbol is built once per site rather than twice per
-// comparison: n log n strings for 16384 sites were most of a snapshot's
-// garbage.
+// refreshes. The names are compared where they lie, never joined into
+// strings: most sites of a full map or a fleet tie on rate and count, and
+// a string per site was much of a snapshot's garbage.
 func SortSites(sites []Site, o Order) {
-	type entry struct {
-		id string
-		i  int
+	at := make([]int, len(sites))
+	for i := range at {
+		at[i] = i
 	}
-	order := make([]entry, len(sites))
-	for i := range sites {
-		s := &sites[i]
-		// The names that break ties, NUL-separated so that one string
-		// comparison compares them in turn (no name holds a NUL): most
-		// sites of a full map tie on rate and count.
-		order[i] = entry{s.Symbol() + "\x00" + s.Reason + "\x00" + s.Interface + "\x00" + s.Namespace + "\x00" + s.L3 + "\x00" + s.L4, i}
-	}
-	slices.SortFunc(order, func(x, y entry) int {
-		a, b := &sites[x.i], &sites[y.i]
+	slices.SortFunc(at, func(i, j int) int {
+		a, b := &sites[i], &sites[j]
 		var c int
 		switch o {
 		case ByRate:
@@ -142,13 +134,75 @@ func SortSites(sites []Site, o Order) {
 		case ByTotal:
 			c = cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(b.Rate, a.Rate))
 		}
-		return cmp.Or(c, strings.Compare(x.id, y.id), cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Ifindex, b.Ifindex))
+		if c != 0 {
+			return c
+		}
+		if c = compareNames(a, b); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Ifindex, b.Ifindex))
 	})
-	at := make([]int, len(order))
-	for k, e := range order {
-		at[k] = e.i
-	}
 	permute(sites, at)
+}
+
+// compareNames compares what a row shows of two sites in turn: the symbol
+// (as Symbol writes it), reason, interface, namespace, L3 and L4.
+func compareNames(a, b *Site) int {
+	// Rows that tie mostly share their site, whose names are then the
+	// same strings: equal at a glance.
+	if a.Function != b.Function || a.Offset != b.Offset || a.Module != b.Module || a.Address != b.Address {
+		var pa, pb [6]string
+		if c := compareJoined(symbolParts(a, &pa), symbolParts(b, &pb)); c != 0 {
+			return c
+		}
+	}
+	for _, c := range [...]struct{ a, b string }{
+		{a.Reason, b.Reason}, {a.Interface, b.Interface}, {a.Namespace, b.Namespace}, {a.L3, b.L3}, {a.L4, b.L4},
+	} {
+		if c := strings.Compare(c.a, c.b); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// symbolParts returns the pieces Symbol joins, in buf.
+func symbolParts(s *Site, buf *[6]string) []string {
+	switch {
+	case s.Function == "":
+		buf[0] = s.Address
+		return buf[:1]
+	case s.Function == OverflowFunction:
+		buf[0] = s.Function
+		return buf[:1]
+	case s.Module == "":
+		*buf = [6]string{s.Function, "+", s.Offset}
+		return buf[:3]
+	}
+	*buf = [6]string{s.Function, "+", s.Offset, " [", s.Module, "]"}
+	return buf[:]
+}
+
+// compareJoined compares strings.Join(a, "") with strings.Join(b, "")
+// without joining them.
+func compareJoined(a, b []string) int {
+	var ra, rb string // what is left of the current pieces
+	for {
+		for ra == "" && len(a) > 0 {
+			ra, a = a[0], a[1:]
+		}
+		for rb == "" && len(b) > 0 {
+			rb, b = b[0], b[1:]
+		}
+		if ra == "" || rb == "" {
+			return cmp.Compare(len(ra), len(rb))
+		}
+		n := min(len(ra), len(rb))
+		if c := strings.Compare(ra[:n], rb[:n]); c != 0 {
+			return c
+		}
+		ra, rb = ra[n:], rb[n:]
+	}
 }
 
 // permute puts s[at[k]] at k for every k, in place, following each cycle

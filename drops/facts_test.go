@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -28,14 +29,22 @@ func TestSortSites(t *testing.T) {
 		site("j", "ip_rcv_core", 0, 20, "X", "eth0", "", "IPv4", 1, 2),
 		site("k", "ip", 0, 20, "X", "eth0", "", "IPv4", 1, 2),
 		site("l", "zz", 9, 1, "X", "eth0", "", "IPv4", 1, 2),
+		// ip_rcv+0x10 [br] after ip_rcv+0x10 and before ip_rcv+0x10x
+		// (which the Offset makes up), and before ip_rcv_core: a site's
+		// symbol is compared whole.
+		withModule(site("m", "ip_rcv", 0, 20, "X", "eth0", "", "IPv4", 1, 2), "br"),
+		withOffset(site("n", "ip_rcv", 0, 20, "X", "eth0", "", "IPv4", 1, 2), "0x10x"),
+		// No function: the address is the symbol, before the netns.
+		withAddress(site("o", "", 0, 20, "X", "eth0", "", "IPv4", 1, 2), "0xffffffff81000010"),
+		withAddress(site("p", "", 0, 20, "X", "eth0", "", "IPv4", 2, 2), "0xffffffff81000001"),
 	}
 	for _, tc := range []struct {
 		o    Order
 		want string
 	}{
 		// "ip+0x10" < "ip_rcv+0x10" < "ip_rcv_core+0x10": '+' sorts before '_'.
-		{ByRate, "l b a k c i h g f e d j"},
-		{ByTotal, "b k c i h g f e d j a l"},
+		{ByRate, "l b a p o k c i h g f e d m n j"},
+		{ByTotal, "b p o k c i h g f e d m n j a l"},
 	} {
 		for trial := range 20 {
 			in := slices.Clone(sites)
@@ -51,6 +60,34 @@ func TestSortSites(t *testing.T) {
 			if string(got) != tc.want {
 				t.Fatalf("order %v, shuffle %d: %s, want %s", tc.o, trial, got, tc.want)
 			}
+		}
+	}
+}
+
+func withModule(s Site, m string) Site { s.Module = m; return s }
+func withOffset(s Site, o string) Site { s.Offset = o; return s }
+func withAddress(s Site, a string) Site {
+	s.Function, s.Address = "", a
+	return s
+}
+
+// TestCompareJoined holds compareJoined to comparing the joined strings,
+// over random lists of pieces (empty ones too) that share prefixes.
+func TestCompareJoined(t *testing.T) {
+	pieces := []string{"", "a", "ab", "b", "+", "_", " [", "]", "a+", "ba"}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	list := func() []string {
+		out := make([]string, rnd.IntN(5))
+		for i := range out {
+			out[i] = pieces[rnd.IntN(len(pieces))]
+		}
+		return out
+	}
+	for range 20000 {
+		a, b := list(), list()
+		want := strings.Compare(strings.Join(a, ""), strings.Join(b, ""))
+		if got := compareJoined(a, b); got != want {
+			t.Fatalf("compareJoined(%q, %q) = %d, want %d", a, b, got, want)
 		}
 	}
 }
