@@ -91,6 +91,9 @@ type Aggregator struct {
 	overflowed map[ifaceID]*meter
 
 	links     map[linkID]*linkState
+	// linkRows are links in ifindex order, made again when one comes or
+	// goes (nil).
+	linkRows []linkRow
 	linksRead bool
 	stack     []stackState
 
@@ -185,6 +188,11 @@ type nsLife struct {
 type linkID struct {
 	index uint32
 	name  string
+}
+
+type linkRow struct {
+	id linkID
+	st *linkState
 }
 
 type linkState struct {
@@ -485,6 +493,7 @@ func (a *Aggregator) updateLinks(r Reading) {
 				st.has[f] = l.Counters.Has(f)
 			}
 			a.links[id] = st
+			a.linkRows = nil
 			a.dirty = true
 		} else {
 			for f := range NumLinkFields {
@@ -499,6 +508,7 @@ func (a *Aggregator) updateLinks(r Reading) {
 	for id, st := range a.links {
 		if !st.seen {
 			delete(a.links, id)
+			a.linkRows = nil
 			a.dirty = true
 		}
 	}
@@ -690,20 +700,24 @@ func (a *Aggregator) moveHistoriesLocked() {
 // interfacesLocked returns the home namespace's interfaces whose counters
 // were read, in ifindex order; Recount adds their traced drops.
 func (a *Aggregator) interfacesLocked() []Interface {
-	ids := make([]linkID, 0, len(a.links))
-	for id := range a.links {
-		ids = append(ids, id)
+	if a.linkRows == nil {
+		a.linkRows = make([]linkRow, 0, len(a.links))
+		for id, st := range a.links {
+			a.linkRows = append(a.linkRows, linkRow{id, st})
+		}
+		slices.SortFunc(a.linkRows, func(x, y linkRow) int {
+			return cmp.Or(cmp.Compare(x.id.index, y.id.index), cmp.Compare(x.id.name, y.id.name))
+		})
 	}
-	slices.SortFunc(ids, func(x, y linkID) int {
-		return cmp.Or(cmp.Compare(x.index, y.index), cmp.Compare(x.name, y.name))
-	})
-	out := make([]Interface, 0, len(a.links))
+	// Room for the interfaces of other namespaces that traced drops add
+	// (recount): at most one per site, and one per interface known.
+	out := make([]Interface, 0, len(a.linkRows)+min(len(a.sites), len(a.ifaces))+1)
 	// The counters of all interfaces in two allocations, not three each.
-	counters := make([]LinkCounters, 2*len(ids))
-	rates := make([]LinkRates, len(ids))
+	counters := make([]LinkCounters, 2*len(a.linkRows))
+	rates := make([]LinkRates, len(a.linkRows))
 	home := a.home
-	for i, id := range ids {
-		st := a.links[id]
+	for i, row := range a.linkRows {
+		id, st := row.id, row.st
 		ifc := Interface{Name: id.name, Ifindex: id.index, Netns: home.Inode, NetnsCookie: home.Cookie,
 			Counters: &counters[2*i], Delta: &counters[2*i+1]}
 		if st.rated {
