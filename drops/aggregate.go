@@ -90,10 +90,10 @@ type Aggregator struct {
 	// map full.
 	overflowed map[ifaceID]*meter
 
-	links     map[linkID]*linkState
+	links map[linkID]*linkState
 	// linkRows are links in ifindex order, made again when one comes or
 	// goes (nil).
-	linkRows []linkRow
+	linkRows  []linkRow
 	linksRead bool
 	stack     []stackState
 
