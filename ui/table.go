@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"slices"
 	"strings"
 
 	"charm.land/lipgloss/v2"
@@ -306,28 +305,65 @@ func distinct(labels []string, w int, tails []int, short func(s string, w, tail 
 }
 
 // fitMemo remembers what a pane's columns were last fitted to: its width, a
-// flag of the pane's, and the rows' labels. Rows whose labels are the same
-// as last time (a node's 2,000 interfaces, refreshed with new counts) need
-// no new layout: measuring and shortening thousands of labels was a tenth
-// of a refresh.
-type fitMemo struct {
-	valid  bool
-	w      int
-	flag   bool
-	labels [][]string
+// flag of the pane's, and which labels the rows had. Rows with the same
+// labels as last time (a node's 2,000 interfaces, refreshed with new
+// counts) need no new layout: measuring and shortening thousands of labels
+// was a tenth of a refresh. The layout depends on which labels there are,
+// not on their order or how many rows share one, so rows that only moved
+// (their rates changed places) keep it too.
+type fitMemo struct{ last *fitted }
+
+// fitted is what a layout was made for. It lives behind a pointer so that
+// copies of a pane share it.
+type fitted struct {
+	w    int
+	flag bool
+	// sets hold each list's labels, with the number of the last check
+	// that met each.
+	sets  []map[string]uint64
+	check uint64
 }
 
-// same reports whether the columns were fitted to exactly this, and
-// remembers it as what they are fitted to now (the caller fits them when
-// it is not the same).
+// same reports whether the columns were fitted to this, and remembers it as
+// what they are fitted to now (the caller fits them when it is not the
+// same).
 func (m *fitMemo) same(w int, flag bool, labels ...[]string) bool {
-	same := m.valid && m.w == w && m.flag == flag && len(m.labels) == len(labels)
-	for i := 0; same && i < len(labels); i++ {
-		same = slices.Equal(m.labels[i], labels[i])
+	if f := m.last; f != nil && f.w == w && f.flag == flag && len(f.sets) == len(labels) {
+		f.check++
+		same := true
+		for i := 0; same && i < len(labels); i++ {
+			same = f.sameSet(i, labels[i])
+		}
+		if same {
+			return true
+		}
 	}
-	*m = fitMemo{valid: true, w: w, flag: flag, labels: labels}
-	return same
+	f := &fitted{w: w, flag: flag, sets: make([]map[string]uint64, len(labels))}
+	for i, list := range labels {
+		f.sets[i] = make(map[string]uint64)
+		for _, l := range list {
+			f.sets[i][l] = 0
+		}
+	}
+	m.last = f
+	return false
+}
+
+// sameSet reports whether list holds exactly the labels of set i.
+func (f *fitted) sameSet(i int, list []string) bool {
+	set, met := f.sets[i], 0
+	for _, l := range list {
+		check, ok := set[l]
+		if !ok {
+			return false
+		}
+		if check != f.check {
+			set[l] = f.check
+			met++
+		}
+	}
+	return met == len(set)
 }
 
 // forget makes the next same report false.
-func (m *fitMemo) forget() { *m = fitMemo{} }
+func (m *fitMemo) forget() { m.last = nil }
