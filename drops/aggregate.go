@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -179,6 +180,8 @@ type nsLife struct {
 	name  string
 	named bool
 	gone  bool
+	// unnamed is ns:INODE, what a namespace without a name goes by.
+	unnamed string
 }
 
 // linkID identifies an interface of the home namespace's counters. An
@@ -813,7 +816,10 @@ func (a *Aggregator) namespaceLocked(id NamespaceID) (name string, gone bool) {
 	}
 	name = ns.name
 	if name == "" {
-		name = fmt.Sprintf("ns:%d", id.Inode)
+		if ns.unnamed == "" {
+			ns.unnamed = "ns:" + strconv.FormatUint(uint64(id.Inode), 10)
+		}
+		name = ns.unnamed
 	}
 	return name, ns.gone
 }

@@ -240,11 +240,7 @@ const ExplainedTitle = "EXPLAINED"
 // ExplainedNote explains the EXPLAINED column of the interface tables; it
 // names the counters of every reconciliation rule.
 var ExplainedNote = func() string {
-	names := make([]string, len(rules))
-	for i, r := range rules {
-		names[i] = r.name()
-	}
-	return ExplainedTitle + ": the part of the counted drops (" + strings.Join(names, ", ") +
+	return ExplainedTitle + ": the part of the counted drops (" + strings.Join(ruleNames[:], ", ") +
 		") that traced drops at the sites counting there account for."
 }()
 

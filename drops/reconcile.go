@@ -40,7 +40,7 @@ type siteMatch struct{ function, reason string }
 
 // rules are the interface counters traced drops can explain. A new one is
 // a row here.
-var rules = []rule{
+var rules = [...]rule{
 	{counters: []LinkField{RxDropped, RxNoHandler}, sites: rxCountedSites},
 	// ip_rcv_core and ip6_rcv_core count a packet addressed to another
 	// host's MAC address (PACKET_OTHERHOST: promiscuous mode, a bridge
@@ -76,21 +76,25 @@ func (r *rule) matches(s *Site) bool {
 // (NO_SOCKET, the firewall, ...).
 func CountedIn(s Site) string {
 	for i := range rules {
-		if r := &rules[i]; r.matches(&s) {
-			return r.name()
+		if rules[i].matches(&s) {
+			return ruleNames[i]
 		}
 	}
 	return ""
 }
 
-// name joins the rule's counters: "rx_dropped+rx_nohandler".
-func (r rule) name() string {
-	names := make([]string, len(r.counters))
-	for j, f := range r.counters {
-		names[j] = f.String()
+// ruleNames name the rules by their counters ("rx_dropped+rx_nohandler"),
+// joined once: every interface of every snapshot names its rules.
+var ruleNames = func() (names [len(rules)]string) {
+	for i, r := range rules {
+		parts := make([]string, len(r.counters))
+		for j, f := range r.counters {
+			parts[j] = f.String()
+		}
+		names[i] = strings.Join(parts, "+")
 	}
-	return strings.Join(names, "+")
-}
+	return names
+}()
 
 // CountsInRxDropped reports whether the site's drops are also counted in
 // their interface's rx_dropped or rx_nohandler counter.
@@ -158,14 +162,18 @@ type CounterReconciliation struct {
 // Explained/Counted, and 0 when nothing was counted. Rules whose counters
 // the kernel does not report are left out.
 func Reconcile(ifc Interface, sites []Site) Reconciliation {
-	return reconcile(ifc, sites, nil, true)
+	return reconcile(ifc, sites, nil, true, nil)
 }
 
 // reconcile is Reconcile over the sites whose indices are in mine, or over
 // every site when all is set.
-func reconcile(ifc Interface, sites []Site, mine []int32, all bool) Reconciliation {
+func reconcile(ifc Interface, sites []Site, mine []int32, all bool, arena *[]CounterReconciliation) Reconciliation {
 	r := Reconciliation{Counters: []CounterReconciliation{}}
-	traced := make([]uint64, len(rules))
+	if arena != nil && len(*arena) >= len(rules) {
+		// The counters of many interfaces in one allocation.
+		r.Counters, *arena = (*arena)[:0:len(rules)], (*arena)[len(rules):]
+	}
+	var traced [len(rules)]uint64
 	n := len(mine)
 	if all {
 		n = len(sites)
@@ -207,7 +215,7 @@ func reconcile(ifc Interface, sites []Site, mine []int32, all bool) Reconciliati
 			r.Elsewhere += traced[i]
 			continue
 		}
-		c := CounterReconciliation{Counters: rl.name(), Traced: traced[i]}
+		c := CounterReconciliation{Counters: ruleNames[i], Traced: traced[i]}
 		for _, f := range rl.counters {
 			c.Counted += ifc.Delta.Get(f)
 		}

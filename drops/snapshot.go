@@ -630,8 +630,9 @@ func traceInterfaces(ifaces []Interface, sites []Site, owned bool) []Interface {
 			next[i]++
 		}
 	}
+	arena := make([]CounterReconciliation, len(out)*len(rules))
 	for i := range out {
-		out[i].Reconciliation = reconcile(out[i], sites, grouped[start[i]:start[i+1]], false)
+		out[i].Reconciliation = reconcile(out[i], sites, grouped[start[i]:start[i+1]], false, &arena)
 	}
 	// A row kept only for traced drops the sites no longer have (a filter
 	// took them out) says nothing.
