@@ -119,6 +119,8 @@ type Aggregator struct {
 	dirty bool
 	// reads counts the readings of sites (siteState.seenAt).
 	reads uint64
+	// ranking numbers the times the rows were put in name order.
+	ranking uint64
 	// version is the last snapshot's Version; histDirty says a site's
 	// history moved since, and nothing else did.
 	version   uint64
@@ -146,6 +148,12 @@ type siteState struct {
 	// named holds the parts of the row's names that never change for a
 	// key (function, offset, reason, protocol), made at its first snapshot.
 	named *Site
+	// rank is the row's place among the snapshot's rows by name (see
+	// Aggregator.sortLocked), as of ranking number ranked, when its names
+	// that can change (rankedAs: see rankedAs) were these.
+	rank     int
+	ranked   uint64
+	rankedAs [3]string
 }
 
 type healthMeters struct {
@@ -638,6 +646,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.IntervalS = a.interval
 	// Room for every key and the overflow site: a full map is thousands.
 	snap.Sites = make([]Site, 0, len(a.sites)+1)
+	rows := make([]*siteState, 0, len(a.sites)+1)
 	var arena floats
 	for _, st := range a.sites {
 		if st.packets.delta == 0 && st.packets.rate == 0 {
@@ -659,13 +668,15 @@ func (a *Aggregator) Snapshot() Snapshot {
 			}
 		}
 		snap.Sites = append(snap.Sites, site)
+		rows = append(rows, st)
 	}
 	h := &a.health
 	if h.overflowPackets.delta > 0 || h.overflowPackets.rate > 0 {
 		snap.Sites = append(snap.Sites, Site{Function: OverflowFunction,
 			Count: h.overflowPackets.delta, Bytes: h.overflowBytes.delta, Rate: h.overflowPackets.rate})
+		rows = append(rows, nil)
 	}
-	SortSites(snap.Sites, ByRate)
+	a.sortLocked(snap.Sites, rows)
 	snap.Totals.SamplesLost = h.lost.delta
 	snap.Totals.SamplesSuppressed = h.suppressed.delta
 	snap.Totals.KeysOverflowed = h.overflowPackets.delta
@@ -680,6 +691,57 @@ func (a *Aggregator) Snapshot() Snapshot {
 	a.cache, a.dirty, a.histDirty = snap, false, false
 	return snap
 }
+
+// sortLocked sorts a snapshot's sites as SortSites does by rate, rows[i]
+// being the state of sites[i] (nil for the map-full row). Ties on rate and
+// count, which are most rows of a fleet or a full map, are broken by each
+// row's rank, its place by name among the rows, rather than by comparing
+// the names: the rows are ranked again only when one of them is new to
+// the ranking or has been renamed, not every refresh.
+func (a *Aggregator) sortLocked(sites []Site, rows []*siteState) {
+	rerank := a.ranking == 0
+	for i, st := range rows {
+		if st != nil && (st.ranked != a.ranking || st.rankedAs != rankedAs(&sites[i])) {
+			rerank = true
+			break
+		}
+	}
+	if rerank {
+		byName := make([]int, len(sites))
+		for i := range byName {
+			byName[i] = i
+		}
+		slices.SortFunc(byName, func(i, j int) int { return compareSites(&sites[i], &sites[j]) })
+		a.ranking++
+		for rank, i := range byName {
+			if st := rows[i]; st != nil {
+				st.rank, st.ranked = rank, a.ranking
+				st.rankedAs = rankedAs(&sites[i])
+			}
+		}
+	}
+	at := make([]int, len(sites))
+	for i := range at {
+		at[i] = i
+	}
+	slices.SortFunc(at, func(i, j int) int {
+		x, y := &sites[i], &sites[j]
+		if c := cmp.Or(cmp.Compare(y.Rate, x.Rate), cmp.Compare(y.Count, x.Count)); c != 0 {
+			return c
+		}
+		if rows[i] != nil && rows[j] != nil {
+			return cmp.Compare(rows[i].rank, rows[j].rank)
+		}
+		return compareSites(x, y)
+	})
+	permute(sites, at)
+}
+
+// rankedAs are the names of a row that can change while it lives, and
+// with them its place by name: the function (an address named once its
+// module's symbols are read; the L3 label and offset follow it), the
+// interface (renamed) and the namespace (named).
+func rankedAs(s *Site) [3]string { return [3]string{s.Function, s.Interface, s.Namespace} }
 
 // moveHistoriesLocked makes the cached snapshot anew with only its sites'
 // histories moved on: what changes while the drops have stopped but a

@@ -137,12 +137,18 @@ func SortSites(sites []Site, o Order) {
 		if c != 0 {
 			return c
 		}
-		if c = compareNames(a, b); c != 0 {
-			return c
-		}
-		return cmp.Or(cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Ifindex, b.Ifindex))
+		return compareSites(a, b)
 	})
 	permute(sites, at)
+}
+
+// compareSites is the order of sites that tie on the numbers: by name
+// (compareNames), then netns and ifindex.
+func compareSites(a, b *Site) int {
+	if c := compareNames(a, b); c != 0 {
+		return c
+	}
+	return cmp.Or(cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Ifindex, b.Ifindex))
 }
 
 // compareNames compares what a row shows of two sites in turn: the symbol
