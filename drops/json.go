@@ -17,62 +17,68 @@ import (
 // are appended here field by field; the rest goes through json.Marshal.
 // TestAppendJSON holds both to the same bytes for every field.
 func (s *Snapshot) AppendJSON(b []byte, samples bool) ([]byte, error) {
-	w := jsonWriter{b: append(b, '{')}
-	w.str("schema", s.Schema)
-	w.str("host", s.Host)
-	w.str("kernel", s.Kernel)
-	w.value("time", s.Time)
-	w.float("window_s", s.WindowS)
-	w.float("interval_s", s.IntervalS)
+	w := jsonWriter{b: b}
+	w.str(`{"schema":`, s.Schema)
+	w.str(`,"host":`, s.Host)
+	w.str(`,"kernel":`, s.Kernel)
+	w.value(`,"time":`, s.Time)
+	w.float(`,"window_s":`, s.WindowS)
+	w.float(`,"interval_s":`, s.IntervalS)
 	if s.Namespace != nil {
-		w.value("namespace", s.Namespace)
+		w.value(`,"namespace":`, s.Namespace)
 	}
-	w.value("filter", s.Filter)
+	w.value(`,"filter":`, s.Filter)
 	if s.Group != "" {
-		w.str("group", s.Group)
+		w.str(`,"group":`, s.Group)
 	}
 	if s.Hidden != nil {
-		w.value("hidden", s.Hidden)
+		w.value(`,"hidden":`, s.Hidden)
 	}
-	w.value("totals", s.Totals)
-	w.key("sites")
+	w.value(`,"totals":`, s.Totals)
+	w.key(`,"sites":`)
 	if s.Sites == nil {
 		w.b = append(w.b, "null"...)
 	} else {
 		w.b = append(w.b, '[')
 		for i := range s.Sites {
+			if i > 0 {
+				w.b = append(w.b, ',')
+			}
 			w.site(&s.Sites[i], samples)
 		}
 		w.b = append(w.b, ']')
 	}
-	w.value("protocols", s.Protocols)
-	w.key("interfaces")
+	w.value(`,"protocols":`, s.Protocols)
+	w.key(`,"interfaces":`)
 	if s.Interfaces == nil {
 		w.b = append(w.b, "null"...)
 	} else {
 		w.b = append(w.b, '[')
 		for i := range s.Interfaces {
+			if i > 0 {
+				w.b = append(w.b, ',')
+			}
 			w.iface(&s.Interfaces[i])
 		}
 		w.b = append(w.b, ']')
 	}
 	if len(s.StackCounters) > 0 {
-		w.value("stack_counters", s.StackCounters)
+		w.value(`,"stack_counters":`, s.StackCounters)
 	}
 	if s.Retransmits != nil {
-		w.value("retransmits", s.Retransmits)
+		w.value(`,"retransmits":`, s.Retransmits)
 	}
 	if s.Partial {
-		w.boolean("partial", s.Partial)
+		w.boolean(`,"partial":`, s.Partial)
 	}
 	if s.Capabilities != nil {
-		w.value("capabilities", s.Capabilities)
+		w.value(`,"capabilities":`, s.Capabilities)
 	}
 	if s.StackTrace != nil {
-		w.value("stack_trace", s.StackTrace)
+		w.value(`,"stack_trace":`, s.StackTrace)
 	}
 	if len(s.Warnings) > 0 {
-		w.value("warnings", s.Warnings)
+		w.value(`,"warnings":`, s.Warnings)
 	}
 	w.b = append(w.b, '}')
 	return w.b, w.err
@@ -80,113 +86,111 @@ func (s *Snapshot) AppendJSON(b []byte, samples bool) ([]byte, error) {
 
 // site appends one site as an element of an array.
 func (w *jsonWriter) site(s *Site, samples bool) {
-	w.open()
-	w.str("function", s.Function)
-	w.str("offset", s.Offset)
-	w.str("module", s.Module)
-	w.str("address", s.Address)
+	w.str(`{"function":`, s.Function)
+	w.str(`,"offset":`, s.Offset)
+	w.str(`,"module":`, s.Module)
+	w.str(`,"address":`, s.Address)
 	if s.Reason != "" {
-		w.str("reason", s.Reason)
+		w.str(`,"reason":`, s.Reason)
 	}
 	if !s.ReasonCode.IsZero() {
-		w.uint("reason_code", uint64(s.ReasonCode))
+		w.uint(`,"reason_code":`, uint64(s.ReasonCode))
 	}
-	w.str("interface", s.Interface)
-	w.uint("ifindex", uint64(s.Ifindex))
-	w.uint("netns", uint64(s.Netns))
+	w.str(`,"interface":`, s.Interface)
+	w.uint(`,"ifindex":`, uint64(s.Ifindex))
+	w.uint(`,"netns":`, uint64(s.Netns))
 	if s.NetnsCookie != 0 {
-		w.uint("netns_cookie", s.NetnsCookie)
+		w.uint(`,"netns_cookie":`, s.NetnsCookie)
 	}
 	if s.Namespace != "" {
-		w.str("namespace", s.Namespace)
+		w.str(`,"namespace":`, s.Namespace)
 	}
 	if s.Gone {
-		w.boolean("gone", s.Gone)
+		w.boolean(`,"gone":`, s.Gone)
 	}
-	w.str("l3", s.L3)
-	w.str("l4", s.L4)
-	w.uint("count", s.Count)
-	w.uint("bytes", s.Bytes)
-	w.float("rate", s.Rate)
+	w.str(`,"l3":`, s.L3)
+	w.str(`,"l4":`, s.L4)
+	w.uint(`,"count":`, s.Count)
+	w.uint(`,"bytes":`, s.Bytes)
+	w.float(`,"rate":`, s.Rate)
 	if s.Ifaces != 0 {
-		w.int("ifaces", s.Ifaces)
+		w.int(`,"ifaces":`, s.Ifaces)
 	}
 	if s.BusiestIface != "" {
-		w.str("busiest_iface", s.BusiestIface)
+		w.str(`,"busiest_iface":`, s.BusiestIface)
 	}
 	if s.Sites != 0 {
-		w.int("sites", s.Sites)
+		w.int(`,"sites":`, s.Sites)
 	}
 	if s.BusiestSite != "" {
-		w.str("busiest_site", s.BusiestSite)
+		w.str(`,"busiest_site":`, s.BusiestSite)
 	}
 	if s.Protos != 0 {
-		w.int("protos", s.Protos)
+		w.int(`,"protos":`, s.Protos)
 	}
 	if samples && len(s.Samples) > 0 {
-		w.value("samples", s.Samples)
+		w.value(`,"samples":`, s.Samples)
 	}
-	w.uint("sampled", s.Sampled)
+	w.uint(`,"sampled":`, s.Sampled)
 	if len(s.Stacks) > 0 {
-		w.value("stacks", s.Stacks)
+		w.value(`,"stacks":`, s.Stacks)
 	}
 	w.b = append(w.b, '}')
 }
 
 // iface appends one interface as an element of an array.
 func (w *jsonWriter) iface(i *Interface) {
-	w.open()
-	w.str("name", i.Name)
-	w.uint("ifindex", uint64(i.Ifindex))
-	w.uint("netns", uint64(i.Netns))
+	w.str(`{"name":`, i.Name)
+	w.uint(`,"ifindex":`, uint64(i.Ifindex))
+	w.uint(`,"netns":`, uint64(i.Netns))
 	if i.NetnsCookie != 0 {
-		w.uint("netns_cookie", i.NetnsCookie)
+		w.uint(`,"netns_cookie":`, i.NetnsCookie)
 	}
 	if i.Namespace != "" {
-		w.str("namespace", i.Namespace)
+		w.str(`,"namespace":`, i.Namespace)
 	}
 	if i.Gone {
-		w.boolean("gone", i.Gone)
+		w.boolean(`,"gone":`, i.Gone)
 	}
-	w.uint("traced_drops", i.TracedDrops)
-	w.uint("map_full", i.MapFull)
-	w.float("traced_rate", i.TracedRate)
+	w.uint(`,"traced_drops":`, i.TracedDrops)
+	w.uint(`,"map_full":`, i.MapFull)
+	w.float(`,"traced_rate":`, i.TracedRate)
 	if i.Counters != nil {
-		w.key("counters")
+		w.key(`,"counters":`)
 		w.append(i.Counters.appendTo(w.b))
 	}
 	if i.Delta != nil {
-		w.key("delta")
+		w.key(`,"delta":`)
 		w.append(i.Delta.appendTo(w.b))
 	}
 	if i.Rates != nil {
-		w.key("rates")
+		w.key(`,"rates":`)
 		w.append(i.Rates.appendTo(w.b))
 	}
 	r := &i.Reconciliation
-	w.key("reconciliation")
-	w.open()
-	w.boolean("has_counters", r.HasCounters)
-	w.uint("counted", r.Counted)
-	w.uint("traced", r.Traced)
-	w.uint("explained", r.Explained)
-	w.uint("unexplained", r.Unexplained)
-	w.uint("elsewhere", r.Elsewhere)
-	w.uint("map_full", r.MapFull)
-	w.uint("nic_ring", r.NICRing)
-	w.float("fraction", r.Fraction)
-	w.key("counters")
+	w.boolean(`,"reconciliation":{"has_counters":`, r.HasCounters)
+	w.uint(`,"counted":`, r.Counted)
+	w.uint(`,"traced":`, r.Traced)
+	w.uint(`,"explained":`, r.Explained)
+	w.uint(`,"unexplained":`, r.Unexplained)
+	w.uint(`,"elsewhere":`, r.Elsewhere)
+	w.uint(`,"map_full":`, r.MapFull)
+	w.uint(`,"nic_ring":`, r.NICRing)
+	w.float(`,"fraction":`, r.Fraction)
+	w.key(`,"counters":`)
 	if r.Counters == nil {
 		w.b = append(w.b, "null"...)
 	} else {
 		w.b = append(w.b, '[')
-		for _, c := range r.Counters {
-			w.open()
-			w.str("counters", c.Counters)
-			w.uint("counted", c.Counted)
-			w.uint("traced", c.Traced)
-			w.uint("explained", c.Explained)
-			w.uint("unexplained", c.Unexplained)
+		for j, c := range r.Counters {
+			if j > 0 {
+				w.b = append(w.b, ',')
+			}
+			w.str(`{"counters":`, c.Counters)
+			w.uint(`,"counted":`, c.Counted)
+			w.uint(`,"traced":`, c.Traced)
+			w.uint(`,"explained":`, c.Explained)
+			w.uint(`,"unexplained":`, c.Unexplained)
 			w.b = append(w.b, '}')
 		}
 		w.b = append(w.b, ']')
@@ -194,32 +198,18 @@ func (w *jsonWriter) iface(i *Interface) {
 	w.b = append(w.b, "}}"...)
 }
 
-// jsonWriter appends an object's members; the first error sticks.
+// jsonWriter appends JSON; the first error sticks. Each member is
+// appended with its key as written, comma and quotes included (`,"name":`,
+// or `{"name":` for an object's first): the members of every object here
+// come in a fixed order, so where the commas go is known when it is
+// written.
 type jsonWriter struct {
 	b   []byte
 	err error
 }
 
-// open starts an object as an element of an array (or a member's value).
-func (w *jsonWriter) open() {
-	w.comma()
-	w.b = append(w.b, '{')
-}
-
-// comma separates this value from the one before it, if any.
-func (w *jsonWriter) comma() {
-	if n := len(w.b); n > 0 && w.b[n-1] != '{' && w.b[n-1] != '[' && w.b[n-1] != ':' {
-		w.b = append(w.b, ',')
-	}
-}
-
-// key starts a member: its name (plain ASCII, as every key here is).
-func (w *jsonWriter) key(k string) {
-	w.comma()
-	w.b = append(w.b, '"')
-	w.b = append(w.b, k...)
-	w.b = append(w.b, '"', ':')
-}
+// key appends a member's key.
+func (w *jsonWriter) key(k string) { w.b = append(w.b, k...) }
 
 func (w *jsonWriter) str(k, v string) {
 	w.key(k)
@@ -271,7 +261,7 @@ func (w *jsonWriter) append(b []byte, err error) {
 // json.Marshal (escapes, U+2028 and U+2029, invalid UTF-8).
 func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !plain[s[i]] {
 			data, _ := json.Marshal(s) // a string always marshals
 			return append(b, data...)
 		}
@@ -280,3 +270,14 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// plain marks the bytes encoding/json writes as they are in a string.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = true
+	}
+	for _, c := range `"\<>&` {
+		t[c] = false
+	}
+	return t
+}()
