@@ -974,8 +974,13 @@ func (h *history) slice(arena *floats) []float64 {
 		return quietHistory[:h.n:h.n]
 	}
 	out := arena.take(h.n)
-	for k, i := 0, HistoryLen-h.n; i < HistoryLen; k, i = k+1, i+1 {
-		out[k] = float64(h.rates[(h.next+i)%HistoryLen])
+	// The ring's last n rates, oldest first: from next-n on, wrapping.
+	j := (h.next + HistoryLen - h.n) % HistoryLen
+	for k := range out {
+		out[k] = float64(h.rates[j])
+		if j++; j == HistoryLen {
+			j = 0
+		}
 	}
 	return out
 }
