@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -89,6 +90,11 @@ type fatalMsg struct{ err error }
 type Model struct {
 	// shared holds the styles, keys and options every pane reads too.
 	*shared
+	// frame numbers this state of the model among all the states any
+	// model was in (frames); drawn holds the last View and the frame it
+	// drew, so that a state drawn already is not drawn again.
+	frame uint64
+	drawn *drawn
 	src    Source
 	isDark bool
 	help   help.Model
@@ -145,6 +151,8 @@ func New(src Source, opts Options) Model {
 	sh := &shared{keys: newKeyMap(), opts: opts.withDefaults()}
 	m := Model{
 		shared: sh,
+		frame:  frames.Add(1),
+		drawn:  &drawn{},
 		src:    src,
 		isDark: true,
 		help:   help.New(),
@@ -240,11 +248,33 @@ func tickAfter(d time.Duration) tea.Cmd {
 	return tea.Tick(d, func(time.Time) tea.Msg { return tickMsg{} })
 }
 
+// frames numbers the states of models (Model.frame): each Update that
+// may change what a model shows gives it a new number, never given
+// before, so that models copied and updated apart never share one.
+var frames atomic.Uint64
+
+// drawn is a model's last View and the frame it is of.
+type drawn struct {
+	frame uint64
+	view  tea.View
+}
+
 // Update handles one message.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if _, ok := msg.(tickMsg); ok && !m.statusExpired() {
+		// The refresh tick only asks for a snapshot: what it shows
+		// stays until the snapshot comes, and so does the frame.
+		return m, m.fetch(true)
+	}
 	cmd := m.update(msg)
 	m.layout()
+	m.frame = frames.Add(1)
 	return m, cmd
+}
+
+// statusExpired reports whether the status line's message is due to go.
+func (m Model) statusExpired() bool {
+	return m.status != "" && !m.opts.Now().Before(m.statusUntil)
 }
 
 func (m *Model) update(msg tea.Msg) tea.Cmd {
@@ -255,7 +285,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.isDark = msg.IsDark()
 		m.setStyles()
 	case tickMsg:
-		if m.status != "" && !m.opts.Now().Before(m.statusUntil) {
+		if m.statusExpired() {
 			m.status = ""
 		}
 		return m.fetch(true)
@@ -743,11 +773,19 @@ func (m *Model) save() tea.Cmd {
 
 // View renders the whole screen in the alternate screen buffer.
 func (m Model) View() tea.View {
+	if m.drawn != nil && m.drawn.frame == m.frame {
+		// bubbletea draws after every message; a refresh tick, say,
+		// changes nothing on screen.
+		return m.drawn.view
+	}
 	v := tea.NewView(m.render())
 	v.AltScreen = true
 	v.WindowTitle = "skbtop"
 	if m.shown.Host != "" {
 		v.WindowTitle = "skbtop: " + m.shown.Host
+	}
+	if m.drawn != nil {
+		*m.drawn = drawn{m.frame, v}
 	}
 	return v
 }

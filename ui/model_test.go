@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
@@ -1025,6 +1026,25 @@ func TestSourceErrorClears(t *testing.T) {
 	hs.tick()
 	if v := hs.view(); strings.Contains(v, "map lookup failed") || !strings.Contains(v, "q quit") {
 		t.Errorf("the error should have cleared for the key help once reads succeed:\n%s", v)
+	}
+}
+
+// TestTickDrawsNothing: the refresh tick alone changes nothing on screen,
+// so the frame drawn before it is given again, not drawn anew; the
+// snapshot it pulls is drawn.
+func TestTickDrawsNothing(t *testing.T) {
+	src := fixtureSource()
+	hs := newHarness(t, src, 100, 30, Options{})
+	hs.tick()
+	before := hs.m.View().Content
+	next, _ := hs.m.Update(tickMsg{})
+	hs.m = next.(Model)
+	if after := hs.m.View().Content; unsafe.StringData(after) != unsafe.StringData(before) {
+		t.Error("the tick drew the frame again")
+	}
+	hs.send(snapshotMsg{snap: src.snap})
+	if after := hs.m.View().Content; unsafe.StringData(after) == unsafe.StringData(before) {
+		t.Error("the snapshot was not drawn")
 	}
 }
 
