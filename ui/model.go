@@ -93,8 +93,8 @@ type Model struct {
 	// frame numbers this state of the model among all the states any
 	// model was in (frames); drawn holds the last View and the frame it
 	// drew, so that a state drawn already is not drawn again.
-	frame uint64
-	drawn *drawn
+	frame  uint64
+	drawn  *drawn
 	src    Source
 	isDark bool
 	help   help.Model
