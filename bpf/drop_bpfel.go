@@ -106,6 +106,7 @@ const (
 	DropProgOnKfreeSkbNoreason = "on_kfree_skb_noreason"
 	DropVarActiveCounts        = "active_counts"
 	DropVarFilterNetns         = "filter_netns"
+	DropVarNamesWritten        = "names_written"
 	DropVarSampleLimit         = "sample_limit"
 	DropVarStackHi             = "stack_hi"
 	DropVarStackIfindex        = "stack_ifindex"
@@ -184,6 +185,7 @@ type DropMapSpecs struct {
 type DropVariableSpecs struct {
 	ActiveCounts     *ebpf.VariableSpec `ebpf:"active_counts"`
 	FilterNetns      *ebpf.VariableSpec `ebpf:"filter_netns"`
+	NamesWritten     *ebpf.VariableSpec `ebpf:"names_written"`
 	SampleLimit      *ebpf.VariableSpec `ebpf:"sample_limit"`
 	StackHi          *ebpf.VariableSpec `ebpf:"stack_hi"`
 	StackIfindex     *ebpf.VariableSpec `ebpf:"stack_ifindex"`
@@ -246,6 +248,7 @@ func (m *DropMaps) Close() error {
 type DropVariables struct {
 	ActiveCounts     *ebpf.Variable `ebpf:"active_counts"`
 	FilterNetns      *ebpf.Variable `ebpf:"filter_netns"`
+	NamesWritten     *ebpf.Variable `ebpf:"names_written"`
 	SampleLimit      *ebpf.Variable `ebpf:"sample_limit"`
 	StackHi          *ebpf.Variable `ebpf:"stack_hi"`
 	StackIfindex     *ebpf.Variable `ebpf:"stack_ifindex"`

@@ -127,9 +127,17 @@ struct {
 } devices SEC(".maps");
 
 /*
+ * names_written counts the names name_device wrote to devices (new ones,
+ * and changed ones): while it stands still, user space, which knows every
+ * name written before, need not read the map.
+ */
+volatile __u64 names_written = 0;
+
+/*
  * name_device stores the name dev has now as the name of the interface
- * ifindex in the namespace (netns, cookie). Called when a key there was
- * added: user space reads the name the interface had then.
+ * ifindex in the namespace (netns, cookie), unless it is stored already.
+ * Called when a key there was added: user space reads the name the
+ * interface had then.
  */
 static __always_inline void name_device(struct net_device *dev, __u64 cookie,
 					__u32 netns, __u32 ifindex)
@@ -139,9 +147,14 @@ static __always_inline void name_device(struct net_device *dev, __u64 cookie,
 		.netns = netns,
 		.ifindex = ifindex,
 	};
-	struct dev_name dn;
+	/* Zeroed, so that the bytes after the name's NUL compare too. */
+	struct dev_name dn = {};
 	bpf_probe_read_kernel_str(dn.name, sizeof(dn.name), dev->name);
+	struct dev_name *old = bpf_map_lookup_elem(&devices, &dk);
+	if (old && __builtin_memcmp(old->name, dn.name, sizeof(dn.name)) == 0)
+		return;
 	bpf_map_update_elem(&devices, &dk, &dn, BPF_ANY);
+	__sync_fetch_and_add(&names_written, 1);
 }
 
 #endif

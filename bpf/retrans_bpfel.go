@@ -69,6 +69,7 @@ const (
 	RetransVarActiveRetrans          = "active_retrans"
 	RetransVarFilterNetns            = "filter_netns"
 	RetransVarHasErr                 = "has_err"
+	RetransVarNamesWritten           = "names_written"
 )
 
 // LoadRetrans returns the embedded CollectionSpec for Retrans.
@@ -134,6 +135,7 @@ type RetransVariableSpecs struct {
 	ActiveRetrans *ebpf.VariableSpec `ebpf:"active_retrans"`
 	FilterNetns   *ebpf.VariableSpec `ebpf:"filter_netns"`
 	HasErr        *ebpf.VariableSpec `ebpf:"has_err"`
+	NamesWritten  *ebpf.VariableSpec `ebpf:"names_written"`
 }
 
 // RetransObjects contains all objects after they have been loaded into the kernel.
@@ -178,6 +180,7 @@ type RetransVariables struct {
 	ActiveRetrans *ebpf.Variable `ebpf:"active_retrans"`
 	FilterNetns   *ebpf.Variable `ebpf:"filter_netns"`
 	HasErr        *ebpf.Variable `ebpf:"has_err"`
+	NamesWritten  *ebpf.Variable `ebpf:"names_written"`
 }
 
 // RetransPrograms contains all programs after they have been loaded into the kernel.

@@ -10,9 +10,9 @@ import (
 )
 
 // TestDevicesNamedOnceAndOnRename checks that Read names an interface the
-// first time its drops are read, not again while its name stays, and again
-// once it is renamed: looking each device up, and reading the whole map as
-// it does when many interfaces drop at once.
+// first time its drops are read, not again (nor reads the names) while its
+// name stays, and again once it is renamed: looking each device up, and
+// reading the whole map as it does when many interfaces drop at once.
 func TestDevicesNamedOnceAndOnRename(t *testing.T) {
 	for _, dump := range []bool{false, true} {
 		t.Run(map[bool]string{false: "lookups", true: "dump"}[dump], func(t *testing.T) {
@@ -50,8 +50,14 @@ func testDevicesNamed(t *testing.T, dump bool) {
 	if got := devices(); len(got) != 1 || got[0] != want {
 		t.Errorf("first drops named %+v, want %+v", got, want)
 	}
+	reads := tr.deviceReads
 	if got := devices(); len(got) != 0 {
 		t.Errorf("drops again under the same name named %+v, want nothing", got)
+	}
+	// The program wrote no name for them (the one stored is the same),
+	// so the names were not read either.
+	if tr.deviceReads != reads {
+		t.Errorf("drops again under the same name read the names %d more times, want none", tr.deviceReads-reads)
 	}
 	want.Name = fmt.Sprintf("%.8s-renamed", l.ReceiverIf)
 	for _, args := range [][]string{
@@ -65,6 +71,9 @@ func testDevicesNamed(t *testing.T, dump bool) {
 	}
 	if got := devices(); len(got) != 1 || got[0] != want {
 		t.Errorf("drops after the rename named %+v, want %+v", got, want)
+	}
+	if tr.deviceReads == reads {
+		t.Error("the rename was found without reading the names")
 	}
 }
 

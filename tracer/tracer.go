@@ -129,6 +129,10 @@ type Tracer struct {
 	// lower it).
 	need      []devKey
 	dumpAbove int
+	// written is the programs' names_written when the names were read
+	// last; deviceReads counts the reads that looked names up.
+	written     uint64
+	deviceReads int
 	// devKeys and devNames are dumpDevices' buffers.
 	devKeys  []bpf.DropDevKey
 	devNames []bpf.DropDevName
@@ -601,7 +605,10 @@ const forgetAfter = 64
 // are named too.
 func (t *Tracer) nameDevices(r *drops.Reading) {
 	t.reads++
-	need := t.need[:0]
+	// Read before the names: a name written after the map is read moves
+	// it again, for the next read.
+	written, counted := t.namesWritten()
+	need, unknown := t.need[:0], false
 	want := func(k devKey) {
 		if k.ifindex == 0 {
 			return
@@ -613,6 +620,7 @@ func (t *Tracer) nameDevices(r *drops.Reading) {
 		if !ok {
 			n.name = unnamed
 		}
+		unknown = unknown || n.name == unnamed
 		n.seen = t.reads
 		t.named[k] = n
 		need = append(need, k)
@@ -630,6 +638,17 @@ func (t *Tracer) nameDevices(r *drops.Reading) {
 		}
 	}
 	t.need = need
+	if counted && written == t.written && !unknown {
+		// The programs wrote no name since the names read last, and
+		// every device wanted has one: they are all as reported.
+		need = nil
+	}
+	if counted {
+		t.written = written
+	}
+	if len(need) > 0 {
+		t.deviceReads++
+	}
 	if len(need) > t.dumpAbove {
 		// A fleet's interfaces all dropping: a few batch reads of the
 		// whole map rather than a lookup each.
@@ -661,6 +680,19 @@ const unnamed = "\x00"
 // its 4096 entries, a few system calls) instead: 2000 lookups were a tenth
 // of a refresh's CPU with 2000 interfaces dropping.
 const dumpDevicesAbove = 64
+
+// namesWritten returns how many names the programs have written to the
+// devices map; false when it cannot be read.
+func (t *Tracer) namesWritten() (uint64, bool) {
+	var n, rt uint64
+	if t.objs.NamesWritten == nil || t.objs.NamesWritten.Get(&n) != nil {
+		return 0, false
+	}
+	if t.rt != nil && (t.rt.objs.NamesWritten == nil || t.rt.objs.NamesWritten.Get(&rt) != nil) {
+		return 0, false
+	}
+	return n + rt, true
+}
 
 // rename reports device k's name, as the program stored it, in r.Devices
 // if this read wants it (nameDevices) and it differs from the name
