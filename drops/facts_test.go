@@ -127,3 +127,42 @@ func TestPermute(t *testing.T) {
 		check(rng.Perm(1 + rng.IntN(3000)))
 	}
 }
+
+// TestInterfaceOrder: interfaces by traced drops, most first, ties broken
+// by name, netns, ifindex and cookie in turn, whatever order they came in.
+func TestInterfaceOrder(t *testing.T) {
+	ifc := func(name string, netns, ifindex uint32, cookie uint64) Interface {
+		c := LinkCountersOf(map[LinkField]uint64{RxDropped: 0})
+		return Interface{Name: name, Netns: netns, Ifindex: ifindex, NetnsCookie: cookie, Counters: &c}
+	}
+	var sites []Site
+	drop := func(i Interface, n uint64) {
+		sites = append(sites, Site{Function: "f", Interface: i.Name, Netns: i.Netns, Ifindex: i.Ifindex, NetnsCookie: i.NetnsCookie, Count: n})
+	}
+	want := []Interface{
+		ifc("zz", 1, 9, 1),   // most drops
+		ifc("a", 1, 3, 1),    // then by name
+		ifc("b", 1, 2, 1),    //
+		ifc("b", 2, 1, 1),    // then by netns
+		ifc("b", 2, 4, 1),    // then by ifindex
+		ifc("b", 2, 4, 2),    // then by cookie
+		ifc("aa", 1, 5, 1),   // fewer drops
+		ifc("eth0", 1, 2, 3), // none
+	}
+	drop(want[0], 9)
+	for _, i := range want[1:6] {
+		drop(i, 5)
+	}
+	drop(want[6], 1)
+	for trial := range 20 {
+		in := slices.Clone(want)
+		rand.Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
+		got := traceInterfaces(in, sites, true)
+		for i := range want {
+			if got[i].Name != want[i].Name || got[i].Netns != want[i].Netns || got[i].Ifindex != want[i].Ifindex || got[i].NetnsCookie != want[i].NetnsCookie {
+				t.Fatalf("shuffle %d: row %d is %s %d/%d/%d, want %s %d/%d/%d", trial, i,
+					got[i].Name, got[i].Netns, got[i].Ifindex, got[i].NetnsCookie, want[i].Name, want[i].Netns, want[i].Ifindex, want[i].NetnsCookie)
+			}
+		}
+	}
+}

@@ -639,17 +639,34 @@ func traceInterfaces(ifaces []Interface, sites []Site, owned bool) []Interface {
 	out = slices.DeleteFunc(out, func(i Interface) bool {
 		return i.Counters == nil && i.TracedDrops == 0 && i.TracedRate == 0 && i.MapFull == 0
 	})
-	// Sort a permutation: an Interface is a large struct to move around.
-	order := make([]int, len(out))
-	for i := range order {
-		order[i] = i
+	// Sort what the order compares, side by side, and move the large
+	// Interfaces once, by the permutation.
+	type entry struct {
+		traced         uint64
+		name           string
+		netns, ifindex uint32
+		cookie         uint64
+		i              int
 	}
-	slices.SortFunc(order, func(i, j int) int {
-		a, b := &out[i], &out[j]
-		return cmp.Or(cmp.Compare(b.TracedDrops, a.TracedDrops), cmp.Compare(a.Name, b.Name),
-			cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Ifindex, b.Ifindex), cmp.Compare(a.NetnsCookie, b.NetnsCookie))
+	order := make([]entry, len(out))
+	for i := range out {
+		ifc := &out[i]
+		order[i] = entry{ifc.TracedDrops, ifc.Name, ifc.Netns, ifc.Ifindex, ifc.NetnsCookie, i}
+	}
+	slices.SortFunc(order, func(a, b entry) int {
+		if c := cmp.Compare(b.traced, a.traced); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(a.netns, b.netns), cmp.Compare(a.ifindex, b.ifindex), cmp.Compare(a.cookie, b.cookie))
 	})
-	permute(out, order)
+	at := make([]int, len(order))
+	for k, e := range order {
+		at[k] = e.i
+	}
+	permute(out, at)
 	return out
 }
 
