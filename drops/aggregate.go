@@ -154,6 +154,12 @@ type siteState struct {
 	rank     int
 	ranked   uint64
 	rankedAs [3]string
+	// ns and life are the entries of the row's namespace and interface,
+	// once looked up; live says the row counts its kernel key now
+	// (Aggregator.live holds it).
+	ns   *nsLife
+	life *ifaceLife
+	live bool
 }
 
 type healthMeters struct {
@@ -379,6 +385,10 @@ func (a *Aggregator) row(k Key, prev time.Time, first bool) *siteState {
 		next = old
 	}
 	a.sites[next.key] = next
+	if st != nil {
+		st.live = false
+	}
+	next.live = true
 	a.live[k] = next
 	a.dirty = true
 	return next
@@ -425,7 +435,8 @@ func (a *Aggregator) updateSites(r Reading, first bool) {
 			// Gone from the kernel with nothing in the window: no row
 			// to keep.
 			delete(a.sites, sk)
-			if a.live[sk.Key] == st {
+			if st.live {
+				st.live = false
 				delete(a.live, sk.Key)
 				delete(a.samples, sk.Key)
 			}
@@ -562,7 +573,8 @@ func (a *Aggregator) Reset() {
 		st.bytes.reset()
 		if st.seenAt != a.reads || st.gone {
 			delete(a.sites, sk)
-			if a.live[sk.Key] == st {
+			if st.live {
+				st.live = false
 				delete(a.live, sk.Key)
 				delete(a.samples, sk.Key)
 			}
@@ -659,7 +671,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 		if st.hist != nil {
 			site.History = st.hist.slice(&arena)
 		}
-		if a.live[st.key.Key] == st {
+		if st.live {
 			site.Sampled = a.sampled[st.key.Key]
 			site.Samples = slices.Clone(a.samples[st.key.Key])
 			for i := range site.Samples {
@@ -863,6 +875,14 @@ func (a *Aggregator) stackLocked() (shown, all []StackCounter) {
 // namespaceLocked names namespace id for a row: "" for home, its name, or
 // ns:INODE when it has none; gone when it no longer exists.
 func (a *Aggregator) namespaceLocked(id NamespaceID) (name string, gone bool) {
+	return a.namespaceOf(id, nil)
+}
+
+// namespaceOf is namespaceLocked, keeping the namespace's entry in *known
+// (when known is not nil) to find it there next time: a row asks for its
+// namespace every snapshot, and the entries stay while the aggregator
+// does.
+func (a *Aggregator) namespaceOf(id NamespaceID, known **nsLife) (name string, gone bool) {
 	if id.Inode == 0 {
 		return "", false
 	}
@@ -870,10 +890,18 @@ func (a *Aggregator) namespaceLocked(id NamespaceID) (name string, gone bool) {
 	if id.Inode == home.Inode && (id.Cookie == home.Cookie || id.Cookie == 0 || home.Cookie == 0) {
 		return "", false
 	}
-	ns := a.namespaces[id]
+	var ns *nsLife
+	if known != nil {
+		ns = *known
+	}
 	if ns == nil {
-		ns = &nsLife{}
-		a.namespaces[id] = ns
+		if ns = a.namespaces[id]; ns == nil {
+			ns = &nsLife{}
+			a.namespaces[id] = ns
+		}
+		if known != nil {
+			*known = ns
+		}
 	}
 	if newest := a.newest[id.Inode]; id.Cookie != 0 && newest != 0 && id.Cookie != newest {
 		// Another namespace holds the inode now, so this one is gone.
@@ -930,10 +958,15 @@ func (a *Aggregator) siteLocked(st *siteState) Site {
 		}
 	}
 	s := *st.named
-	s.Namespace, s.Gone = a.namespaceLocked(NamespaceID{k.Netns, k.NetnsCookie})
+	s.Namespace, s.Gone = a.namespaceOf(NamespaceID{k.Netns, k.NetnsCookie}, &st.ns)
 	s.Gone = s.Gone || st.gone
 	if k.Ifindex != 0 {
-		life := a.ifaces[ifaceID{k.NetnsCookie, k.Netns, k.Ifindex}]
+		life := st.life
+		if life == nil {
+			// Kept once known: interfaces' entries stay too.
+			life = a.ifaces[ifaceID{k.NetnsCookie, k.Netns, k.Ifindex}]
+			st.life = life
+		}
 		// A row of an earlier lifetime keeps the name it had: the link
 		// dump can name the new interface before its first drop makes
 		// the new row and marks this one gone.

@@ -1,6 +1,7 @@
 package drops
 
 import (
+	"maps"
 	"slices"
 	"testing"
 )
@@ -242,5 +243,34 @@ func TestIdleSnapshotIsCached(t *testing.T) {
 	}
 	if s3.Version == s2.Version {
 		t.Errorf("a changed snapshot kept version %d: views would not redraw it", s3.Version)
+	}
+}
+
+// TestSamplesStayWithTheirLifetime: once an ifindex names a new interface,
+// the old interface's row keeps its drops but shows no samples of the
+// key's, which go to the new row. (Samples are kept by kernel key: the
+// new row shows those taken just before it began too.)
+func TestSamplesStayWithTheirLifetime(t *testing.T) {
+	a := newAgg()
+	a.Update(reading(0, Health{}, Count{Key: udp, Packets: 0}))
+	a.Update(reading(1, Health{}, Count{Key: udp, Packets: 3, Bytes: 120}))
+	a.AddSample(Sample{Key: udp, Len: 40, Data: ipv4UDP(t)})
+	// eth0 is gone and ifindex 2 is eth9 now: the program names it at
+	// its next key.
+	r := reading(2, Health{}, Count{Key: udp, Packets: 5, Bytes: 200})
+	r.Devices = []Device{{Netns: 1, Ifindex: 2, Name: "eth9"}, devices[1]}
+	a.Update(r)
+	a.AddSample(Sample{Key: udp, CPU: 1, Len: 40, Data: ipv4UDP(t)})
+	a.AddSample(Sample{Key: udp, CPU: 1, Len: 40, Data: ipv4UDP(t)})
+	byIface := map[string]Site{}
+	for _, s := range a.Snapshot().Sites {
+		byIface[s.InterfaceLabel()] = s
+	}
+	old, now := byIface["eth0 (gone)"], byIface["eth9"]
+	if old.Count != 3 || now.Count != 2 {
+		t.Fatalf("counts: eth0 %d, eth9 %d, want 3 and 2 (rows %v)", old.Count, now.Count, slices.Collect(maps.Keys(byIface)))
+	}
+	if len(old.Samples) != 0 || len(now.Samples) == 0 {
+		t.Errorf("samples: eth0's row has %d, eth9's %d; the new interface's samples are its own", len(old.Samples), len(now.Samples))
 	}
 }
