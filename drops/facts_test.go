@@ -128,12 +128,19 @@ func TestPermute(t *testing.T) {
 	}
 }
 
-// TestInterfaceOrder: interfaces by traced drops, most first, ties broken
-// by name, netns, ifindex and cookie in turn, whatever order they came in.
+// TestInterfaceOrder: interfaces by traced drops, most first, quiet ones
+// last, ties broken by name, netns, ifindex and cookie in turn, whatever
+// order they came in.
 func TestInterfaceOrder(t *testing.T) {
 	ifc := func(name string, netns, ifindex uint32, cookie uint64) Interface {
 		c := LinkCountersOf(map[LinkField]uint64{RxDropped: 0})
 		return Interface{Name: name, Netns: netns, Ifindex: ifindex, NetnsCookie: cookie, Counters: &c}
+	}
+	counted := func(name string, netns, ifindex uint32) Interface {
+		i := ifc(name, netns, ifindex, 1)
+		d := LinkCountersOf(map[LinkField]uint64{RxDropped: 4})
+		i.Delta = &d
+		return i
 	}
 	var sites []Site
 	drop := func(i Interface, n uint64) {
@@ -147,7 +154,9 @@ func TestInterfaceOrder(t *testing.T) {
 		ifc("b", 2, 4, 1),    // then by ifindex
 		ifc("b", 2, 4, 2),    // then by cookie
 		ifc("aa", 1, 5, 1),   // fewer drops
-		ifc("eth0", 1, 2, 3), // none
+		counted("zq", 1, 7),  // none traced, but counted: before quiet ones
+		ifc("a0", 1, 8, 3),   // quiet, last
+		ifc("eth0", 1, 2, 3), //
 	}
 	drop(want[0], 9)
 	for _, i := range want[1:6] {

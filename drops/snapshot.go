@@ -640,9 +640,11 @@ func traceInterfaces(ifaces []Interface, sites []Site, owned bool) []Interface {
 		return i.Counters == nil && i.TracedDrops == 0 && i.TracedRate == 0 && i.MapFull == 0
 	})
 	// Sort what the order compares, side by side, and move the large
-	// Interfaces once, by the permutation.
+	// Interfaces once, by the permutation. Quiet interfaces come last, so
+	// that a view leaving them out keeps the others as they are.
 	type entry struct {
 		traced         uint64
+		quiet          bool
 		name           string
 		netns, ifindex uint32
 		cookie         uint64
@@ -651,11 +653,17 @@ func traceInterfaces(ifaces []Interface, sites []Site, owned bool) []Interface {
 	order := make([]entry, len(out))
 	for i := range out {
 		ifc := &out[i]
-		order[i] = entry{ifc.TracedDrops, ifc.Name, ifc.Netns, ifc.Ifindex, ifc.NetnsCookie, i}
+		order[i] = entry{ifc.TracedDrops, ifc.Quiet(), ifc.Name, ifc.Netns, ifc.Ifindex, ifc.NetnsCookie, i}
 	}
 	slices.SortFunc(order, func(a, b entry) int {
 		if c := cmp.Compare(b.traced, a.traced); c != 0 {
 			return c
+		}
+		if a.quiet != b.quiet {
+			if a.quiet {
+				return 1
+			}
+			return -1
 		}
 		if c := strings.Compare(a.name, b.name); c != 0 {
 			return c

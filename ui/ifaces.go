@@ -60,12 +60,16 @@ func (p *ifacesPane) fit() {
 // SetInterfaces replaces the rows, leaving quiet interfaces out and keeping
 // the selection on the same interface.
 func (p *ifacesPane) SetInterfaces(ifaces []drops.Interface) {
-	// The snapshot's own rows when none is quiet (a fleet's, all
-	// dropping): they are never changed here, and a copy of thousands was
-	// much of a refresh's new memory.
-	shown := ifaces
-	if slices.ContainsFunc(ifaces, drops.Interface.Quiet) {
-		shown = slices.DeleteFunc(slices.Clone(ifaces), drops.Interface.Quiet)
+	// The snapshot's own rows, when the quiet ones are all at the end, as
+	// the snapshot lists them: they are never changed here, and a copy of
+	// thousands was much of a refresh's new memory.
+	n := len(ifaces)
+	for n > 0 && ifaces[n-1].Quiet() {
+		n--
+	}
+	shown := ifaces[:n:n]
+	if slices.ContainsFunc(shown, drops.Interface.Quiet) {
+		shown = slices.DeleteFunc(slices.Clone(shown), drops.Interface.Quiet)
 	}
 	p.quiet = len(ifaces) - len(shown)
 	p.counters = slices.ContainsFunc(shown, func(i drops.Interface) bool { return i.Delta != nil })

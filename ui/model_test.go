@@ -932,6 +932,23 @@ func TestDetailSiteGone(t *testing.T) {
 	}
 }
 
+// TestQuietAnywhere: a quiet interface is left out wherever the snapshot
+// lists it, not only at the end where snapshots put them.
+func TestQuietAnywhere(t *testing.T) {
+	snap := fixtureSnapshot()
+	i := slices.IndexFunc(snap.Interfaces, func(i drops.Interface) bool { return i.Name == "docker0" })
+	quiet := snap.Interfaces[i]
+	snap.Interfaces = append([]drops.Interface{quiet}, slices.Delete(slices.Clone(snap.Interfaces), i, i+1)...)
+	src := fixtureSource()
+	src.snap = snap
+	hs := newHarness(t, src, 120, 40, Options{})
+	hs.tick()
+	hs.press("tab")
+	if v := hs.view(); strings.Contains(v, "docker0") || !strings.Contains(v, "Interfaces  5 · 1 quiet not shown") {
+		t.Errorf("the quiet docker0, listed first, should be left out and counted:\n%s", v)
+	}
+}
+
 func TestPanes(t *testing.T) {
 	hs := newHarness(t, fixtureSource(), 80, 24, Options{})
 	hs.tick()
