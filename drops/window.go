@@ -25,18 +25,29 @@ type meter struct {
 	cur   uint64
 	delta uint64
 	rate  float64
-	// at is when the meter last settled; pending is what it grew since.
-	at      time.Time
+	// at is when the meter last settled (sinceEpoch); pending is what it
+	// grew since.
+	at      time.Duration
 	pending uint64
 }
 
+// epoch is what meters tell time from. A time.Time holds a pointer (its
+// location): meters by the ten thousand, settled every refresh, each
+// storing one, were a write barrier apiece while the collector ran and
+// pointers for it to scan.
+var epoch = time.Now()
+
+// sinceEpoch is t as meters keep it: by the monotonic clock where t has
+// a reading of it (time.Now's), else by the wall clock.
+func sinceEpoch(t time.Time) time.Duration { return t.Sub(epoch) }
+
 // baseline starts a meter at value v read at now: nothing has grown yet.
-func baseline(v uint64, now time.Time) meter { return meter{cur: v, at: now} }
+func baseline(v uint64, now time.Time) meter { return meter{cur: v, at: sinceEpoch(now)} }
 
 // fresh starts a meter for a counter born since the reading at prev (a
 // kernel map key added since): it counts from zero, so all of its first
 // value is growth, at a rate over the interval since prev.
-func fresh(prev time.Time) meter { return meter{at: prev} }
+func fresh(prev time.Time) meter { return meter{at: sinceEpoch(prev)} }
 
 // add records value v.
 func (m *meter) add(v uint64) {
@@ -51,9 +62,10 @@ func (m *meter) retire() { m.cur = 0 }
 // joins the window and sets the rate. A meter nothing was added to since
 // settles at rate zero.
 func (m *meter) settle(now time.Time) {
+	at := sinceEpoch(now)
 	m.delta += m.pending
-	m.rate = rate(m.pending, now.Sub(m.at).Seconds())
-	m.at, m.pending = now, 0
+	m.rate = rate(m.pending, (at - m.at).Seconds())
+	m.at, m.pending = at, 0
 }
 
 // reset starts the window again.
