@@ -604,13 +604,40 @@ func (a *Aggregator) AddSample(s Sample) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.learn(ifaceID{s.NetnsCookie, s.Netns, s.Ifindex}, s.Ifname, false)
+	if st := a.live[s.Key]; st != nil && st.named != nil {
+		// Labeled as its row is (see sharedSamples).
+		p.L3 = st.named.L3
+	}
 	list := a.samples[s.Key]
 	if len(list) == SamplesPerSite {
+		// A new array: snapshots may hold the old one.
 		list = append(list[:0:0], list[1:]...)
 	}
 	a.samples[s.Key] = append(list, p)
 	a.sampled[s.Key]++
 	a.dirty = true
+}
+
+// sharedSamples returns key's samples for a snapshot's row whose L3 label
+// is l3. They are the aggregator's own, not a copy: AddSample only ever
+// appends past what a snapshot holds (which its capacity hides) or starts
+// a new array, so what a snapshot holds never changes; copies of a
+// fleet's samples were megabytes a refresh. A sample knows its ethertype,
+// not its row's function, which can label it otherwise (L3Label): those
+// AddSample could not label as their row are copied and labeled.
+func (a *Aggregator) sharedSamples(key Key, l3 string) []Packet {
+	list := a.samples[key]
+	if len(list) == 0 {
+		return nil
+	}
+	list = list[:len(list):len(list)]
+	if slices.ContainsFunc(list, func(p Packet) bool { return p.L3 != l3 }) {
+		list = slices.Clone(list)
+		for i := range list {
+			list[i].L3 = l3
+		}
+	}
+	return list
 }
 
 // capabilities says what the kernel does not report, nil when it reports
@@ -673,11 +700,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 		}
 		if st.live {
 			site.Sampled = a.sampled[st.key.Key]
-			site.Samples = slices.Clone(a.samples[st.key.Key])
-			for i := range site.Samples {
-				// A sample knows its ethertype, not its site's function.
-				site.Samples[i].L3 = site.L3
-			}
+			site.Samples = a.sharedSamples(st.key.Key, site.L3)
 		}
 		snap.Sites = append(snap.Sites, site)
 		rows = append(rows, st)

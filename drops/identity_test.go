@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"testing"
+	"time"
 )
 
 // namesByCall names inode 50 "web" until asked afresh, then "db": the
@@ -272,5 +273,65 @@ func TestSamplesStayWithTheirLifetime(t *testing.T) {
 	}
 	if len(old.Samples) != 0 || len(now.Samples) == 0 {
 		t.Errorf("samples: eth0's row has %d, eth9's %d; the new interface's samples are its own", len(old.Samples), len(now.Samples))
+	}
+}
+
+// TestSharedSamples: snapshots share the aggregator's samples rather than
+// copy them, yet what a snapshot holds never changes as samples come and
+// the oldest go; and every sample is labeled as its row is, also one that
+// came before the row had its name (an ethertype-0 skb a vsock function
+// freed is vsock, not none).
+func TestSharedSamples(t *testing.T) {
+	r := fixedResolver{funcs: map[uint64]Location{0xffffffff85000000: {Function: "virtio_transport_recv_pkt"}}}
+	a := NewAggregator(Config{Resolver: r, Home: NamespaceID{Inode: 1}})
+	vs := Key{Location: 0xffffffff85000010, Reason: 2, Netns: 1}
+	a.Update(Reading{Time: start, Counts: []Count{{Key: vs}}})
+	a.AddSample(Sample{Key: vs, CPU: 0, Len: 40, Data: ipv4UDP(t)}) // before the row is named
+	a.Update(Reading{Time: start.Add(time.Second), Counts: []Count{{Key: vs, Packets: 20}}})
+	first := a.Snapshot()
+	for i := 1; i < SamplesPerSite; i++ { // a full list
+		a.AddSample(Sample{Key: vs, CPU: uint32(i), Len: 40, Data: ipv4UDP(t)})
+	}
+	if got := a.samples[vs]; got[len(got)-1].L3 != "vsock" {
+		t.Errorf("a sample added once the row has its name is labeled %q, want vsock", got[len(got)-1].L3)
+	}
+	a.Update(Reading{Time: start.Add(2 * time.Second), Counts: []Count{{Key: vs, Packets: 21}}})
+	second := a.Snapshot()
+	kept := slices.Clone(second.Sites[0].Samples)
+	for i := SamplesPerSite; i <= 12; i++ { // the oldest go
+		a.AddSample(Sample{Key: vs, CPU: uint32(i), Len: 40, Data: ipv4UDP(t)})
+	}
+	a.Update(Reading{Time: start.Add(3 * time.Second), Counts: []Count{{Key: vs, Packets: 22}}})
+	third := a.Snapshot()
+	cpus := func(ps []Packet) (out []uint32) {
+		for _, p := range ps {
+			out = append(out, p.CPU)
+			if p.L3 != "vsock" {
+				t.Errorf("sample from CPU %d is labeled %q, want vsock as its row", p.CPU, p.L3)
+			}
+		}
+		return out
+	}
+	if got := cpus(first.Sites[0].Samples); !slices.Equal(got, []uint32{0}) {
+		t.Errorf("first snapshot's samples from CPUs %v, want [0]", got)
+	}
+	if got := cpus(second.Sites[0].Samples); !slices.Equal(got, []uint32{0, 1, 2, 3, 4, 5, 6, 7}) || !slices.EqualFunc(kept, second.Sites[0].Samples, func(x, y Packet) bool { return x.CPU == y.CPU && x.L3 == y.L3 && x.Time.Equal(y.Time) }) {
+		t.Errorf("second snapshot's samples changed or are wrong: CPUs %v, want [0 ... 7]", got)
+	}
+	if got := cpus(third.Sites[0].Samples); !slices.Equal(got, []uint32{5, 6, 7, 8, 9, 10, 11, 12}) {
+		t.Errorf("third snapshot's samples from CPUs %v, want the last %d", got, SamplesPerSite)
+	}
+	// All labeled as their row now, so shared: more samples, the oldest
+	// going, leave the third snapshot's as they were.
+	kept = slices.Clone(third.Sites[0].Samples)
+	for i := 13; i <= 14; i++ {
+		a.AddSample(Sample{Key: vs, CPU: uint32(i), Len: 40, Data: ipv4UDP(t)})
+	}
+	a.Update(Reading{Time: start.Add(4 * time.Second), Counts: []Count{{Key: vs, Packets: 23}}})
+	if got := cpus(a.Snapshot().Sites[0].Samples); !slices.Equal(got, []uint32{7, 8, 9, 10, 11, 12, 13, 14}) {
+		t.Errorf("fourth snapshot's samples from CPUs %v, want 7 to 14", got)
+	}
+	if got := cpus(third.Sites[0].Samples); !slices.Equal(got, cpus(kept)) {
+		t.Errorf("the third snapshot's samples changed to CPUs %v after it was taken, were %v", got, cpus(kept))
 	}
 }
