@@ -197,9 +197,10 @@ func NewPath(t testing.TB) *netlab.Path {
 func NamespaceWithInode(t testing.TB, ino uint32) *netlab.Namespace {
 	t.Helper()
 	// Until the kernel has freed ino (its cleanup work may wait behind
-	// other namespaces' on a busy machine) every try gets a higher one:
-	// tries are paced by time, not counted.
-	const wait = 30 * time.Second
+	// other namespaces' on a busy machine), or while another test's
+	// namespace that took it first lives (packages tested side by side),
+	// every try gets a higher one: tries are paced by time, not counted.
+	const wait = 90 * time.Second
 	var held []*netlab.Namespace
 	t.Cleanup(func() {
 		for _, ns := range held {
