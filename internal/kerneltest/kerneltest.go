@@ -258,17 +258,19 @@ func SendLoopbackUDP(t testing.TB, ns *netlab.Namespace, n int) {
 
 // RetransSegsMatch reports whether traced, the segments skbtop counted at
 // tcp:tcp_retransmit_skb, agrees with counted, the growth of the same
-// namespace's TcpRetransSegs: equal, or one short. The kernel adds to
-// TcpRetransSegs exactly what the tracepoint reports, yet on 6.18 about one
-// run in 25 of a lossy connection ends with TcpRetransSegs one ahead, and
-// bpftrace counting the same tracepoint at the same time falls short by the
-// same one: the kernel counted a segment somewhere the tracepoint does not
-// fire (the README says so; the path is not found yet). One short is logged;
-// anything else is a miscount of skbtop's.
-func RetransSegsMatch(t testing.TB, traced, counted uint64) bool {
+// namespace's TcpRetransSegs over conns lossy connections: equal, or short
+// by at most one a connection. The kernel adds to TcpRetransSegs exactly
+// what the tracepoint reports, yet on 6.18 about one run in 25 of a lossy
+// connection ends with TcpRetransSegs one ahead, and bpftrace counting the
+// same tracepoint at the same time falls short by the same one: the kernel
+// counted a segment somewhere the tracepoint does not fire (the README says
+// so; the path is not found yet). A shortfall is logged; anything else is a
+// miscount of skbtop's.
+func RetransSegsMatch(t testing.TB, traced, counted uint64, conns int) bool {
 	t.Helper()
-	if traced+1 == counted {
-		t.Logf("traced %d segments, TcpRetransSegs grew by %d: the kernel's one uncounted segment (see RetransSegsMatch)", traced, counted)
+	if traced < counted && counted-traced <= uint64(conns) {
+		t.Logf("traced %d segments, TcpRetransSegs grew by %d over %d connections: the kernel's uncounted segments (see RetransSegsMatch)", traced, counted, conns)
+		return true
 	}
-	return traced == counted || traced+1 == counted
+	return traced == counted
 }
