@@ -447,25 +447,28 @@ func (s Snapshot) Changes() Snapshot {
 	return out
 }
 
-// changed returns the rows that changed: rows itself when all did (a
+// changed returns the rows that changed: a slice of rows when they are its
+// first rows (sites sorted by rate put the ones with a rate first; a
 // snapshot's rows are never changed in place, so they can be shared), else
-// a copy of those that did. Counted first: rows are large, and on a busy
-// node thousands of them change each interval.
+// a copy of them. Rows are large, and on a busy node thousands of them
+// change each interval.
 func changed[T any](rows []T, moved func(*T) bool) []T {
 	n := 0
-	for i := range rows {
-		if moved(&rows[i]) {
-			n++
-		}
+	for n < len(rows) && moved(&rows[n]) {
+		n++
 	}
-	if n == len(rows) {
-		return rows
-	}
-	out := make([]T, 0, n)
-	for i := range rows {
-		if moved(&rows[i]) {
-			out = append(out, rows[i])
+	var out []T
+	for i := n; i < len(rows); i++ {
+		if !moved(&rows[i]) {
+			continue
 		}
+		if out == nil {
+			out = append(make([]T, 0, len(rows)-i+n), rows[:n]...)
+		}
+		out = append(out, rows[i])
+	}
+	if out == nil {
+		return rows[:n:n]
 	}
 	return out
 }

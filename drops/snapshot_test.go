@@ -3,6 +3,7 @@ package drops
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -365,5 +366,38 @@ func TestChanges(t *testing.T) {
 	}
 	if c.Totals.Drops != 41 || len(s.Sites) != 2 {
 		t.Errorf("totals %d (want the window's 41), the snapshot has %d sites (want 2)", c.Totals.Drops, len(s.Sites))
+	}
+}
+
+// TestChanged: the rows that moved, in order; a slice of the rows (capped,
+// so that appending to it cannot write over the next row) when they lead,
+// a copy otherwise.
+func TestChanged(t *testing.T) {
+	for _, tc := range []struct {
+		rows   []int
+		want   []int
+		shared bool
+	}{
+		{[]int{5, 3, 0, 0}, []int{5, 3}, true},
+		{[]int{5, 3, 1}, []int{5, 3, 1}, true},
+		{[]int{0, 0}, []int{}, true},
+		{nil, []int{}, true},
+		{[]int{5, 0, 3, 0, 2}, []int{5, 3, 2}, false},
+		{[]int{0, 4}, []int{4}, false},
+	} {
+		rows := slices.Clone(tc.rows)
+		got := changed(rows, func(r *int) bool { return *r > 0 })
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("changed(%v) = %v, want %v", tc.rows, got, tc.want)
+		}
+		if cap(got) != len(got) && tc.shared {
+			t.Errorf("changed(%v) has room for %d more rows", tc.rows, cap(got)-len(got))
+		}
+		if len(got) > 0 && (&got[0] == &rows[0]) != tc.shared {
+			t.Errorf("changed(%v): shares the rows %v, want %v", tc.rows, &got[0] == &rows[0], tc.shared)
+		}
+		if !slices.Equal(rows, tc.rows) {
+			t.Errorf("changed(%v) changed its rows to %v", tc.rows, rows)
+		}
 	}
 }
