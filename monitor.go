@@ -95,8 +95,7 @@ func openMonitor(o options, ns *netns.Namespace) (_ *monitor, err error) {
 		k, err := symbols.OpenKallsyms("/proc/kallsyms")
 		symsCh <- symsResult{k, err}
 	}()
-	cfg := tracer.Config{SampleLimit: uint32(o.samples), MaxKeys: uint32(o.maxKeys), VerifierLog: o.debug, BTF: o.btf,
-		PromptSamples: o.once}
+	cfg := tracer.Config{SampleLimit: uint32(o.samples), MaxKeys: uint32(o.maxKeys), VerifierLog: o.debug, BTF: o.btf}
 	if m.ns != nil {
 		cfg.Netns = m.ns.Inode
 	}
@@ -220,6 +219,7 @@ func (m *monitor) Snapshot() (drops.Snapshot, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.checkWatched()
+	m.tr.DrainSamples()
 	r, err := m.tr.Read()
 	if err != nil {
 		if m.metrics != nil {

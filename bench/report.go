@@ -213,7 +213,7 @@ const notes = `## How to read this
   noise of the order of 50 ns between trials on this VM.
 - **Monitor CPU** is the monitor process only, over the load; the kernel-side
   cost is in added ns/drop. bpftrace's user space sleeps until it exits;
-  skbtop wakes every 100 ms for samples and reads the map once a second.
+  skbtop reads its samples and the map once a second, in one wake-up.
   In the keys scenario it is ~10%: each second skbtop names, sorts and
   prints 16385 sites as one ~4 MB NDJSON line, over a load of about a
   second; with the few dozen sites of real incidents it is the 0.3-0.6% of
@@ -236,8 +236,8 @@ const notes = `## How to read this
   interfaces, namespaces), dumping the home namespace's interface counters
   over rtnetlink (one host end per member there), reconciling them with the
   traced drops, sorting, and writing the NDJSON line or drawing the frame,
-  plus what happens between refreshes (draining samples every 100 ms, the
-  Go runtime). Kernel time spent for skbtop (the rtnetlink dump) counts.
+  plus what happens between refreshes (the Go runtime; the sample ring is
+  read by each refresh, before the counts). Kernel time spent for skbtop (the rtnetlink dump) counts.
   skbtop watches every namespace here, so drops made elsewhere on the host
   during a trial (other programs' tests, say) are sites too: more than 2000
   in the "sites listed" column, and more CPU in that trial.
@@ -295,7 +295,7 @@ const notes = `## How to read this
 - **Idle CPU** (idle) is skbtop's CPU over 15 refreshes in which nothing
   dropped, while it holds 16384 sites as rows. The kernel program does not
   run then; what is left is each refresh's work over every site it holds,
-  the output, and the sample ring's wake-ups every 100 ms. In the live view
+  the output, and reading the sample ring, which each refresh does. In the live view
   that is once every sparkline is flat; in the minute before, each refresh
   moves every site's sparkline (the aggregator copies its snapshot with the
   histories moved on, and the view redraws the rows without laying them

@@ -90,12 +90,10 @@ struct event {
 // (Config.MaxKeys).
 COUNTS_MAPS(counts_map, counts0, counts1, active_counts, 16384);
 
-// samples is a BPF ring buffer. Only the first sample into an empty ring
-// wakes the reader (BPF_RB_FORCE_WAKEUP); every other is written with
-// BPF_RB_NO_WAKEUP. The reader then lets the samples of one drain interval
-// gather and takes them all, so a burst costs one wakeup per interval and a
-// host that drops nothing costs none (a reader on a timer woke ten times a
-// second for nothing). Which transport
+// samples is a BPF ring buffer, written with BPF_RB_NO_WAKEUP: user space
+// reads it with each refresh and on a timer between them, never asleep in
+// its epoll (a reader woken by the kernel cost the Go runtime more than the
+// reading: tracer/samples.go). Which transport
 // carries samples hardly matters at the default rate: a CPU sends at most
 // sample_limit samples a second, and every other drop takes the suppressed
 // path, which costs little more than sampling off. BENCHMARKS.md ("Sample
@@ -233,9 +231,6 @@ static __always_inline void sample(struct cpu_state *st, struct sk_buff *skb,
 	}
 	st->window_taken++;
 
-	// Asked before reserving, which moves the producer position. Two
-	// CPUs may both find the ring empty: one wakeup too many, no harm.
-	__u64 wakeup = bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
 	struct event *e = bpf_ringbuf_reserve(&samples, sizeof(*e), 0);
 	if (!e) {
 		st->lost++;
@@ -268,7 +263,7 @@ static __always_inline void sample(struct cpu_state *st, struct sk_buff *skb,
 			captured = 0;
 	}
 	e->captured = captured;
-	bpf_ringbuf_submit(e, wakeup);
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	st->sampled++;
 }
 

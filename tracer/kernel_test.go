@@ -325,54 +325,103 @@ func TestCloseDetaches(t *testing.T) {
 	}
 }
 
-// TestSamplesWakeReader: the reader sleeps without a timer of its own (here
-// an hour) until the first sample lands in an empty ring, which wakes it;
-// then it takes the burst, and the next burst, into the ring it emptied,
-// wakes it again.
-func TestSamplesWakeReader(t *testing.T) {
+// TestDrainSamples: a refresh's DrainSamples hands over, before it
+// returns, the samples of every drop counted as sampled, and nothing else
+// reads the ring: the loop's drain interval is an hour here, and the
+// kernel's wakeups wake no one. After Samples has returned and after Close,
+// DrainSamples does nothing.
+func TestDrainSamples(t *testing.T) {
 	l := kerneltest.NewLink(t)
 	tr := openTracer(t, Config{Netns: l.Receiver.Inode, SampleLimit: 64})
-	tr.idleWait = time.Hour
+	tr.drain = time.Hour
+	var (
+		mu    sync.Mutex
+		ports []uint16
+	)
+	received := func() []uint16 {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(ports)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	got := make(chan drops.Sample, 128)
 	done := make(chan error)
-	go func() { done <- tr.Samples(ctx, func(s drops.Sample) { got <- s }) }()
-	for burst := range 2 {
-		// Two drain intervals apart: a reader still draining the first
-		// burst would not need a wakeup for the second.
-		if burst > 0 {
-			time.Sleep(2 * tr.drain)
+	go func() {
+		done <- tr.Samples(ctx, func(s drops.Sample) {
+			mu.Lock()
+			defer mu.Unlock()
+			ports = append(ports, drops.DecodePacket(s).DstPort)
+		})
+	}()
+	// DrainSamples hands samples over only once Samples has its callback.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		tr.samples.mu.Lock()
+		running := tr.samples.fn != nil
+		tr.samples.mu.Unlock()
+		if running {
+			break
 		}
-		if err := l.SendUDP(uint16(9+burst), 3, 16); err != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("Samples did not start in 10s")
+		}
+	}
+	// sampled waits until the program has sampled n drops in all.
+	sampled := func(n uint64) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			r, err := tr.Read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Health.Sampled == n {
+				return
+			}
+			if r.Health.Sampled > n || time.Now().After(deadline) {
+				t.Fatalf("the program sampled %d drops, want %d", r.Health.Sampled, n)
+			}
+		}
+	}
+	var want []uint16
+	for burst, n := range []int{3, 2} {
+		port := uint16(9 + burst)
+		if err := l.SendUDP(port, n, 16); err != nil {
 			t.Fatal(err)
 		}
-		for n := 0; n < 3; n++ {
-			select {
-			case s := <-got:
-				if p := drops.DecodePacket(s); p.DstPort != uint16(9+burst) {
-					t.Errorf("burst %d: sample to port %d", burst, p.DstPort)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatalf("burst %d: %d of 3 samples; the reader was not woken", burst, n)
-			}
+		sampled(uint64(len(want) + n))
+		if got := received(); !slices.Equal(got, want) {
+			t.Fatalf("burst %d: samples to ports %v before DrainSamples, want %v", burst, got, want)
+		}
+		tr.DrainSamples()
+		for range n {
+			want = append(want, port)
+		}
+		if got := received(); !slices.Equal(got, want) {
+			t.Fatalf("burst %d: samples to ports %v after DrainSamples, want %v", burst, got, want)
 		}
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	if err := l.SendUDP(11, 1, 16); err != nil {
+		t.Fatal(err)
+	}
+	sampled(uint64(len(want) + 1))
+	tr.DrainSamples()
+	if got := received(); !slices.Equal(got, want) {
+		t.Errorf("samples to ports %v after Samples returned, want %v", got, want)
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tr.DrainSamples()
 }
 
-// TestPromptSamples: a tracer for a report that ends at a set time drains
-// its samples every 100 ms; otherwise as late as its ring allows at the
-// most samples this machine's CPUs may send.
-func TestPromptSamples(t *testing.T) {
+// TestDrainInterval: the Samples loop reads the ring as late as it allows
+// at the most samples this machine's CPUs may send.
+func TestDrainInterval(t *testing.T) {
 	ncpu, err := ebpf.PossibleCPU()
 	if err != nil {
 		t.Fatal(err)
-	}
-	if tr := openTracer(t, Config{SampleLimit: 64, PromptSamples: true}); tr.drain != minDrain {
-		t.Errorf("PromptSamples: drain interval %v, want %v", tr.drain, minDrain)
 	}
 	record := (binary.Size(bpf.DropEvent{}) + 8 + 7) &^ 7
 	want := drainFor(256<<10, 64, ncpu, record)

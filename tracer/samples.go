@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -17,13 +18,17 @@ import (
 	"github.com/skbtop/skbtop/drops"
 )
 
-// The samples of a burst gather for a drain interval before they are read.
-// The program wakes the reader only with the first sample into an empty
-// ring (a wakeup per drop would cost more than the drop); the reader then
-// waits the interval, without being woken again, and takes everything.
-// The interval is as long as the ring allows, between minDrain and
-// maxDrain: while drops go on, each interval is one wakeup of the reader
-// (and of the Go runtime), and samples are shown once a refresh anyway.
+// Samples are read on a timer and by each refresh, never on a wakeup from
+// the kernel (the program writes them with BPF_RB_NO_WAKEUP). A reader asleep in the ring's epoll holds the Go runtime's
+// one processor in a system call; the runtime takes it back, then wakes
+// its monitor thread into fast polling when the call returns, and on a
+// node full of containers that cost more than the reading: 4 ms of CPU a
+// second in the scale scenario (BENCHMARKS.md). So the reader never
+// waits in the kernel. A refresh reads the ring first (DrainSamples), in
+// the wake-up it has anyway, so that its snapshot holds the samples of
+// the drops it counts; the loop in Samples reads it when no refresh has
+// for a drain interval, the time in which the ring fills to a quarter at
+// most.
 const (
 	minDrain = 100 * time.Millisecond
 	maxDrain = time.Second
@@ -41,12 +46,25 @@ func drainFor(ringBytes uint32, limit uint32, ncpu int, recordBytes int) time.Du
 	return min(max(d, minDrain), maxDrain)
 }
 
-// idleWait is the longest the reader sleeps without a wakeup: how late a
-// sample the program did not announce can be.
-const idleWait = time.Second
-
+// sampleReader reads the ring for the Samples loop and for DrainSamples.
 type sampleReader struct {
 	rd *ringbuf.Reader
+	// failed is closed when a read fails; err says why.
+	failed chan struct{}
+
+	// mu serialises the reads and guards the fields below.
+	mu    sync.Mutex
+	rec   ringbuf.Record
+	clock MonoClock
+	// fn takes the samples while Samples runs, nil otherwise.
+	fn func(drops.Sample)
+	// last is when the ring was last read, byRefresh whether by
+	// DrainSamples; reads counts the loop's own reads (for tests).
+	last      time.Time
+	byRefresh bool
+	reads     int
+	err       error
+	closed    bool
 }
 
 func newSampleReader(m *ebpf.Map) (*sampleReader, error) {
@@ -54,73 +72,119 @@ func newSampleReader(m *ebpf.Map) (*sampleReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sample ring: %w", err)
 	}
-	return &sampleReader{rd: rd}, nil
+	// A deadline in the past: a read takes what is in the ring and never
+	// waits for more.
+	rd.SetDeadline(time.Unix(0, 1))
+	return &sampleReader{rd: rd, failed: make(chan struct{})}, nil
 }
 
-func (s *sampleReader) Close() error { return s.rd.Close() }
+func (s *sampleReader) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return s.rd.Close()
+}
+
+// start hands the samples to fn from now on; stop ends it.
+func (s *sampleReader) start(fn func(drops.Sample)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fn, s.clock, s.last = fn, newMonoClock(), time.Now()
+}
+
+func (s *sampleReader) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fn = nil
+}
+
+// drainLocked hands every sample in the ring to fn. A failed read stops
+// the reading for good and ends the Samples loop.
+func (s *sampleReader) drainLocked(byRefresh bool) {
+	s.last, s.byRefresh = time.Now(), byRefresh
+	if s.fn == nil || s.closed {
+		return
+	}
+	// Most reads find the ring empty: no system call then.
+	if s.rd.AvailableBytes() == 0 {
+		return
+	}
+	for {
+		err := s.rd.ReadInto(&s.rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return
+		}
+		var smp drops.Sample
+		if err == nil {
+			smp, err = DecodeSample(s.rec.RawSample, s.clock)
+		}
+		if err != nil {
+			s.fn, s.err = nil, fmt.Errorf("read samples: %w", err)
+			close(s.failed)
+			return
+		}
+		s.fn(smp)
+	}
+}
+
+// due reads the ring if no one has for period (period and a half after a
+// refresh's read: refreshes read at a steady interval, and the loop would
+// otherwise wake just before each when theirs is the drain interval). It
+// returns how long until the next read is due.
+func (s *sampleReader) due(period time.Duration) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wait := period
+	if s.byRefresh {
+		wait += period / 2
+	}
+	if since := time.Since(s.last); since < wait {
+		return wait - since
+	}
+	s.reads++
+	s.drainLocked(false)
+	return period
+}
 
 // Samples calls fn for each sampled drop until ctx is done or the tracer is
-// closed. It returns nil in both cases; fn runs on the caller's goroutine.
-// Without sampling (Config.SampleLimit 0) it just waits for ctx.
+// closed, and returns nil then, or the error that stopped the reading. fn
+// runs on the goroutine of Samples or of DrainSamples, never on both at
+// once. Without sampling (Config.SampleLimit 0) Samples just waits for ctx.
 func (t *Tracer) Samples(ctx context.Context, fn func(drops.Sample)) error {
-	if t.samples == nil {
+	s := t.samples
+	if s == nil {
 		<-ctx.Done()
 		return nil
 	}
-	rd := t.samples.rd
-	// Flush wakes a reader waiting for the first sample.
-	stop := context.AfterFunc(ctx, func() { _ = rd.Flush() })
-	defer stop()
-	clock := newMonoClock()
-	var rec ringbuf.Record
-	// read takes one record; done says there was none to take (the wait
-	// ended) and the caller should stop reading.
-	read := func() (done bool, err error) {
-		err = rd.ReadInto(&rec)
-		switch {
-		case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, ringbuf.ErrFlushed):
-			return true, nil
-		case errors.Is(err, ringbuf.ErrClosed):
-			return true, err
-		case err != nil:
-			return true, fmt.Errorf("read samples: %w", err)
-		}
-		s, err := DecodeSample(rec.RawSample, clock)
-		if err != nil {
-			return true, err
-		}
-		fn(s)
-		return false, nil
-	}
-	for ctx.Err() == nil {
-		// Asleep in the kernel until a sample lands in an empty ring, or
-		// idleWait at most: the program asks whether the ring is empty
-		// before the reader has moved past its last record, so a sample
-		// can land unannounced, and then every later one too.
-		rd.SetDeadline(time.Now().Add(t.idleWait))
-		for burst := false; ; burst = true {
-			done, err := read()
-			if errors.Is(err, ringbuf.ErrClosed) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if done {
-				break
-			}
-			if !burst {
-				// The first sample of a burst: let the others gather,
-				// then take them all without waiting for more.
-				select {
-				case <-time.After(t.drain):
-				case <-ctx.Done():
-				}
-				rd.SetDeadline(time.Now())
-			}
+	s.start(fn)
+	defer s.stop()
+	timer := time.NewTimer(t.drain)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.failed:
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.err
+		case <-timer.C:
+			timer.Reset(s.due(t.drain))
 		}
 	}
-	return nil
+}
+
+// DrainSamples hands every sample waiting in the ring to the callback of
+// Samples, on the caller's goroutine, before it returns; it does nothing
+// while Samples is not running. A refresh calls it before reading the
+// counts, so that every sample it shows is of a drop it counts, and the
+// samples of the drops it counts are there.
+func (t *Tracer) DrainSamples() {
+	if s := t.samples; s != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.drainLocked(true)
+	}
 }
 
 // DecodeSample decodes one ring buffer record written by the kernel program.

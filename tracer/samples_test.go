@@ -23,3 +23,34 @@ func TestDrainFor(t *testing.T) {
 		}
 	}
 }
+
+// TestDue: the Samples loop reads the ring when no one has for a drain
+// interval, or for one and a half after a refresh's read, and otherwise
+// sleeps until then.
+func TestDue(t *testing.T) {
+	const period = time.Second
+	for _, tc := range []struct {
+		ago       time.Duration
+		byRefresh bool
+		read      bool
+		// wait is how long until the next read is due, within 100 ms.
+		wait time.Duration
+	}{
+		{800 * time.Millisecond, false, false, 200 * time.Millisecond},
+		{1200 * time.Millisecond, false, true, period},
+		{1200 * time.Millisecond, true, false, 300 * time.Millisecond},
+		{1600 * time.Millisecond, true, true, period},
+	} {
+		s := &sampleReader{last: time.Now().Add(-tc.ago), byRefresh: tc.byRefresh}
+		wait := s.due(period)
+		if read := s.reads == 1; read != tc.read {
+			t.Errorf("last read %v ago (by a refresh: %v): read %v, want %v", tc.ago, tc.byRefresh, read, tc.read)
+		}
+		if d := wait - tc.wait; d < -100*time.Millisecond || d > 0 {
+			t.Errorf("last read %v ago (by a refresh: %v): next due in %v, want %v", tc.ago, tc.byRefresh, wait, tc.wait)
+		}
+		if tc.read && (s.byRefresh || time.Since(s.last) > 100*time.Millisecond) {
+			t.Errorf("last read %v ago: the loop's read is not recorded as the last (%v ago, by a refresh: %v)", tc.ago, time.Since(s.last), s.byRefresh)
+		}
+	}
+}

@@ -68,11 +68,6 @@ type Config struct {
 	// used instead of /sys/kernel/btf/vmlinux for probing the tracepoint
 	// and relocating the program.
 	BTF *btf.Spec
-	// PromptSamples reads the samples of a burst within 100 ms of its
-	// first, rather than as late as the ring allows (up to a second): for
-	// a report that ends at a set time and should hold its last drops'
-	// samples (--once).
-	PromptSamples bool
 }
 
 // objects are what Open loads: the maps, the variables and one of the
@@ -136,10 +131,8 @@ type Tracer struct {
 	// devKeys and devNames are dumpDevices' buffers.
 	devKeys  []bpf.DropDevKey
 	devNames []bpf.DropDevName
-	// idleWait is how long Samples sleeps without a wakeup (idleWait;
-	// tests raise it); drain is its drain interval (drainFor).
-	idleWait time.Duration
-	drain    time.Duration
+	// drain is the Samples loop's drain interval (drainFor).
+	drain time.Duration
 
 	// stackMu guards stacking, which says a stack collection runs
 	// (StartStacks to StopStacks), and closed, set by Close: a
@@ -195,8 +188,8 @@ func Open(cfg Config) (*Tracer, error) {
 	if err := spec.Variables[bpf.DropVarSampleLimit].Set(limit); err != nil {
 		return nil, fmt.Errorf("set sample limit: %w", err)
 	}
-	t := &Tracer{maxKeys: cmp.Or(cfg.MaxKeys, DefaultMaxKeys), reasons: reasons, named: map[devKey]namedDev{}, dumpAbove: dumpDevicesAbove, idleWait: idleWait}
-	if ncpu, err := ebpf.PossibleCPU(); err == nil && !cfg.PromptSamples {
+	t := &Tracer{maxKeys: cmp.Or(cfg.MaxKeys, DefaultMaxKeys), reasons: reasons, named: map[devKey]namedDev{}, dumpAbove: dumpDevicesAbove}
+	if ncpu, err := ebpf.PossibleCPU(); err == nil {
 		// A record is the event behind the ring's 8-byte header, padded
 		// to 8 bytes.
 		record := (binary.Size(bpf.DropEvent{}) + 8 + 7) &^ 7
