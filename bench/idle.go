@@ -52,10 +52,10 @@ type idleRun struct {
 	// Sites is how many sites skbtop listed: distinct sites over its
 	// NDJSON lines (headless), the live view's site count.
 	Sites int
-	// CPU is skbtop's utime+stime over Window, the idle stretch.
+	// CPU is skbtop's CPU time over Window, the idle stretch.
 	CPU    time.Duration
 	Window time.Duration
-	// Fade is the live view's utime+stime over FadeWindow, as many
+	// Fade is the live view's CPU time over FadeWindow, as many
 	// refreshes right after the drops stopped, while the sparklines
 	// still move; the idle stretch (CPU) begins once they are flat, a
 	// minute after the last drop. Zero for headless, which draws none.
@@ -394,8 +394,8 @@ func idleSection(s *idleResult) string {
 	fmt.Fprintf(&b, "## idle: %d sites held, then no drops\n\n", s.Sites)
 	fmt.Fprintf(&b, "- load: %d frames, one per site: %d unhandled ethertypes on each of %d veth pairs, each frame dropped by the veth that receives it (UNHANDLED_PROTO), at %d/s; skbtop's kernel map holds the keys of one interval (default `--max-keys` 16384), so it never fills, and skbtop keeps each site as a row after its key is retired\n",
 		s.Sites, s.Types, s.Pairs, s.Rate)
-	fmt.Fprintf(&b, "- skbtop watches the load's namespace (`--netns`) with `--interval %s`; the idle stretch starts one refresh after the one that read the last drops (headless: just after the NDJSON line that follows the first line stamped after the load; live view: %s after the pane first listed every site) and lasts %d refreshes; idle CPU is utime+stime over it, %% of one core (10 ms ticks: ±%.2f points)\n",
-		s.Interval, s.Interval+s.Interval/4, s.Refreshes, 100*0.01/(float64(s.Refreshes)*s.Interval.Seconds()))
+	fmt.Fprintf(&b, "- skbtop watches the load's namespace (`--netns`) with `--interval %s`; the idle stretch starts one refresh after the one that read the last drops (headless: just after the NDJSON line that follows the first line stamped after the load; live view: %s after the pane first listed every site) and lasts %d refreshes; idle CPU is its CPU-time clock (user and system) over it, %% of one core\n",
+		s.Interval, s.Interval+s.Interval/4, s.Refreshes)
 	fmt.Fprintf(&b, "- the live view draws each site's last minute as a sparkline, so for a minute after the last drop every refresh moves them: its CPU over the %d refreshes right after the drops stopped is in its own column; its idle stretch then starts a minute after the last drop, when every sparkline is flat (headless draws none and starts at once)\n", s.Refreshes)
 	b.WriteString("- sites listed: headless, the distinct sites over all its NDJSON lines (each line after the first lists the sites that dropped in its interval); live view, the count in the drop-site pane's title after the idle stretch. Count error is the last NDJSON line's total minus the receiver's counters\n")
 	if s.LoadBefore != "" && s.LoadAfter != "" {

@@ -24,7 +24,7 @@ func writeReport(results []result, scenarios []scenario, scale *scaleResult, idl
 	fmt.Fprintf(&b, "- machine: %s, %d cores, %s memory\n", cpuModel(), runtime.NumCPU(), memTotal())
 	fmt.Fprintf(&b, "- kernel: %s\n", uname())
 	fmt.Fprintf(&b, "- trials: %d per configuration, interleaved (trial t starts with configuration t); cells are median (min–max)\n", o.trials)
-	cpuSrc := "utime+stime of /proc/PID/stat (10 ms ticks, so ±0.2-0.4 points over a 5-6 s load)"
+	cpuSrc := "the process's CPU-time clock (user and system, every thread, to the nanosecond)"
 	fmt.Fprintf(&b, "- monitor CPU: %s over the load, %% of one core; peak RSS: VmHWM before the monitor stops\n", cpuSrc)
 	fmt.Fprintf(&b, "- added cost per drop: 1e9/rate - 1e9/rate(baseline median), closed loop, one sender thread\n")
 	fmt.Fprintf(&b, "- ground truth: the receiver namespace's own counters (nftables rule counter, UdpNoPorts, rx_dropped + rx_nohandler of the receiving veths)\n\n")
@@ -125,8 +125,8 @@ func scaleSection(s *scaleResult) string {
 	fmt.Fprintf(&b, "- load: %d frames/s of an unhandled ethertype, %d/s on each of the %d veth ends, each dropped by the end that receives it (UNHANDLED_PROTO): every refresh has %d keys that changed to read, name, sort and show\n",
 		s.Rate, s.Rate/max(1, s.Interfaces), s.Interfaces, s.Interfaces)
 	n := scaleRefreshes(s)
-	fmt.Fprintf(&b, "- skbtop watches every namespace (no `--netns`) with `--interval %s`; CPU per refresh is utime+stime over %d refreshes divided by %d (headless: %d NDJSON lines, timed from just after the line before them; live view: %s after it first listed every interface), so ±%.1f ms from the 10 ms ticks\n",
-		s.Interval, n, n, n, time.Duration(n)*s.Interval, 10/float64(max(1, n)))
+	fmt.Fprintf(&b, "- skbtop watches every namespace (no `--netns`) with `--interval %s`; CPU per refresh is its CPU-time clock (user and system) over %d refreshes divided by %d (headless: %d NDJSON lines, timed from just after the line before them; live view: %s after it first listed every interface)\n",
+		s.Interval, n, n, n, time.Duration(n)*s.Interval)
 	if s.LoadBefore != "" && s.LoadAfter != "" {
 		fmt.Fprintf(&b, "- host load: 1-minute load average %s when the scenario started, %s when it ended, on %d cores; other work on the machine slows the wall-clock figures (setup, first snapshot, key to screen) most, CPU per refresh somewhat\n",
 			s.LoadBefore, s.LoadAfter, runtime.NumCPU())

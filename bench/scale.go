@@ -35,7 +35,7 @@ type scaleRun struct {
 	// Refreshes is the number of snapshots (headless) or intervals (live
 	// view) CPU was measured over.
 	Refreshes float64
-	// CPU is skbtop's utime+stime over them.
+	// CPU is skbtop's CPU time (user and system) over them.
 	CPU time.Duration
 	// Listed is how many of the fleet's interfaces the last snapshot had
 	// a site for (headless); Sites how many sites it listed in all.

@@ -60,7 +60,7 @@ func startFailed(err error, skipped *string, runErr *error) bool {
 	return err != nil
 }
 
-// cpuOver waits d and returns the CPU time (utime+stime) process pid used
+// cpuOver waits d and returns the CPU time (user and system) process pid used
 // meanwhile and how long the wait took, or ctx's error when it ends first.
 func cpuOver(ctx context.Context, pid int, d time.Duration) (cpu, window time.Duration, err error) {
 	cpu0, err := processCPU(pid)
