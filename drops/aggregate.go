@@ -160,6 +160,14 @@ type siteState struct {
 	ns   *nsLife
 	life *ifaceLife
 	live bool
+	// sampled and samples are what the row's last snapshot showed of its
+	// key's samples (sharedSamples; a row's L3 label never changes);
+	// samplesCurrent says no sample came and no reset happened since, so
+	// that a snapshot of thousands of rows looks up and checks only the
+	// rows that got samples.
+	sampled        uint64
+	samples        []Packet
+	samplesCurrent bool
 }
 
 type healthMeters struct {
@@ -261,7 +269,7 @@ func (a *Aggregator) Update(r Reading) {
 	if first {
 		a.started, a.start, a.last = true, r.Time, r.Time
 		// Samples count from the baseline on, as the drops do.
-		clear(a.sampled)
+		a.clearSampledLocked()
 	} else {
 		a.interval = r.Time.Sub(a.last).Seconds()
 	}
@@ -580,7 +588,7 @@ func (a *Aggregator) Reset() {
 			}
 		}
 	}
-	clear(a.sampled)
+	a.clearSampledLocked()
 	a.health.each(Health{}, func(m *meter, _ uint64) { m.reset() })
 	for _, st := range a.links {
 		for f := range st.fields {
@@ -604,9 +612,12 @@ func (a *Aggregator) AddSample(s Sample) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.learn(ifaceID{s.NetnsCookie, s.Netns, s.Ifindex}, s.Ifname, false)
-	if st := a.live[s.Key]; st != nil && st.named != nil {
-		// Labeled as its row is (see sharedSamples).
-		p.L3 = st.named.L3
+	if st := a.live[s.Key]; st != nil {
+		st.samplesCurrent = false
+		if st.named != nil {
+			// Labeled as its row is (see sharedSamples).
+			p.L3 = st.named.L3
+		}
 	}
 	list := a.samples[s.Key]
 	if len(list) == SamplesPerSite {
@@ -616,6 +627,14 @@ func (a *Aggregator) AddSample(s Sample) {
 	a.samples[s.Key] = append(list, p)
 	a.sampled[s.Key]++
 	a.dirty = true
+}
+
+// clearSampledLocked starts the counts of samples again.
+func (a *Aggregator) clearSampledLocked() {
+	clear(a.sampled)
+	for _, st := range a.live {
+		st.samplesCurrent = false
+	}
 }
 
 // sharedSamples returns key's samples for a snapshot's row whose L3 label
@@ -699,8 +718,12 @@ func (a *Aggregator) Snapshot() Snapshot {
 			site.History = st.hist.slice(&arena)
 		}
 		if st.live {
-			site.Sampled = a.sampled[st.key.Key]
-			site.Samples = a.sharedSamples(st.key.Key, site.L3)
+			if !st.samplesCurrent {
+				st.sampled = a.sampled[st.key.Key]
+				st.samples = a.sharedSamples(st.key.Key, site.L3)
+				st.samplesCurrent = true
+			}
+			site.Sampled, site.Samples = st.sampled, st.samples
 		}
 		snap.Sites = append(snap.Sites, site)
 		rows = append(rows, st)

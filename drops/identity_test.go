@@ -335,3 +335,41 @@ func TestSharedSamples(t *testing.T) {
 		t.Errorf("the third snapshot's samples changed to CPUs %v after it was taken, were %v", got, cpus(kept))
 	}
 }
+
+// TestSampledAfterReset: a row's count of samples starts again at a reset
+// and at the baseline, and counts each sample that comes after, though
+// the snapshots in between found nothing new to look up.
+func TestSampledAfterReset(t *testing.T) {
+	r := fixedResolver{funcs: map[uint64]Location{0xffffffff81000000: {Function: "ip_rcv_finish"}}}
+	a := NewAggregator(Config{Resolver: r, Home: NamespaceID{Inode: 1}})
+	k := Key{Location: 0xffffffff81000010, Netns: 1}
+	sample := func() { a.AddSample(Sample{Key: k, Len: 40, Data: ipv4UDP(t)}) }
+	tick := 0
+	sampled := func() uint64 {
+		t.Helper()
+		tick++
+		a.Update(Reading{Time: start.Add(time.Duration(tick) * time.Second), Counts: []Count{{Key: k, Packets: uint64(10 * tick)}}})
+		s := a.Snapshot()
+		if len(s.Sites) != 1 {
+			t.Fatalf("%d sites, want 1", len(s.Sites))
+		}
+		return s.Sites[0].Sampled
+	}
+	a.Update(Reading{Time: start, Counts: []Count{{Key: k}}})
+	sample()
+	sample()
+	if got := sampled(); got != 2 {
+		t.Errorf("sampled %d, want 2", got)
+	}
+	a.Reset()
+	if got := sampled(); got != 0 {
+		t.Errorf("sampled %d after the reset, want 0", got)
+	}
+	sample()
+	if got := sampled(); got != 1 {
+		t.Errorf("sampled %d after the reset and one more sample, want 1", got)
+	}
+	if got := sampled(); got != 1 {
+		t.Errorf("sampled %d a refresh later, want 1", got)
+	}
+}
