@@ -104,7 +104,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	o.rates = []int{1000, 10000, 100000}
-	o.scale.PerInterface, o.scale.Refreshes, o.scale.Probes = 2, 10, 8
+	// 30 refreshes a trial: over 10, one slow second (a garbage
+	// collection, a burst of the Go runtime's polling, the VM) moved a
+	// trial's CPU per refresh by 2-3 ms on the machine of BENCHMARKS.md.
+	o.scale.PerInterface, o.scale.Refreshes, o.scale.Probes = 2, 30, 8
 	// 16384 sites, the default --max-keys, made at half of it a second
 	// so that no interval's keys fill the kernel map.
 	o.idle.Sites, o.idle.Rate, o.idle.Refreshes = 16384, 8192, 15
