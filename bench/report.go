@@ -287,6 +287,25 @@ const notes = `## How to read this
   this scenario minutes apart differ by 2-4 ms a refresh: five runs that
   afternoon, as these changes went in, had medians of 21, 18, 17, 18 and
   21 ms headless and 27, 23, 26, 23 and 20 ms in the live view.
+  Then (same day, evening; interleaved runs over one fleet, 40 s each,
+  means of the session's first binary and its last: headless 19.3, 17.8
+  and 19.6 against 16.0, 18.2 and 15.2 ms a second; live view 22.7 and
+  22.9 against 19.9 and 18.1): samples are read by each refresh and on a
+  timer, never by a reader asleep in the ring's epoll (a blocking system
+  call that the runtime took the one processor back from, then polled
+  fast for after every wake-up: 2-4 ms a second here); a row keeps the
+  samples its last snapshot showed until one comes for it; Changes shares
+  the sites that moved; CPU time comes from the process's CPU-time clock
+  rather than 10 ms ticks, and trials measure 30 refreshes, not 10. The
+  same binary still measures 16 to 20 ms a second from one run to the
+  next on this VM, and a trial's 30 seconds hold seconds of 30-50 ms (a
+  garbage collection every 4 s, bursts of the runtime's polling), so a
+  trial can still exceed 20 ms. What a perf profile of the live view
+  shows now: a quarter in the snapshot (a third of that laying out the
+  interfaces' traced drops), an eighth each in the rtnetlink dump, in the
+  scheduler's parking and waking, in the runtime's sysmon (about 45
+  wake-ups a refresh at 40 us each on this VM) and in the view (the labels
+  and layout check of 2000 rows), a tenth in reading the kernel map.
 - **Key to screen** (scale) is from ` + "`tmux send-keys o`" + ` to the first
   ` + "`capture-pane`" + ` whose drop-site title shows the next sort order; it
   includes both tmux commands, about 10 ms each on this VM. Like setup and
