@@ -19,16 +19,16 @@ import (
 )
 
 // Samples are read on a timer and by each refresh, never on a wakeup from
-// the kernel (the program writes them with BPF_RB_NO_WAKEUP). A reader asleep in the ring's epoll holds the Go runtime's
-// one processor in a system call; the runtime takes it back, then wakes
-// its monitor thread into fast polling when the call returns, and on a
-// node full of containers that cost more than the reading: 4 ms of CPU a
-// second in the scale scenario (BENCHMARKS.md). So the reader never
-// waits in the kernel. A refresh reads the ring first (DrainSamples), in
-// the wake-up it has anyway, so that its snapshot holds the samples of
-// the drops it counts; the loop in Samples reads it when no refresh has
-// for a drain interval, the time in which the ring fills to a quarter at
-// most.
+// the kernel (the program writes them with BPF_RB_NO_WAKEUP). A reader
+// asleep in the ring's epoll holds the Go runtime's one processor in a
+// system call; the runtime takes it back, then sets its monitor thread
+// polling fast when the call returns, and on a node full of containers
+// that cost more than the reading: 2-4 ms of CPU a second in the scale
+// scenario (BENCHMARKS.md). So the reader never waits in the kernel. A
+// refresh reads the ring first (DrainSamples), in the wake-up it has
+// anyway, so that its snapshot holds the samples of the drops it counts;
+// the loop in Samples reads it when no refresh has for a drain interval,
+// the time in which the ring fills to a quarter at most.
 const (
 	minDrain = 100 * time.Millisecond
 	maxDrain = time.Second
