@@ -40,8 +40,8 @@ func parseHWM(r io.Reader) (uint64, error) {
 // processCPU returns a live process's CPU time, user and system, of all its
 // threads, exited ones included, to the nanosecond: the kernel's CPU-time
 // clock of the process (clock_getcpuclockid(3)). /proc/PID/stat has the
-// same time in 10 ms ticks, which over a scale trial's ten refreshes is
-// up to 2 ms a refresh either way.
+// same time in 10 ms ticks, which over ten refreshes is up to 2 ms a
+// refresh either way.
 func processCPU(pid int) (time.Duration, error) {
 	// The process CPU clock of pid: CPUCLOCK_SCHED (2) in the low bits,
 	// not per thread, the pid inverted above them.
