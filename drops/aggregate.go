@@ -121,6 +121,14 @@ type Aggregator struct {
 	reads uint64
 	// ranking numbers the times the rows were put in name order.
 	ranking uint64
+	// listings numbers the snapshots that listed the rows anew (not
+	// those that only moved histories); listed is how many rows with a
+	// state the last listed, overflowListed whether it had the map-full
+	// row; names is its Names.
+	listings       uint64
+	listed         int
+	overflowListed bool
+	names          uint64
 	// version is the last snapshot's Version; histDirty says a site's
 	// history moved since, and nothing else did.
 	version   uint64
@@ -149,11 +157,14 @@ type siteState struct {
 	// key (function, offset, reason, protocol), made at its first snapshot.
 	named *Site
 	// rank is the row's place among the snapshot's rows by name (see
-	// Aggregator.sortLocked), as of ranking number ranked, when its names
-	// that can change (rankedAs: see rankedAs) were these.
-	rank     int
-	ranked   uint64
-	rankedAs [3]string
+	// Aggregator.sortLocked), as of ranking number ranked; zero when
+	// never ranked or renamed since.
+	rank   int
+	ranked uint64
+	// listed is the listing (Aggregator.listings) that last had the row,
+	// names what it was called there.
+	listed uint64
+	names  rowNames
 	// ns and life are the entries of the row's namespace and interface,
 	// once looked up; live says the row counts its kernel key now
 	// (Aggregator.live holds it).
@@ -706,12 +717,22 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.Sites = make([]Site, 0, len(a.sites)+1)
 	rows := make([]*siteState, 0, len(a.sites)+1)
 	var arena floats
+	// Whether the rows or their names differ from the last listing's
+	// (Names): a row new to it or renamed, or one fewer.
+	a.listings++
+	renamed := a.names == 0
 	for _, st := range a.sites {
 		if st.packets.delta == 0 && st.packets.rate == 0 {
 			// Nothing dropped here in the window.
 			continue
 		}
 		site := a.siteLocked(st)
+		if names := namesOf(&site); names != st.names {
+			// Its place by name may have changed too.
+			st.names, st.ranked, renamed = names, 0, true
+		}
+		renamed = renamed || st.listed != a.listings-1
+		st.listed = a.listings
 		site.Count, site.Rate, site.Bytes = st.packets.delta, st.packets.rate, st.bytes.delta
 		site.Lifetime = st.key.gen
 		if st.hist != nil {
@@ -728,12 +749,17 @@ func (a *Aggregator) Snapshot() Snapshot {
 		snap.Sites = append(snap.Sites, site)
 		rows = append(rows, st)
 	}
+	renamed = renamed || len(rows) != a.listed
+	a.listed = len(rows)
 	h := &a.health
-	if h.overflowPackets.delta > 0 || h.overflowPackets.rate > 0 {
+	overflow := h.overflowPackets.delta > 0 || h.overflowPackets.rate > 0
+	if overflow {
 		snap.Sites = append(snap.Sites, Site{Function: OverflowFunction,
 			Count: h.overflowPackets.delta, Bytes: h.overflowBytes.delta, Rate: h.overflowPackets.rate})
 		rows = append(rows, nil)
 	}
+	renamed = renamed || overflow != a.overflowListed
+	a.overflowListed = overflow
 	a.sortLocked(snap.Sites, rows)
 	snap.Totals.SamplesLost = h.lost.delta
 	snap.Totals.SamplesSuppressed = h.suppressed.delta
@@ -745,7 +771,10 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.recount(true)
 	snap.Retransmits = a.retransLocked(snap.Sites, snap.Stack)
 	a.version++
-	snap.Version, snap.Rows = a.version, a.version
+	if renamed {
+		a.names = a.version
+	}
+	snap.Version, snap.Rows, snap.Names = a.version, a.version, a.names
 	a.cache, a.dirty, a.histDirty = snap, false, false
 	return snap
 }
@@ -758,8 +787,8 @@ func (a *Aggregator) Snapshot() Snapshot {
 // the ranking or has been renamed, not every refresh.
 func (a *Aggregator) sortLocked(sites []Site, rows []*siteState) {
 	rerank := a.ranking == 0
-	for i, st := range rows {
-		if st != nil && (st.ranked != a.ranking || st.rankedAs != rankedAs(&sites[i])) {
+	for _, st := range rows {
+		if st != nil && st.ranked != a.ranking {
 			rerank = true
 			break
 		}
@@ -774,7 +803,6 @@ func (a *Aggregator) sortLocked(sites []Site, rows []*siteState) {
 		for rank, i := range byName {
 			if st := rows[i]; st != nil {
 				st.rank, st.ranked = rank, a.ranking
-				st.rankedAs = rankedAs(&sites[i])
 			}
 		}
 	}
@@ -809,11 +837,19 @@ func (a *Aggregator) sortLocked(sites []Site, rows []*siteState) {
 	permute(sites, at)
 }
 
-// rankedAs are the names of a row that can change while it lives, and
-// with them its place by name: the function (an address named once its
-// module's symbols are read; the L3 label and offset follow it), the
-// interface (renamed) and the namespace (named).
-func rankedAs(s *Site) [3]string { return [3]string{s.Function, s.Interface, s.Namespace} }
+// rowNames are the names of a row that can change while it lives, and
+// with them its labels and its place by name: the function (an address
+// named once its module's symbols are read; the L3 label follows it) with
+// its offset and module, the interface (renamed, or gone) and the
+// namespace (named).
+type rowNames struct {
+	function, offset, module, iface, namespace string
+	gone                                       bool
+}
+
+func namesOf(s *Site) rowNames {
+	return rowNames{s.Function, s.Offset, s.Module, s.Interface, s.Namespace, s.Gone}
+}
 
 // moveHistoriesLocked makes the cached snapshot anew with only its sites'
 // histories moved on: what changes while the drops have stopped but a

@@ -29,7 +29,9 @@ func (r namesLater) Locate(addr uint64) (Location, bool) {
 // TestSnapshotOrder holds the aggregator's order, which ranks rows by name
 // only when one is new or renamed, to SortSites by rate: over refreshes
 // with rates that tie and change places, rows that come, go (Reset) and
-// come back, interfaces renamed and namespaces named late.
+// come back, interfaces renamed and namespaces named late, and the map
+// filling and emptying. It also holds Names to the rows' labels: the same
+// exactly when the snapshot lists the same rows under the same labels.
 func TestSnapshotOrder(t *testing.T) {
 	// Rows that have no names at all (addresses not in kallsyms, no
 	// device, the home namespace) are ranked too.
@@ -59,6 +61,10 @@ func TestSnapshotOrder(t *testing.T) {
 	}
 	names := []string{"eth0", "eth1", "veth0", "a0", "zz9", "lan"}
 	counts := make([]uint64, len(keys))
+	var overflowed uint64
+	var last Snapshot
+	var lastLabels []string
+	renames := 0
 	// Each kind of change comes in a step of its own, so that each must
 	// rank the rows anew by itself.
 	for step := range 200 {
@@ -89,13 +95,35 @@ func TestSnapshotOrder(t *testing.T) {
 		case step%10 == 5:
 			// A namespace named.
 			spaces[uint32(2+rnd.IntN(3))] = fmt.Sprintf("ns%c", 'a'+rnd.IntN(26))
+		case step%20 == 9:
+			// The map full for a while: its row comes, and goes again
+			// at the next Reset.
+			overflowed++
 		}
+		r.Health.OverflowPackets = overflowed
 		a.Update(r)
 		if step%10 == 7 {
 			// A new window: the rows leave until they drop again.
 			a.Reset()
 		}
 		snap := a.Snapshot()
+		labels := make([]string, len(snap.Sites))
+		for i, s := range snap.Sites {
+			labels[i] = fmt.Sprintf("%+v/%d %s %s %s %s", s.Key, s.Lifetime, s.Symbol(), s.ReasonLabel(), s.InterfaceLabel(), s.Proto())
+		}
+		slices.Sort(labels)
+		if step > 0 {
+			if same := slices.Equal(labels, lastLabels); same != (snap.Names == last.Names) {
+				t.Fatalf("step %d: Names %d after %d, though the labels are the same: %v", step, snap.Names, last.Names, same)
+			}
+		}
+		if snap.Names == 0 {
+			t.Fatalf("step %d: Names is 0", step)
+		}
+		if snap.Names != last.Names {
+			renames++
+		}
+		last, lastLabels = snap, labels
 		want := slices.Clone(snap.Sites)
 		SortSites(want, ByRate)
 		for i := range want {
@@ -104,5 +132,42 @@ func TestSnapshotOrder(t *testing.T) {
 					step, i, got.Symbol(), got.InterfaceLabel(), want[i].Symbol(), want[i].InterfaceLabel())
 			}
 		}
+	}
+	// Counts moved every step; the rows or their names, in some (133).
+	if renames < 10 || renames > 190 {
+		t.Errorf("Names changed in %d of 200 steps: the test no longer has both kinds of step", renames)
+	}
+}
+
+// TestNamesSwap: a snapshot that lists one row where the last listed
+// another, as many rows in all, has other Names, though both rows were
+// listed before under the same names.
+func TestNamesSwap(t *testing.T) {
+	a := NewAggregator(Config{Resolver: res, Home: NamespaceID{Inode: 1}})
+	x := Key{Location: 0xffffffff810004bc, Reason: 3, Ifindex: 2, Netns: 1}
+	y := Key{Location: 0xffffffff810004c0, Reason: 3, Ifindex: 2, Netns: 1}
+	var snaps []Snapshot
+	for sec, counts := range [][2]uint64{{0, 0}, {1, 1}, {2, 1}, {2, 2}} {
+		a.Update(Reading{Time: start.Add(time.Duration(sec) * time.Second),
+			Counts: []Count{{Key: x, Packets: counts[0]}, {Key: y, Packets: counts[1]}}})
+		if sec > 0 {
+			snaps = append(snaps, a.Snapshot())
+			// A new window from this reading on.
+			a.Reset()
+		}
+	}
+	var keys [][]Key
+	for _, s := range snaps {
+		var k []Key
+		for _, site := range s.Sites {
+			k = append(k, site.Key)
+		}
+		keys = append(keys, k)
+	}
+	if !slices.Equal(keys[1], []Key{x}) || !slices.Equal(keys[2], []Key{y}) {
+		t.Fatalf("rows %v, want both, then x, then y", keys)
+	}
+	if snaps[1].Names == snaps[2].Names {
+		t.Errorf("Names %d for x's row and for y's", snaps[1].Names)
 	}
 }

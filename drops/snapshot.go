@@ -61,6 +61,12 @@ type Snapshot struct {
 	// list the same sites, interfaces, counts and rates, and differ at
 	// most in the sites' histories and the times. Zero means unknown.
 	Rows uint64 `json:"-"`
+	// Names numbers the snapshot's rows by what they are called: two
+	// with the same non-zero Names list the same sites under the same
+	// names (function, offset, interface, namespace, gone), though maybe
+	// with other counts and in another order. A view can keep the layout
+	// it fitted to the names. Zero means unknown.
+	Names uint64 `json:"-"`
 	// Partial marks a document that lists only the sites and interfaces
 	// that dropped in the last interval (NDJSON lines after the first); a
 	// site not listed keeps the count it had where it last appeared.

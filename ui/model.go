@@ -370,10 +370,11 @@ func (m *Model) setStatus(text string, isErr bool) {
 }
 
 // viewOf is what the view on screen is made from: the snapshot's Version
-// and the way the user looks at it.
+// (Rows, Names) and the way the user looks at it.
 type viewOf struct {
 	version uint64
 	rows    uint64
+	names   uint64
 	filter  drops.Filter
 	hides   []drops.Hide
 	group   drops.Grouping
@@ -392,6 +393,13 @@ func (v viewOf) sameRows(w viewOf) bool {
 	return v.rows != 0 && v.rows == w.rows && v.sameWay(w)
 }
 
+// sameNames reports whether v and w show the same rows under the same
+// names, whatever their counts and order; never for a snapshot of unknown
+// Names, nor for grouped rows (which name their busiest member).
+func (v viewOf) sameNames(w viewOf) bool {
+	return v.names != 0 && v.names == w.names && v.group == drops.GroupFull && v.sameWay(w)
+}
+
 // sameWay reports whether v and w look at their snapshots the same way.
 func (v viewOf) sameWay(w viewOf) bool {
 	return v.filter == w.filter && v.group == w.group && v.order == w.order && slices.Equal(v.hides, w.hides)
@@ -403,7 +411,7 @@ func (v viewOf) sameWay(w viewOf) bool {
 // same one while nothing changes) only moves the view's clock, so that a
 // full map of quiet sites costs next to nothing to keep on screen.
 func (m *Model) apply() {
-	of := viewOf{m.shown.Version, m.shown.Rows, m.filter, slices.Clone(m.hides), m.group, m.order}
+	of := viewOf{m.shown.Version, m.shown.Rows, m.shown.Names, m.filter, slices.Clone(m.hides), m.group, m.order}
 	if m.have && of.same(m.viewOf) {
 		m.view.Time, m.view.Start = m.shown.Time, m.shown.Start
 		m.view.WindowS, m.view.IntervalS = m.shown.WindowS, m.shown.IntervalS
@@ -413,6 +421,10 @@ func (m *Model) apply() {
 	// Only the sparklines moved: the rows, their labels and the other
 	// panes stay as they are laid out.
 	sparklines := m.have && of.sameRows(m.viewOf)
+	// Rows under the same names keep the sites' columns as fitted:
+	// checking a node's 10,000 labels against them each refresh was most
+	// of the view's work.
+	renamed := !m.have || !of.sameNames(m.viewOf)
 	m.viewOf = of
 	m.view = m.shown.Apply(drops.View{Filter: m.filter, Hide: m.hides, Group: m.group})
 	m.unmatched = nil
@@ -434,7 +446,7 @@ func (m *Model) apply() {
 		sites = slices.Clone(sites)
 		drops.SortSites(sites, m.order)
 	}
-	m.sites.SetSites(sites, m.view.Totals, empty, !sparklines)
+	m.sites.SetSites(sites, m.view.Totals, empty, !sparklines && renamed)
 	if !sparklines {
 		m.ifaces.SetInterfaces(m.view.Interfaces)
 		m.protos.SetProtocols(m.view.Protocols, m.view.Totals, m.view.StackCounters)

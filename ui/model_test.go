@@ -1517,7 +1517,9 @@ func TestSparklinesMove(t *testing.T) {
 
 // TestLayoutFollowsLabels: the columns are laid out again when the rows'
 // labels change at the same width (a longer function name, a longer
-// interface name), and kept when only the counts change.
+// interface name), and kept when only the counts change; a snapshot of the
+// same Names as the last keeps the drop sites' layout without checking
+// their labels again.
 func TestLayoutFollowsLabels(t *testing.T) {
 	site := func(fn, iface string, count uint64) drops.Site {
 		return drops.Site{Function: fn, Offset: "0x1b4", Reason: "NO_SOCKET", Interface: iface, Ifindex: 2,
@@ -1527,23 +1529,26 @@ func TestLayoutFollowsLabels(t *testing.T) {
 		c := drops.LinkCountersOf(map[drops.LinkField]uint64{drops.RxDropped: 3, drops.RxNoHandler: 0})
 		return drops.Interface{Name: name, Ifindex: 2, Counters: &c, Delta: &c}
 	}
-	snapOf := func(version uint64, s drops.Site, i drops.Interface) drops.Snapshot {
+	snapOf := func(version, names uint64, s drops.Site, i drops.Interface) drops.Snapshot {
 		snap := fixtureSnapshot()
 		snap.Sites, snap.Interfaces = []drops.Site{s}, []drops.Interface{i}
-		snap.Version, snap.Rows = version, version
+		snap.Version, snap.Rows, snap.Names = version, version, names
 		snap.Recount()
 		return snap
 	}
-	hs := newHarness(t, &fakeSource{snap: snapOf(1, site("f", "e0", 3), iface("e0"))}, 120, 40, Options{})
+	hs := newHarness(t, &fakeSource{snap: snapOf(1, 1, site("f", "e0", 3), iface("e0"))}, 120, 40, Options{})
 	hs.tick()
-	before := hs.m.sites.tx.cols[colSym].w
-	hs.src.snap = snapOf(2, site("f", "e0", 5), iface("e0"))
+	before, checks := hs.m.sites.tx.cols[colSym].w, hs.m.sites.fit.last.check
+	hs.src.snap = snapOf(2, 1, site("f", "e0", 5), iface("e0"))
 	hs.tick()
 	if got := hs.m.sites.tx.cols[colSym].w; got != before {
 		t.Errorf("counts changed: drop site column %d cells wide, was %d", got, before)
 	}
+	if got := hs.m.sites.fit.last.check; got != checks {
+		t.Errorf("the same Names: the drop sites' labels were checked again (%d checks, was %d)", got, checks)
+	}
 	const longFn, longIface = "a_much_longer_function_name", "veth_long_name"
-	hs.src.snap = snapOf(3, site(longFn, longIface, 5), iface(longIface))
+	hs.src.snap = snapOf(3, 3, site(longFn, longIface, 5), iface(longIface))
 	hs.tick()
 	view := hs.view()
 	for _, want := range []string{longFn + "+0x1b4", longIface} {
@@ -1553,5 +1558,46 @@ func TestLayoutFollowsLabels(t *testing.T) {
 	}
 	if got := hs.m.ifaces.cols[ifName].w; got < len(longIface) {
 		t.Errorf("interface column %d cells wide, want at least %d", got, len(longIface))
+	}
+}
+
+// TestSameNamesOtherView: snapshots under the same Names keep the drop
+// sites' layout only while the user looks at them the same way: a filter
+// lays the columns out for the rows it keeps, and grouped rows, which name
+// their busiest member, are laid out each refresh.
+func TestSameNamesOtherView(t *testing.T) {
+	snap := containerSnapshot()
+	snap.Version, snap.Rows, snap.Names = 1, 1, 1
+	src := &fakeSource{snap: snap}
+	hs := newHarness(t, src, 120, 40, Options{})
+	hs.tick()
+	hs.press("v")
+	if v := hs.view(); !strings.Contains(v, "5 ifaces (eth0@web)") {
+		t.Fatalf("per site, ip6_mc_input should be one row over 5 interfaces, eth0@web the busiest:\n%s", v)
+	}
+	// The same rows under the same names; eth0@db is now the busiest.
+	snap.Sites = slices.Clone(snap.Sites)
+	for i, s := range snap.Sites {
+		if s.Function == "ip6_mc_input" && s.Namespace == "db" {
+			snap.Sites[i].Count, snap.Sites[i].Rate = 5000, 50
+		}
+	}
+	snap.Recount()
+	snap.Version, snap.Rows = 2, 2
+	src.snap = snap
+	hs.tick()
+	if v := hs.view(); !strings.Contains(v, "5 ifaces (eth0@db)") {
+		t.Errorf("eth0@db should be named the busiest of ip6_mc_input's interfaces:\n%s", v)
+	}
+
+	hs.press("v", "v")
+	hs.press("/")
+	hs.typeText("ip6")
+	hs.press("enter")
+	hs.tick()
+	fresh := newHarness(t, &fakeSource{snap: snap}, 120, 40, Options{Filter: drops.Filter{Symbol: "ip6"}})
+	fresh.tick()
+	if got, want := hs.m.sites.tx.cols[colSym].w, fresh.m.sites.tx.cols[colSym].w; got != want {
+		t.Errorf("filtered to ip6_mc_input, the drop site column is %d cells wide, want %d as for a view that started filtered", got, want)
 	}
 }

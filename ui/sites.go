@@ -43,7 +43,8 @@ func (p *sitesPane) SetSize(w, h int) {
 
 // SetSites replaces the rows, keeping the selection on the same site;
 // empty explains an empty list. refit lays the columns out for them; rows
-// that differ from the last only in their histories need not be.
+// under the same names as the last (other counts, order or histories)
+// need not be.
 func (p *sitesPane) SetSites(sites []drops.Site, totals drops.Totals, empty string, refit bool) {
 	if s, ok := p.pinnedSite(); ok {
 		p.lastPinned = s
