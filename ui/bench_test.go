@@ -115,7 +115,7 @@ func BenchmarkSparklineRefresh(b *testing.B) {
 // as the scale benchmark names them, too long for the IFACE column): a
 // veth in each and its peer in the home namespace, 2000 interfaces with
 // counters and a drop site each, all dropping every interval, so that
-// every snapshot is new but its rows are the same; their rates differ a
+// every snapshot is new but its rows are the same (Names); their rates differ a
 // little from refresh to refresh (2 or 3 frames an interval), so they
 // change places.
 func BenchmarkFleetRefresh(b *testing.B) {
@@ -152,6 +152,9 @@ func BenchmarkFleetRefresh(b *testing.B) {
 		drops.SortSites(snap.Sites, drops.ByRate)
 		snap.Time = snap.Time.Add(time.Duration(i) * time.Second)
 		snap.Version = uint64(i + 1)
+		// The same rows under the same names, as the aggregator
+		// numbers them.
+		snap.Names = 1
 		m = refresh(b, m, snap)
 	}
 }
