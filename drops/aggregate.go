@@ -716,7 +716,6 @@ func (a *Aggregator) Snapshot() Snapshot {
 	// Room for every key and the overflow site: a full map is thousands.
 	snap.Sites = make([]Site, 0, len(a.sites)+1)
 	rows := make([]*siteState, 0, len(a.sites)+1)
-	var arena floats
 	// Whether the rows or their names differ from the last listing's
 	// (Names): a row new to it or renamed, or one fewer.
 	a.listings++
@@ -736,7 +735,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 		site.Count, site.Rate, site.Bytes = st.packets.delta, st.packets.rate, st.bytes.delta
 		site.Lifetime = st.key.gen
 		if st.hist != nil {
-			site.History = st.hist.slice(&arena)
+			site.History = st.hist.slice()
 		}
 		if st.live {
 			if !st.samplesCurrent {
@@ -858,11 +857,10 @@ func namesOf(s *Site) rowNames {
 // still hold it.
 func (a *Aggregator) moveHistoriesLocked() {
 	sites := slices.Clone(a.cache.Sites)
-	var arena floats
 	for i := range sites {
 		s := &sites[i]
 		if st := a.sites[siteKey{s.Key, s.Lifetime}]; st != nil && st.hist != nil && s.Function != OverflowFunction {
-			s.History = st.hist.slice(&arena)
+			s.History = st.hist.slice()
 		}
 	}
 	a.version++
@@ -1065,29 +1063,37 @@ func (a *Aggregator) siteLocked(st *siteState) Site {
 	return s
 }
 
-// history is a ring of rates; float32 halves it, and a sparkline needs no
-// more precision.
+// history is a site's rates, one an interval, the last HistoryLen of
+// which a sparkline draws. Snapshots share it rather than copy it: log
+// holds the rates oldest first, and an entry, once written, never changes,
+// so a snapshot's History is a slice of log's last HistoryLen entries, and
+// a full log leaves its array to the snapshots that hold it and starts a
+// new one with the last HistoryLen-1. A fleet's 2,000 busy sites copied
+// 1 MB of histories a refresh.
 type history struct {
-	rates [HistoryLen]float32
-	n     int // number of rates recorded, capped at HistoryLen
-	next  int // index of the next write
-	// busy is how many of rates are not zero.
+	log []float64
+	// busy is how many of the last HistoryLen rates are not zero.
 	busy int
 }
+
+// historyRoom is a log's capacity: a new array every HistoryLen/2 rates.
+const historyRoom = HistoryLen + HistoryLen/2
 
 // add records the last interval's rate and reports whether the history a
 // sparkline draws changed: not when a minute of zeros gets another zero.
 func (h *history) add(rate float64) bool {
 	changed := h.busy > 0 || rate != 0
-	if h.rates[h.next] != 0 {
-		h.busy--
+	if n := len(h.log); n >= HistoryLen && h.log[n-HistoryLen] != 0 {
+		h.busy-- // leaves the last HistoryLen with this rate
 	}
-	h.rates[h.next] = float32(rate)
-	if h.rates[h.next] != 0 {
+	if len(h.log) == cap(h.log) {
+		keep := h.log[max(len(h.log)-(HistoryLen-1), 0):]
+		h.log = append(make([]float64, 0, historyRoom), keep...)
+	}
+	h.log = append(h.log, rate)
+	if rate != 0 {
 		h.busy++
 	}
-	h.next = (h.next + 1) % HistoryLen
-	h.n = min(h.n+1, HistoryLen)
 	return changed
 }
 
@@ -1097,33 +1103,12 @@ func (h *history) add(rate float64) bool {
 // 7.8 MB a refresh.
 var quietHistory = make([]float64, HistoryLen)
 
-// slice returns the history oldest first, in memory taken from arena.
-func (h *history) slice(arena *floats) []float64 {
+// slice returns the history oldest first: read-only, and capped, so that
+// an append to it cannot write into the log.
+func (h *history) slice() []float64 {
+	n := min(len(h.log), HistoryLen)
 	if h.busy == 0 {
-		return quietHistory[:h.n:h.n]
+		return quietHistory[:n:n]
 	}
-	out := arena.take(h.n)
-	// The ring's last n rates, oldest first: from next-n on, wrapping.
-	j := (h.next + HistoryLen - h.n) % HistoryLen
-	for k := range out {
-		out[k] = float64(h.rates[j])
-		if j++; j == HistoryLen {
-			j = 0
-		}
-	}
-	return out
-}
-
-// floats hands out slices of a few large arrays: one snapshot's histories,
-// thousands of them, in a few dozen allocations instead of one each.
-type floats struct{ buf []float64 }
-
-// take returns n floats no other slice of a shares, capped at n.
-func (a *floats) take(n int) []float64 {
-	if cap(a.buf)-len(a.buf) < n {
-		a.buf = make([]float64, 0, max(n, 64*HistoryLen))
-	}
-	l := len(a.buf)
-	a.buf = a.buf[:l+n]
-	return a.buf[l : l+n : l+n]
+	return h.log[len(h.log)-n : len(h.log) : len(h.log)]
 }
