@@ -79,6 +79,8 @@ type Aggregator struct {
 	// the latest reading and interval the length of the one before it.
 	start, last time.Time
 	interval    float64
+	// at is the reading being taken in, as meters tell time (sinceEpoch).
+	at time.Duration
 
 	// sites holds every row's meters, current and ended lifetimes alike;
 	// live maps a kernel key to the row that counts it now.
@@ -277,6 +279,7 @@ func (a *Aggregator) Update(r Reading) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	first := !a.started
+	a.at = sinceEpoch(r.Time)
 	if first {
 		a.started, a.start, a.last = true, r.Time, r.Time
 		// Samples count from the baseline on, as the drops do.
@@ -297,7 +300,7 @@ func (a *Aggregator) Update(r Reading) {
 			return
 		}
 		m.add(v)
-		a.settle(m, r.Time)
+		a.settle(m)
 	})
 	a.keys = [2]uint32{r.Health.Keys, r.Health.MaxKeys}
 	a.updateOverflowed(r, first)
@@ -312,10 +315,11 @@ func (a *Aggregator) Update(r Reading) {
 	a.last = r.Time
 }
 
-// settle settles m and notes whether what it shows changed.
-func (a *Aggregator) settle(m *meter, now time.Time) {
+// settle settles m at the reading's time and notes whether what it shows
+// changed.
+func (a *Aggregator) settle(m *meter) {
 	before := m.rate
-	m.settle(now)
+	m.settleAt(a.at)
 	if m.rate != before || m.rate != 0 {
 		a.dirty = true
 	}
@@ -448,8 +452,8 @@ func (a *Aggregator) updateSites(r Reading, first bool) {
 		if first {
 			st.packets.pending, st.bytes.pending = 0, 0
 		}
-		a.settle(&st.packets, r.Time)
-		st.bytes.settle(r.Time)
+		a.settle(&st.packets)
+		st.bytes.settleAt(a.at)
 		if st.seenAt != a.reads && st.packets.delta == 0 {
 			// Gone from the kernel with nothing in the window: no row
 			// to keep.
@@ -496,7 +500,7 @@ func (a *Aggregator) updateOverflowed(r Reading, first bool) {
 		return
 	}
 	for id, m := range a.overflowed {
-		a.settle(m, r.Time)
+		a.settle(m)
 		if m.delta == 0 && m.rate == 0 && !slices.ContainsFunc(r.OverflowDevices, func(c Count) bool {
 			return (ifaceID{c.NetnsCookie, c.Netns, c.Ifindex}) == id
 		}) {
@@ -539,7 +543,7 @@ func (a *Aggregator) updateLinks(r Reading) {
 		} else {
 			for f := range NumLinkFields {
 				st.fields[f].add(l.Counters.Get(f))
-				a.settle(&st.fields[f], r.Time)
+				a.settle(&st.fields[f])
 				st.has[f] = l.Counters.Has(f)
 			}
 			st.rated = true
@@ -572,7 +576,7 @@ func (a *Aggregator) updateStack(r Reading) {
 		m, ok := old[v.Name]
 		if ok {
 			m.add(v.Value)
-			a.settle(&m, r.Time)
+			a.settle(&m)
 		} else {
 			m = baseline(v.Value, r.Time)
 			a.dirty = true

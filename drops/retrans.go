@@ -248,10 +248,10 @@ func (a *Aggregator) updateRetrans(rr *RetransReading, now time.Time, first bool
 		if first {
 			p.retrans.pending, p.segs.pending, p.unsent.pending, p.failed.pending = 0, 0, 0, 0
 		}
-		a.settle(&p.retrans, now)
-		p.segs.settle(now)
-		p.unsent.settle(now)
-		a.settle(&p.failed, now)
+		a.settle(&p.retrans)
+		p.segs.settleAt(a.at)
+		p.unsent.settleAt(a.at)
+		a.settle(&p.failed)
 		if !p.seen && p.retrans.delta == 0 && p.failed.delta == 0 {
 			delete(ra.peers, k)
 		}
@@ -267,7 +267,7 @@ func (a *Aggregator) updateRetrans(rr *RetransReading, now time.Time, first bool
 			continue
 		}
 		f.m.add(f.v)
-		a.settle(f.m, now)
+		a.settle(f.m)
 	}
 	ra.keys = [2]uint32{h.Keys, h.MaxKeys}
 }
