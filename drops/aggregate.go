@@ -159,8 +159,8 @@ type siteState struct {
 	// key (function, offset, reason, protocol), made at its first snapshot.
 	named *Site
 	// rank is the row's place among the snapshot's rows by name (see
-	// Aggregator.sortLocked), as of ranking number ranked; zero when
-	// never ranked or renamed since.
+	// Aggregator.sortLocked), as of ranking number ranked; ranked is zero
+	// when the row was never ranked or was renamed since.
 	rank   int
 	ranked uint64
 	// listed is the listing (Aggregator.listings) that last had the row,
