@@ -169,7 +169,7 @@ func Reconcile(ifc Interface, sites []Site) Reconciliation {
 // every site when all is set.
 func reconcile(ifc Interface, sites []Site, mine []int32, all bool, arena *[]CounterReconciliation) Reconciliation {
 	r := Reconciliation{Counters: []CounterReconciliation{}}
-	if arena != nil && len(*arena) >= len(rules) {
+	if arena != nil && len(*arena) >= len(rules) && ifc.Delta != nil {
 		// The counters of many interfaces in one allocation.
 		r.Counters, *arena = (*arena)[:0:len(rules)], (*arena)[len(rules):]
 	}

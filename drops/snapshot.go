@@ -589,11 +589,12 @@ func traceInterfaces(ifaces []Interface, sites []Site, owned bool) []Interface {
 		netns, ifindex uint32
 		gone           bool
 	}
-	index := make(map[id]int32, len(ifaces))
 	out := ifaces
 	if !owned {
 		out = slices.Clone(ifaces)
 	}
+	// Room for the rows the sites add, as much as the caller made.
+	index := make(map[id]int32, len(out)+min(len(sites), cap(out)-len(out)))
 	for i := range out {
 		ifc := &out[i]
 		ifc.TracedDrops, ifc.TracedRate = 0, 0
@@ -639,7 +640,14 @@ func traceInterfaces(ifaces []Interface, sites []Site, owned bool) []Interface {
 			next[i]++
 		}
 	}
-	arena := make([]CounterReconciliation, len(out)*len(rules))
+	// Only interfaces with counters have counters to reconcile.
+	withCounters := 0
+	for i := range out {
+		if out[i].Delta != nil {
+			withCounters++
+		}
+	}
+	arena := make([]CounterReconciliation, withCounters*len(rules))
 	for i := range out {
 		out[i].Reconciliation = reconcile(out[i], sites, grouped[start[i]:start[i+1]], false, &arena)
 	}
