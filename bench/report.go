@@ -313,7 +313,9 @@ const notes = `## How to read this
   keeps its layout without checking 10,000 labels while they have not;
   snapshots share each site's history, an append-only log, instead of
   copying it (1 MB a refresh less); a reading's thousands of meters
-  settle at one instant worked out once. A profile taken second by second
+  settle at one instant worked out once; the interface rows and their
+  reconciliation are sized to what they hold, and sites are made in their
+  place (0.4 MB a refresh less: 2.4 MB for the fleet's snapshot, was 3.7). A profile taken second by second
   shows where a trial's slow seconds come from: the seconds of 30-40 ms
   are those in which a garbage collection ran while the refresh built its
   snapshot, and the snapshot, the interface dump and the traced
