@@ -319,7 +319,7 @@ func (a *Aggregator) Update(r Reading) {
 // changed.
 func (a *Aggregator) settle(m *meter) {
 	before := m.rate
-	m.settleAt(a.at)
+	m.settle(a.at)
 	if m.rate != before || m.rate != 0 {
 		a.dirty = true
 	}
@@ -453,7 +453,7 @@ func (a *Aggregator) updateSites(r Reading, first bool) {
 			st.packets.pending, st.bytes.pending = 0, 0
 		}
 		a.settle(&st.packets)
-		st.bytes.settleAt(a.at)
+		st.bytes.settle(a.at)
 		if st.seenAt != a.reads && st.packets.delta == 0 {
 			// Gone from the kernel with nothing in the window: no row
 			// to keep.

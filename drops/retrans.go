@@ -249,8 +249,8 @@ func (a *Aggregator) updateRetrans(rr *RetransReading, now time.Time, first bool
 			p.retrans.pending, p.segs.pending, p.unsent.pending, p.failed.pending = 0, 0, 0, 0
 		}
 		a.settle(&p.retrans)
-		p.segs.settleAt(a.at)
-		p.unsent.settleAt(a.at)
+		p.segs.settle(a.at)
+		p.unsent.settle(a.at)
 		a.settle(&p.failed)
 		if !p.seen && p.retrans.delta == 0 && p.failed.delta == 0 {
 			delete(ra.peers, k)

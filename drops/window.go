@@ -58,14 +58,11 @@ func (m *meter) add(v uint64) {
 // retire records that the counter restarts from zero after its last value.
 func (m *meter) retire() { m.cur = 0 }
 
-// settle closes the reading taken at now: the growth since the last one
-// joins the window and sets the rate. A meter nothing was added to since
-// settles at rate zero.
-func (m *meter) settle(now time.Time) { m.settleAt(sinceEpoch(now)) }
-
-// settleAt is settle at now as sinceEpoch has it, for the thousands of
-// meters of one reading, which share it.
-func (m *meter) settleAt(at time.Duration) {
+// settle closes the reading taken at at (sinceEpoch of its time, worked
+// out once for the thousands of meters of one reading): the growth since
+// the last one joins the window and sets the rate. A meter nothing was
+// added to since settles at rate zero.
+func (m *meter) settle(at time.Duration) {
 	m.delta += m.pending
 	m.rate = rate(m.pending, (at - m.at).Seconds())
 	m.at, m.pending = at, 0

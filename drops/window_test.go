@@ -135,11 +135,11 @@ func TestMeter(t *testing.T) {
 	t0 := time.Unix(0, 0)
 	m := baseline(7, t0)
 	m.add(17)
-	m.settle(t0.Add(2 * time.Second))
+	m.settle(sinceEpoch(t0.Add(2 * time.Second)))
 	if m.delta != 10 || m.rate != 5 {
 		t.Errorf("delta %d rate %v, want 10, 5", m.delta, m.rate)
 	}
-	m.settle(t0.Add(2 * time.Second))
+	m.settle(sinceEpoch(t0.Add(2 * time.Second)))
 	if m.rate != 0 {
 		t.Errorf("rate over no time %v, want 0", m.rate)
 	}
@@ -147,13 +147,13 @@ func TestMeter(t *testing.T) {
 	m.add(25)
 	m.retire()
 	m.add(4)
-	m.settle(t0.Add(4 * time.Second))
+	m.settle(sinceEpoch(t0.Add(4 * time.Second)))
 	if m.delta != 22 || m.rate != 6 {
 		t.Errorf("after a retirement: delta %d rate %v, want 22, 6", m.delta, m.rate)
 	}
 	f := fresh(t0)
 	f.add(6)
-	f.settle(t0.Add(3 * time.Second))
+	f.settle(sinceEpoch(t0.Add(3 * time.Second)))
 	if f.delta != 6 || f.rate != 2 {
 		t.Errorf("fresh meter delta %d rate %v, want 6, 2", f.delta, f.rate)
 	}
