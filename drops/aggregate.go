@@ -887,14 +887,9 @@ func (a *Aggregator) interfacesLocked() []Interface {
 		})
 	}
 	// Room for the interfaces of other namespaces that traced drops add
-	// (recount): at most one per site, and one per interface known
-	// outside the home namespace (whose interfaces are the links).
-	others := len(a.ifaces)
-	for id := range a.ifaces {
-		if id.netns == a.home.Inode && id.cookie == a.home.Cookie {
-			others--
-		}
-	}
+	// (recount): at most one per site, and about one per interface known
+	// that is not a link (a bound only: append grows past it).
+	others := max(len(a.ifaces)-len(a.linkRows), 0)
 	out := make([]Interface, 0, len(a.linkRows)+min(len(a.sites), others)+1)
 	// The counters of all interfaces in two allocations, not three each.
 	counters := make([]LinkCounters, 2*len(a.linkRows))
