@@ -211,6 +211,15 @@ func compareJoined(a, b []string) int {
 	}
 }
 
+// after is what a comparison function returns for two rows that differ
+// in what it compares: 1 when x goes after y, else -1.
+func after(x bool) int {
+	if x {
+		return 1
+	}
+	return -1
+}
+
 // permute puts s[at[k]] at k for every k, in place, following each cycle
 // of the permutation at (which it leaves undone): the elements are large
 // structs, thousands of them, and a sorted copy of them all was a good part

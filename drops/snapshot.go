@@ -673,19 +673,19 @@ func traceInterfaces(ifaces []Interface, sites []Site, owned bool) []Interface {
 		order[i] = entry{ifc.TracedDrops, ifc.Quiet(), ifc.Name, ifc.Netns, ifc.Ifindex, ifc.NetnsCookie, i}
 	}
 	slices.SortFunc(order, func(a, b entry) int {
-		if c := cmp.Compare(b.traced, a.traced); c != 0 {
-			return c
+		switch { // in line, as in sortLocked
+		case a.traced != b.traced:
+			return after(a.traced < b.traced)
+		case a.quiet != b.quiet:
+			return after(a.quiet)
+		case a.name != b.name:
+			return strings.Compare(a.name, b.name)
+		case a.netns != b.netns:
+			return after(a.netns > b.netns)
+		case a.ifindex != b.ifindex:
+			return after(a.ifindex > b.ifindex)
 		}
-		if a.quiet != b.quiet {
-			if a.quiet {
-				return 1
-			}
-			return -1
-		}
-		if c := strings.Compare(a.name, b.name); c != 0 {
-			return c
-		}
-		return cmp.Or(cmp.Compare(a.netns, b.netns), cmp.Compare(a.ifindex, b.ifindex), cmp.Compare(a.cookie, b.cookie))
+		return cmp.Compare(a.cookie, b.cookie)
 	})
 	at := make([]int, len(order))
 	for k, e := range order {
