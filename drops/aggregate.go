@@ -123,6 +123,8 @@ type Aggregator struct {
 	reads uint64
 	// ranking numbers the times the rows were put in name order.
 	ranking uint64
+	// join is the working memory of the snapshots' interface rows.
+	join joinScratch
 	// listings numbers the snapshots that listed the rows anew (not
 	// those that only moved histories); listed is how many rows with a
 	// state the last listed, overflowListed whether it had the map-full
@@ -773,7 +775,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.Totals.Keys, snap.Totals.MaxKeys = a.keys[0], a.keys[1]
 	snap.Interfaces = a.overflowedLocked(a.interfacesLocked())
 	snap.StackCounters, snap.Stack = a.stackLocked()
-	snap.recount(true)
+	snap.recount(true, &a.join)
 	snap.Retransmits = a.retransLocked(snap.Sites, snap.Stack)
 	a.version++
 	if renamed {

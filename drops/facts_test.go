@@ -131,6 +131,42 @@ func TestPermute(t *testing.T) {
 // TestInterfaceOrder: interfaces by traced drops, most first, quiet ones
 // last, ties broken by name, netns, ifindex and cookie in turn, whatever
 // order they came in.
+// TestJoinScratchReused: the interface rows of snapshot after snapshot,
+// worked out in the same working memory as the aggregator does, are those
+// worked out afresh each time, as interfaces come and go and their sites
+// move between them.
+func TestJoinScratchReused(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var w joinScratch
+	for step := range 200 {
+		var ifaces []Interface
+		for i := range rng.IntN(12) {
+			c := LinkCountersOf(map[LinkField]uint64{RxDropped: uint64(i)})
+			d := LinkCountersOf(map[LinkField]uint64{RxDropped: uint64(rng.IntN(3))})
+			ifaces = append(ifaces, Interface{Name: fmt.Sprintf("if%d", rng.IntN(6)), Netns: 1, NetnsCookie: 1,
+				Ifindex: uint32(1 + rng.IntN(16)), Counters: &c, Delta: &d})
+		}
+		var sites []Site
+		for range rng.IntN(24) {
+			sites = append(sites, Site{Function: "f", Reason: "NOT_SPECIFIED", Interface: "eth0", Netns: uint32(1 + rng.IntN(2)),
+				NetnsCookie: 1, Ifindex: uint32(rng.IntN(16)), Count: uint64(1 + rng.IntN(5)), Rate: float64(rng.IntN(3))})
+		}
+		fresh := traceInterfaces(slices.Clone(ifaces), sites, true, nil)
+		reused := traceInterfaces(slices.Clone(ifaces), sites, true, &w)
+		if len(fresh) != len(reused) {
+			t.Fatalf("step %d: %d rows with the working memory reused, %d afresh", step, len(reused), len(fresh))
+		}
+		for i := range fresh {
+			f, r := fresh[i], reused[i]
+			if f.Name != r.Name || f.Netns != r.Netns || f.Ifindex != r.Ifindex || f.TracedDrops != r.TracedDrops ||
+				f.TracedRate != r.TracedRate || f.Reconciliation.Traced != r.Reconciliation.Traced ||
+				f.Reconciliation.Elsewhere != r.Reconciliation.Elsewhere || f.Reconciliation.Counted != r.Reconciliation.Counted {
+				t.Fatalf("step %d, row %d: reused %+v\nafresh %+v", step, i, r, f)
+			}
+		}
+	}
+}
+
 func TestInterfaceOrder(t *testing.T) {
 	ifc := func(name string, netns, ifindex uint32, cookie uint64) Interface {
 		c := LinkCountersOf(map[LinkField]uint64{RxDropped: 0})
@@ -163,10 +199,11 @@ func TestInterfaceOrder(t *testing.T) {
 		drop(i, 5)
 	}
 	drop(want[6], 1)
+	var w joinScratch // reused, as the aggregator does
 	for trial := range 20 {
 		in := slices.Clone(want)
 		rand.Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
-		got := traceInterfaces(in, sites, true)
+		got := traceInterfaces(in, sites, true, &w)
 		for i := range want {
 			if got[i].Name != want[i].Name || got[i].Netns != want[i].Netns || got[i].Ifindex != want[i].Ifindex || got[i].NetnsCookie != want[i].NetnsCookie {
 				t.Fatalf("shuffle %d: row %d is %s %d/%d/%d, want %s %d/%d/%d", trial, i,

@@ -540,11 +540,12 @@ func (i *Interface) active() bool {
 
 // Recount sets the totals, the protocol breakdown and the interfaces' traced
 // drops from the sites, keeping the tracer's health figures.
-func (s *Snapshot) Recount() { s.recount(false) }
+func (s *Snapshot) Recount() { s.recount(false, nil) }
 
 // recount is Recount; owned says the snapshot's interfaces are its own
-// (no other snapshot shares them), so that they are changed in place.
-func (s *Snapshot) recount(owned bool) {
+// (no other snapshot shares them), so that they are changed in place, and
+// w is working memory to reuse (nil: none).
+func (s *Snapshot) recount(owned bool, w *joinScratch) {
 	s.Totals.Drops, s.Totals.Bytes, s.Totals.Rate = 0, 0, 0
 	for _, site := range s.Sites {
 		s.Totals.Drops += site.Count
@@ -552,7 +553,7 @@ func (s *Snapshot) recount(owned bool) {
 		s.Totals.Rate += site.Rate
 	}
 	s.Protocols = protocols(s.Sites)
-	s.Interfaces = traceInterfaces(s.Interfaces, s.Sites, owned)
+	s.Interfaces = traceInterfaces(s.Interfaces, s.Sites, owned, w)
 }
 
 // protocols groups sites by L3 and L4, largest count first.
@@ -583,35 +584,37 @@ func protocols(sites []Site) []Protocol {
 // sites, adding interfaces that have traced drops but no counters. Sites
 // without a device are not attributed to any interface. It works on a
 // copy of ifaces unless owned.
-func traceInterfaces(ifaces []Interface, sites []Site, owned bool) []Interface {
-	type id struct {
-		cookie         uint64
-		netns, ifindex uint32
-		gone           bool
-	}
+func traceInterfaces(ifaces []Interface, sites []Site, owned bool, w *joinScratch) []Interface {
 	out := ifaces
 	if !owned {
 		out = slices.Clone(ifaces)
 	}
-	// Room for the rows the sites add, as much as the caller made.
-	index := make(map[id]int32, len(out)+min(len(sites), cap(out)-len(out)))
+	if w == nil {
+		w = new(joinScratch)
+	}
+	if w.index == nil {
+		// Room for the rows the sites add, as much as the caller made.
+		w.index = make(map[joinID]int32, len(out)+min(len(sites), cap(out)-len(out)))
+	}
+	index := w.index
+	clear(index)
 	for i := range out {
 		ifc := &out[i]
 		ifc.TracedDrops, ifc.TracedRate = 0, 0
-		index[id{ifc.NetnsCookie, ifc.Netns, ifc.Ifindex, ifc.Gone}] = int32(i)
+		index[joinID{ifc.NetnsCookie, ifc.Netns, ifc.Ifindex, ifc.Gone}] = int32(i)
 	}
 	// Each interface's own sites, grouped in one slice (a counting sort
 	// by interface), so that reconciling costs one pass over the sites,
 	// not one per interface: thousands of each on a host full of
 	// containers.
-	of := make([]int32, len(sites)) // each site's interface, or -1
+	of := grow(&w.of, len(sites)) // each site's interface, or -1
 	for j := range sites {
 		s := &sites[j]
 		of[j] = -1
 		if s.Ifindex == 0 {
 			continue
 		}
-		k := id{s.NetnsCookie, s.Netns, s.Ifindex, s.Gone}
+		k := joinID{s.NetnsCookie, s.Netns, s.Ifindex, s.Gone}
 		i, ok := index[k]
 		if !ok {
 			i = int32(len(out))
@@ -623,7 +626,8 @@ func traceInterfaces(ifaces []Interface, sites []Site, owned bool) []Interface {
 		out[i].TracedRate += s.Rate
 		of[j] = i
 	}
-	start := make([]int32, len(out)+1)
+	start := grow(&w.start, len(out)+1)
+	clear(start)
 	for _, i := range of {
 		if i >= 0 {
 			start[i+1]++
@@ -632,8 +636,9 @@ func traceInterfaces(ifaces []Interface, sites []Site, owned bool) []Interface {
 	for i := range out {
 		start[i+1] += start[i]
 	}
-	grouped := make([]int32, start[len(out)])
-	next := slices.Clone(start[:len(out)])
+	grouped := grow(&w.grouped, int(start[len(out)]))
+	next := grow(&w.next, len(out))
+	copy(next, start)
 	for j, i := range of {
 		if i >= 0 {
 			grouped[next[i]] = int32(j)
@@ -656,23 +661,15 @@ func traceInterfaces(ifaces []Interface, sites []Site, owned bool) []Interface {
 	out = slices.DeleteFunc(out, func(i Interface) bool {
 		return i.Counters == nil && i.TracedDrops == 0 && i.TracedRate == 0 && i.MapFull == 0
 	})
-	// Sort what the order compares, side by side, and move the large
-	// Interfaces once, by the permutation. Quiet interfaces come last, so
+	// Sort what the order compares (ifaceEntry), side by side, and move
+	// the large Interfaces once, by the permutation. Quiet interfaces come last, so
 	// that a view leaving them out keeps the others as they are.
-	type entry struct {
-		traced         uint64
-		quiet          bool
-		name           string
-		netns, ifindex uint32
-		cookie         uint64
-		i              int
-	}
-	order := make([]entry, len(out))
+	order := grow(&w.order, len(out))
 	for i := range out {
 		ifc := &out[i]
-		order[i] = entry{ifc.TracedDrops, ifc.Quiet(), ifc.Name, ifc.Netns, ifc.Ifindex, ifc.NetnsCookie, i}
+		order[i] = ifaceEntry{ifc.TracedDrops, ifc.Quiet(), ifc.Name, ifc.Netns, ifc.Ifindex, ifc.NetnsCookie, i}
 	}
-	slices.SortFunc(order, func(a, b entry) int {
+	slices.SortFunc(order, func(a, b ifaceEntry) int {
 		switch { // in line, as in sortLocked
 		case a.traced != b.traced:
 			return after(a.traced < b.traced)
@@ -687,12 +684,52 @@ func traceInterfaces(ifaces []Interface, sites []Site, owned bool) []Interface {
 		}
 		return cmp.Compare(a.cookie, b.cookie)
 	})
-	at := make([]int, len(order))
+	at := grow(&w.at, len(order))
 	for k, e := range order {
 		at[k] = e.i
 	}
 	permute(out, at)
+	// The scratch holds no names past the call.
+	clear(order)
 	return out
+}
+
+// joinScratch is the working memory of traceInterfaces, which the
+// aggregator keeps from one snapshot to the next: a host full of
+// containers joins thousands of sites to thousands of interfaces a
+// refresh. Nothing in it outlives a call.
+type joinScratch struct {
+	index                    map[joinID]int32
+	of, start, grouped, next []int32
+	order                    []ifaceEntry
+	at                       []int
+}
+
+// joinID is an interface as traceInterfaces matches sites to it.
+type joinID struct {
+	cookie         uint64
+	netns, ifindex uint32
+	gone           bool
+}
+
+// ifaceEntry is what the interfaces' order compares, side by side.
+type ifaceEntry struct {
+	traced         uint64
+	quiet          bool
+	name           string
+	netns, ifindex uint32
+	cookie         uint64
+	i              int
+}
+
+// grow returns (*buf)[:n], growing *buf when it is shorter; what it holds
+// is left to the caller to overwrite.
+func grow[T any](buf *[]T, n int) []T {
+	if cap(*buf) < n {
+		*buf = make([]T, n)
+	}
+	*buf = (*buf)[:n]
+	return *buf
 }
 
 // L3Name names a host-order ethertype: the IP versions, the other
