@@ -123,8 +123,11 @@ type Aggregator struct {
 	reads uint64
 	// ranking numbers the times the rows were put in name order.
 	ranking uint64
-	// join is the working memory of the snapshots' interface rows.
-	join joinScratch
+	// join is the working memory of the snapshots' interface rows,
+	// siteOrder and siteAt that of their sites' order (sortLocked).
+	join      joinScratch
+	siteOrder []siteEntry
+	siteAt    []int
 	// listings numbers the snapshots that listed the rows anew (not
 	// those that only moved histories); listed is how many rows with a
 	// state the last listed, overflowListed whether it had the map-full
@@ -815,20 +818,14 @@ func (a *Aggregator) sortLocked(sites []Site, rows []*siteState) {
 	}
 	// What the order compares, side by side: sorting these touches a
 	// few cache lines where the sites and their states are thousands.
-	type entry struct {
-		rate  float64
-		count uint64
-		rank  int // -1: none (the map-full row)
-		i     int
-	}
-	order := make([]entry, len(sites))
+	order := grow(&a.siteOrder, len(sites))
 	for i := range sites {
-		order[i] = entry{sites[i].Rate, sites[i].Count, -1, i}
+		order[i] = siteEntry{sites[i].Rate, sites[i].Count, -1, i}
 		if rows[i] != nil {
 			order[i].rank = rows[i].rank
 		}
 	}
-	slices.SortFunc(order, func(x, y entry) int {
+	slices.SortFunc(order, func(x, y siteEntry) int {
 		// Compared in line, not by cmp.Compare: this runs some 20,000
 		// times a refresh on a host full of containers. A rate is never
 		// NaN (meter.settle divides by a positive interval).
@@ -842,11 +839,19 @@ func (a *Aggregator) sortLocked(sites []Site, rows []*siteState) {
 		}
 		return compareSites(&sites[x.i], &sites[y.i])
 	})
-	at := make([]int, len(order))
+	at := grow(&a.siteAt, len(order))
 	for k, e := range order {
 		at[k] = e.i
 	}
 	permute(sites, at)
+}
+
+// siteEntry is what the sites' order compares (sortLocked).
+type siteEntry struct {
+	rate  float64
+	count uint64
+	rank  int // -1: none (the map-full row)
+	i     int
 }
 
 // rowNames are the names of a row that can change while it lives, and
