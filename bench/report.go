@@ -324,6 +324,25 @@ const notes = `## How to read this
   ms. Forcing a collection between refreshes (every fourth) doubled the
   CPU instead, and GOGC=300 measured no better than the default within
   this VM's noise.
+  The next day's session cut the Go work again: the two sort orders
+  compare in line rather than through cmp.Compare and cmp.Or, and the
+  aggregator keeps the working memory of the interface join and of the
+  sites' order from one snapshot to the next (BenchmarkRefreshFleet, paired
+  runs: 3.2 to about 2.6 ms, 2.4 to 2.0 MB a refresh). The scenario did not
+  measure better for it that day: two runs of five trials gave medians of
+  18.7 and 15.7 ms headless (trials 15.2-20.9) and 19.5 and 20.3 in the
+  live view (17.3-24.2), where the night before slower code measured 15.6
+  and 19.1; the table is the second run. A perf profile of the live view puts
+  a third of its CPU outside skbtop's code: the scheduler's and sysmon's
+  wake-ups around the 20 frame ticks a second (an idle live view with few
+  interfaces costs 6-8 ms a second), the collector, and page faults, which
+  cost tens of microseconds each on this VM (its kernel accounts no steal
+  time, so what the hypervisor takes lands on whatever runs). The seconds
+  just after start, while the heap grows (some 1,300 first-touch faults),
+  cost 26-40 ms. The kernel's own part, the stats dump (veth_get_stats64)
+  and the batch map reads, is about 3.5 ms. Tried and dropped: ranking the
+  interfaces by name once and sorting by rank (the rank lookups cost what
+  the comparisons saved), and MADV_FREE for the heap (madvdontneed=0).
 - **Key to screen** (scale) is from ` + "`tmux send-keys o`" + ` to the first
   ` + "`capture-pane`" + ` whose drop-site title shows the next sort order; it
   includes both tmux commands, about 10 ms each on this VM. Like setup and
