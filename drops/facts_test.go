@@ -128,9 +128,6 @@ func TestPermute(t *testing.T) {
 	}
 }
 
-// TestInterfaceOrder: interfaces by traced drops, most first, quiet ones
-// last, ties broken by name, netns, ifindex and cookie in turn, whatever
-// order they came in.
 // TestJoinScratchReused: the interface rows of snapshot after snapshot,
 // worked out in the same working memory as the aggregator does, are those
 // worked out afresh each time, as interfaces come and go and their sites
@@ -167,6 +164,9 @@ func TestJoinScratchReused(t *testing.T) {
 	}
 }
 
+// TestInterfaceOrder: interfaces by traced drops, most first, quiet ones
+// last, ties broken by name, netns, ifindex and cookie in turn, whatever
+// order they came in.
 func TestInterfaceOrder(t *testing.T) {
 	ifc := func(name string, netns, ifindex uint32, cookie uint64) Interface {
 		c := LinkCountersOf(map[LinkField]uint64{RxDropped: 0})
