@@ -662,8 +662,8 @@ func traceInterfaces(ifaces []Interface, sites []Site, owned bool, w *joinScratc
 		return i.Counters == nil && i.TracedDrops == 0 && i.TracedRate == 0 && i.MapFull == 0
 	})
 	// Sort what the order compares (ifaceEntry), side by side, and move
-	// the large Interfaces once, by the permutation. Quiet interfaces come last, so
-	// that a view leaving them out keeps the others as they are.
+	// the large Interfaces once, by the permutation. Quiet interfaces come
+	// last, so that a view leaving them out keeps the others as they are.
 	order := grow(&w.order, len(out))
 	for i := range out {
 		ifc := &out[i]
@@ -678,9 +678,9 @@ func traceInterfaces(ifaces []Interface, sites []Site, owned bool, w *joinScratc
 		case a.name != b.name:
 			return strings.Compare(a.name, b.name)
 		case a.netns != b.netns:
-			return after(a.netns > b.netns)
+			return cmp.Compare(a.netns, b.netns)
 		case a.ifindex != b.ifindex:
-			return after(a.ifindex > b.ifindex)
+			return cmp.Compare(a.ifindex, b.ifindex)
 		}
 		return cmp.Compare(a.cookie, b.cookie)
 	})
